@@ -1,0 +1,88 @@
+//! Kernel virtual memory of an x86_64 vmcore.
+//!
+//! The layers above (symbols, types, kernel objects) read the kernel's memory only through
+//! [`KernelMemory`]: a read either returns every byte asked for or says exactly which address
+//! could not be read and why, so a report can name what it could not see.
+
+use thiserror::Error;
+
+/// Why a kernel virtual address could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReadError {
+    /// No page-table entry maps the address (or a table on the way is not present).
+    #[error("{vaddr:#x} is not mapped ({detail})")]
+    NotMapped { vaddr: u64, detail: String },
+    /// The address maps to a physical page the dump does not contain.
+    #[error("{vaddr:#x} (physical {paddr:#x}) is not in the dump: {reason}")]
+    NotInDump {
+        vaddr: u64,
+        paddr: u64,
+        reason: String,
+    },
+    /// The dump file itself could not be read or decoded at that place.
+    #[error("{vaddr:#x}: {detail}")]
+    Corrupt { vaddr: u64, detail: String },
+}
+
+impl ReadError {
+    /// The virtual address the failed read was about.
+    pub fn vaddr(&self) -> u64 {
+        match self {
+            ReadError::NotMapped { vaddr, .. }
+            | ReadError::NotInDump { vaddr, .. }
+            | ReadError::Corrupt { vaddr, .. } => *vaddr,
+        }
+    }
+}
+
+/// Reads of kernel virtual memory. Little-endian x86_64.
+pub trait KernelMemory: Send + Sync {
+    /// Fills `buf` from `vaddr`, or fails naming the first address that could not be read.
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
+
+    fn read_u8(&self, vaddr: u64) -> Result<u8, ReadError> {
+        let mut b = [0u8; 1];
+        self.read(vaddr, &mut b)?;
+        Ok(b[0])
+    }
+    fn read_u16(&self, vaddr: u64) -> Result<u16, ReadError> {
+        let mut b = [0u8; 2];
+        self.read(vaddr, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+    fn read_u32(&self, vaddr: u64) -> Result<u32, ReadError> {
+        let mut b = [0u8; 4];
+        self.read(vaddr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn read_u64(&self, vaddr: u64) -> Result<u64, ReadError> {
+        let mut b = [0u8; 8];
+        self.read(vaddr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    /// Reads `len` bytes into a new vector. `len` is the caller's bound, not the dump's.
+    fn read_vec(&self, vaddr: u64, len: usize) -> Result<Vec<u8>, ReadError> {
+        let mut v = vec![0u8; len];
+        self.read(vaddr, &mut v)?;
+        Ok(v)
+    }
+    /// Reads a NUL-terminated string of at most `max` bytes (lossy UTF-8).
+    fn read_cstr(&self, vaddr: u64, max: usize) -> Result<String, ReadError> {
+        let mut out = Vec::new();
+        let mut addr = vaddr;
+        while out.len() < max {
+            // Stay inside one page per read so a string ending before an unreadable page works.
+            let room = (0x1000 - (addr & 0xfff)) as usize;
+            let n = room.min(max - out.len()).min(64);
+            let mut chunk = vec![0u8; n];
+            self.read(addr, &mut chunk)?;
+            if let Some(end) = chunk.iter().position(|&c| c == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return Ok(String::from_utf8_lossy(&out).into_owned());
+            }
+            out.extend_from_slice(&chunk);
+            addr += n as u64;
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Copies the chosen files of a generated capture into dumps/fixtures/ and rewrites
+dumps/manifest.json (sha256, size, provenance of every committed file).
+
+usage: fixtures.py KERNEL        (6.1 or 6.12; reads dumps/work/out/KERNEL*/)
+       fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/)
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+GEN = os.path.dirname(os.path.abspath(__file__))
+DUMPS = os.path.dirname(GEN)
+WORK = os.environ.get("HOLDUP_DUMPS_WORK", os.path.join(DUMPS, "work"))
+FIXTURES = os.path.join(DUMPS, "fixtures")
+MANIFEST = os.path.join(DUMPS, "manifest.json")
+
+# Files copied from a capture's work directory, with their role and format.
+ORACLE_FILES = ["crash-sys.txt", "crash-ps.txt", "crash-bt-UN.txt", "crash-log.txt",
+                "crash-kmem-p.txt", "drgn-D-stacks.txt"]
+COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
+          ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
+          ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None)]
+
+
+def fixture_plan(kernel):
+    """(fixture name, source dir, oracle dir, [(src, dst, role, format)], capture, incomplete)."""
+    out = os.path.join(WORK, "out", kernel)
+    plans = []
+    dumps = [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib")]
+    if kernel == "6.1":
+        dumps.append(("vmcore.elf-d31.zst", "vmcore.elf-d31.zst", "dump-zst", "elf"))
+    plans.append((kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
+                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic", False))
+    if kernel == "6.12":
+        plans.append((kernel + "-overfiltered", out, os.path.join(out, "oracles", "vmcore.overfiltered"),
+                      [("vmcore.overfiltered", "vmcore.kdump-zlib", "dump", "kdump-zlib")],
+                      "kdump as above, filtered by bookworm's makedumpfile 1.7.2 at -d 31, "
+                      "which over-filters 6.12 (pages of live tasks excluded)", True))
+    return plans
+
+
+def made_by(meta, dst):
+    cmds = meta.get("made_by", {})
+    return cmds.get(dst) or cmds.get("*") or "dumps/gen/make-dumps.sh"
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_manifest():
+    if os.path.exists(MANIFEST):
+        with open(MANIFEST) as f:
+            return json.load(f)
+    return {"schema_version": 1, "fixtures": []}
+
+
+def copy_fixture(kernel, manifest):
+    for name, src, oracle_dir, dumps, capture, incomplete in fixture_plan(kernel):
+        dst_dir = os.path.join(FIXTURES, name)
+        if os.path.isdir(dst_dir):
+            shutil.rmtree(dst_dir)
+        os.makedirs(dst_dir)
+        entries = []
+        for s, d, role, fmt in dumps:
+            shutil.copyfile(os.path.join(src, s), os.path.join(dst_dir, d))
+            entries.append((d, role, fmt))
+        for f, role, fmt in COMMON:
+            p = os.path.join(src, f)
+            if not os.path.exists(p):
+                sys.exit(f"fixtures: missing {p}")
+            shutil.copyfile(p, os.path.join(dst_dir, f))
+            entries.append((f, role, fmt))
+        for f in ORACLE_FILES:
+            p = os.path.join(oracle_dir, f)
+            if not os.path.exists(p):
+                sys.exit(f"fixtures: missing oracle output {p}")
+            shutil.copyfile(p, os.path.join(dst_dir, f))
+            entries.append((f, "oracle", None))
+        with open(os.path.join(src, "meta.json")) as m:
+            meta = json.load(m)
+        desc = {"name": name, "dir": "fixtures/" + name, "kernel": kernel,
+                "release": meta["release"], "capture": capture, "incomplete": incomplete,
+                "files": [{"file": f, "role": r, **({"format": fmt} if fmt else {}),
+                           "made_by": made_by(meta, f)} for f, r, fmt in entries]}
+        manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]
+
+
+def write_manifest(manifest):
+    manifest["fixtures"].sort(key=lambda d: d["name"])
+    for desc in manifest["fixtures"]:
+        for entry in desc["files"]:
+            p = os.path.join(DUMPS, desc["dir"], entry["file"])
+            entry["sha256"] = sha256(p)
+            entry["size"] = os.path.getsize(p)
+    with open(MANIFEST, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    total = sum(e["size"] for d in manifest["fixtures"] for e in d["files"])
+    print(f"manifest: {len(manifest['fixtures'])} fixtures, {total / 2**20:.1f} MiB committed")
+    if total > 96 * 2**20:
+        sys.exit("fixtures: over the 96 MiB budget for dumps/")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    manifest = load_manifest()
+    if sys.argv[1] != "--manifest":
+        copy_fixture(sys.argv[1], manifest)
+    write_manifest(manifest)

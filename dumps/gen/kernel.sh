@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Usage: kernel.sh KERNEL        (KERNEL = 6.1 | 6.12)
+# Provides what the guest runs and what the hang module builds against:
+#   - $WORK_DIR/kernels/<release>/{boot,lib}: the Debian image package unpacked (never installed);
+#   - linux-headers-<release> installed on the host (/lib/modules/<release>/build);
+#   - host tools: qemu-system-x86 (bookworm-backports), busybox-static, kexec-tools.
+# Idempotent, and fast once done.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+KERNEL=${1:?usage: kernel.sh 6.1|6.12}
+rel=$(kernel_release "$KERNEL")
+pkg=$(kernel_image_package "$KERNEL")
+out=$WORK_DIR/kernels/$rel
+
+"$GEN_DIR/apt-sources.sh"
+
+# apt -t for packages that only bookworm-backports has in the wanted version.
+suite_opts=()
+[ "$KERNEL" = 6.12 ] && suite_opts=(-t bookworm-backports)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed'; }
+
+need=()
+installed qemu-system-x86 || need+=(qemu-system-x86)
+installed busybox-static || need+=(busybox-static)
+installed kexec-tools || need+=(kexec-tools)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "kernel.sh: installing ${need[*]}"
+    # qemu-system-x86 must come from backports: the host's qemu-utils 10.x breaks bookworm's
+    # qemu-system-common 7.2. kexec-tools asks debconf whether to load kexec at boot: no.
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -q -t bookworm-backports \
+        --no-install-recommends "${need[@]}"
+fi
+
+if [ ! -e "/lib/modules/$rel/build/Makefile" ] || ! installed "linux-headers-$rel"; then
+    echo "kernel.sh: installing linux-headers-$rel"
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -q ${suite_opts[@]+"${suite_opts[@]}"} \
+        --no-install-recommends "linux-headers-$rel"
+fi
+
+if [ -s "$out/boot/vmlinuz-$rel" ] && [ -d "$out/lib/modules/$rel/kernel" ] && [ -f "$out/.unpacked" ]; then
+    echo "kernel.sh: $out already unpacked"
+else
+    mkdir -p "$CACHE_DIR" "$out"
+    deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
+        rm -f "$CACHE_DIR"/"${pkg}"_*.deb
+        echo "kernel.sh: downloading $pkg"
+        (cd "$CACHE_DIR" && apt_get download -q ${suite_opts[@]+"${suite_opts[@]}"} "$pkg")
+        deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb | head -n1)
+    fi
+    echo "kernel.sh: unpacking $(basename "$deb") into $out"
+    # The directory may already hold the vmlinux from vmlinux.sh: only add boot/ and lib/.
+    dpkg-deb -x "$deb" "$out"
+    basename "$deb" >"$out/.unpacked"
+fi
+ls -l "$out/boot/vmlinuz-$rel"
+echo "kernel.sh: headers at $(readlink -f "/lib/modules/$rel/build")"

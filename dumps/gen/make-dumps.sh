@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Regenerates every dump of one kernel, its oracles and the committed fixtures.
+#   usage: make-dumps.sh 6.1|6.12
+# Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
+# a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+KERNEL=${1:?usage: make-dumps.sh 6.1|6.12}
+release=$(kernel_release "$KERNEL")
+out=$WORK_DIR/out/$KERNEL
+log=$WORK_DIR/logs/$KERNEL
+mkdir -p "$log"
+started=$SECONDS
+step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - started)); }
+
+step "apt sources"
+bash "$GEN_DIR/apt-sources.sh"
+step "kernel $release, headers, QEMU"
+bash "$GEN_DIR/kernel.sh" "$KERNEL"
+step "oracle tools and the DWARF vmlinux (in the background)"
+(bash "$GEN_DIR/tools.sh" && bash "$GEN_DIR/vmlinux.sh" "$KERNEL") >"$log/tools.log" 2>&1 &
+tools_pid=$!
+
+step "capture: a real hang, kdump after the hung-task panic"
+rm -rf "$out"
+python3 "$GEN_DIR/capture.py" "$KERNEL" "$out"
+if [ "$KERNEL" = 6.1 ]; then
+    step "capture: QEMU dump-guest-memory of a live hung guest"
+    rm -rf "$out-live"
+    python3 "$GEN_DIR/capture.py" "$KERNEL" "$out-live" --live
+fi
+
+step "waiting for the oracle tools"
+wait "$tools_pid" || { tail -n 40 "$log/tools.log"; echo "tools failed: $log/tools.log" >&2; exit 1; }
+
+step "formats"
+bash "$GEN_DIR/formats.sh" "$KERNEL" "$out"
+
+step "oracles"
+for f in "$out"/vmcore.*; do
+    case "$f" in *.zst) continue ;; esac
+    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out/oracles/$(basename "$f")"
+done
+if [ -d "$out-live" ]; then
+    for f in "$out-live"/qemu.*; do
+        bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out-live/oracles/$(basename "$f")"
+    done
+fi
+
+step "fixtures"
+python3 "$GEN_DIR/fixtures.py" "$KERNEL"
+step "done: $out"

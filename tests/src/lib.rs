@@ -1,0 +1,174 @@
+//! Shared helpers of the end-to-end tests: where the fixtures are, their manifest and their
+//! ground truth. Every test runs on the real vmcores committed under `dumps/`; a fixture that
+//! is missing fails the test with the path it expected, never skips it.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// `dumps/` at the root of the repository.
+pub fn dumps_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .join("dumps")
+}
+
+/// `dumps/manifest.json`: every committed fixture file with its hash and provenance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub fixtures: Vec<Fixture>,
+}
+
+/// One capture of one hung guest, in one or more formats, with its truth and oracles.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// Short name used by tests, e.g. `6.1`, `6.12`, `6.12-overfiltered`.
+    pub name: String,
+    /// Directory relative to `dumps/`.
+    pub dir: String,
+    /// `6.1` or `6.12`.
+    pub kernel: String,
+    /// `uname -r` of the guest kernel.
+    pub release: String,
+    /// How the memory was captured (kdump after a hung-task panic, QEMU of a live guest...).
+    pub capture: String,
+    /// Whether the dump is known to lack pages of tasks in the truth (over-filtered).
+    #[serde(default)]
+    pub incomplete: bool,
+    pub files: Vec<FixtureFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureFile {
+    pub file: String,
+    /// `dump`, `dump-zst` (a dump compressed with zstd), `truth`, `oracle`, `serial`,
+    /// `vmcoreinfo`, `symbols`, `offsets`, `meta`.
+    pub role: String,
+    /// For dumps: `elf`, `kdump-zlib`, `kdump-lzo`, `kdump-snappy`, `kdump-zstd`, `flat-zlib`.
+    #[serde(default)]
+    pub format: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    /// The command that made the file, with tool versions.
+    pub made_by: String,
+}
+
+impl Fixture {
+    pub fn path(&self, file: &str) -> PathBuf {
+        dumps_dir().join(&self.dir).join(file)
+    }
+    /// The files of one role.
+    pub fn files_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a FixtureFile> {
+        self.files.iter().filter(move |f| f.role == role)
+    }
+    /// The fixture's truth lines.
+    pub fn truth(&self) -> Vec<TruthLine> {
+        let file = self
+            .files_with_role("truth")
+            .next()
+            .unwrap_or_else(|| panic!("fixture {} lists no truth file", self.name));
+        read_truth(&self.path(&file.file))
+    }
+}
+
+/// Reads `dumps/manifest.json`, failing with the path when it is absent or malformed.
+pub fn manifest() -> Manifest {
+    let path = dumps_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just dumps`)", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// One line of `truth.jsonl`, as the hang module printed it (schema in `dumps/TRUTH.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum TruthLine {
+    Fact(Fact),
+    Verdict(Verdict),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    pub scenario: String,
+    pub task: String,
+    pub pid: u32,
+    pub comm: String,
+    pub role: Role,
+    pub lock_type: LockType,
+    pub lock: String,
+    #[serde(default)]
+    pub lock_name: Option<String>,
+    pub mode: Mode,
+    pub blocked_in: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+    #[serde(default)]
+    pub folio: Option<String>,
+    #[serde(default)]
+    pub pfn: Option<u64>,
+    #[serde(default)]
+    pub page_flags: Option<String>,
+    pub recorded_by_kernel: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Holder,
+    Waiter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockType {
+    Rwsem,
+    Mutex,
+    Semaphore,
+    Completion,
+    PageLock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Read,
+    Write,
+    Exclusive,
+    Count,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    pub scenario: String,
+    pub root_cause_pids: Vec<u32>,
+    pub root_cause_comms: Vec<String>,
+    pub cycle: bool,
+    pub summary: String,
+}
+
+/// Parses a truth file strictly: an unknown field or kind fails with its line number.
+pub fn read_truth(path: &Path) -> Vec<TruthLine> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}: {l}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Parses a hexadecimal address as the truth writes it (`0xffff...`).
+pub fn parse_hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|e| panic!("bad hex address {s:?}: {e}"))
+}
