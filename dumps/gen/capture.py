@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
+"""Produce a real vmcore of real hangs: one Debian kernel under QEMU (TCG), with ground truth.
+
+    capture.py KERNEL OUTDIR [--live]        (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+
+Builds hangmod.ko, bench and the initramfs (initramfs.sh), boots the kernel with KASLR on and
+crashkernel=192M. The first kernel's /init (dumps/guest/init-first.sh) starts the hangs and arms
+the hung-task detector.
+
+Default (kdump): hung_task_panic=1; the panic kexecs the capture kernel, whose /init copies
+/proc/vmcore to a virtio disk; the disk image cut to the size the guest printed is OUTDIR/vmcore.
+--live: hung_task_panic=0; once the detector has reported every hung task, the VM is stopped and
+QMP dump-guest-memory writes OUTDIR/qemu.elf and OUTDIR/qemu.kdump-zlib (flattened format).
+
+Both also write OUTDIR/serial.log (console of both kernels), OUTDIR/truth.jsonl (the
+holdup-truth lines, validated against dumps/TRUTH.md) and OUTDIR/meta.json.
+Exits non-zero, with the tail of the serial log, when anything fails or times out.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GEN_DIR = os.path.dirname(os.path.abspath(__file__))
+DUMPS_DIR = os.path.dirname(GEN_DIR)
+REPO_DIR = os.path.dirname(DUMPS_DIR)
+WORK_DIR = os.environ.get("HOLDUP_DUMPS_WORK", os.path.join(DUMPS_DIR, "work"))
+
+RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64"}
+PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "6.12": "linux-image-6.12.95+deb12-amd64-unsigned"}
+
+# Facts each scenario of hangmod prints (see dumps/hangmod/README.md), and one verdict each.
+FACTS_PER_SCENARIO = {"a": 5, "b": 4, "c": 3, "d": 3, "e": 1, "f": 4, "g": 2}
+FACT_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",
+               "blocked_in", "recorded_by_kernel"}
+FACT_OPTIONAL = {"lock_name", "page", "folio", "pfn", "page_flags"}
+VERDICT_FIELDS = {"kind", "scenario", "root_cause_pids", "root_cause_comms", "cycle", "summary"}
+LOCK_TYPES = {"rwsem", "mutex", "semaphore", "completion", "page_lock"}
+MODES = {"read", "write", "exclusive", "count", "none"}
+
+GUEST_MEM = "512M"
+DISK_BYTES = 640 << 20
+CRASH_APPEND = "console=ttyS0,115200 reset_devices nr_cpus=1 irqpoll nousb panic=1"
+
+# Timeouts in seconds (TCG on 2 host cores; the measured times are 3-5x smaller).
+T_BLOCKED = 240     # QEMU start -> "all scenarios blocked"
+T_REPORTED = 120    # detector armed -> panic (kdump) / every hung task reported (live)
+T_CAPTURE = 400     # panic -> capture kernel done and QEMU gone
+T_QMP = 600         # each dump-guest-memory
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"capture: {msg}", flush=True)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Serial:
+    """Follows the serial log file QEMU writes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.text = ""
+        self.off = 0
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                new = f.read()
+        except FileNotFoundError:
+            return self.text
+        if new:
+            self.off += len(new)
+            self.text += new.decode("latin-1")
+        return self.text
+
+    def tail(self, n=40):
+        return "\n".join(self.poll().replace("\r", "").splitlines()[-n:])
+
+
+class Qmp:
+    def __init__(self, path, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise Failure(f"cannot connect to QMP socket {path}")
+                time.sleep(0.2)
+        self.buf = b""
+        self._read()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def _read(self, timeout=T_QMP):
+        self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Failure("QMP connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, execute, timeout=T_QMP, **arguments):
+        msg = {"execute": execute}
+        if arguments:
+            msg["arguments"] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            reply = self._read(timeout)
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise Failure(f"QMP {execute}: {reply['error']}")
+            # an event: ignore
+
+
+TRUTH_RE = re.compile(r"holdup-truth: (\{.*\})\s*$")
+HUNG_RE = re.compile(r"INFO: task (.{1,15}):(\d+) blocked for more than (\d+) seconds")
+FRAME_RE = re.compile(r"^\[\s*\d+\.\d+\]\s+(\?\s+)?([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
+TS_RE = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+
+
+def console_lines(text):
+    return text.replace("\r", "").splitlines()
+
+
+def parse_truth(text):
+    """The holdup-truth lines, validated; raises Failure on anything off-schema or missing."""
+    records, errors = [], []
+    for line in console_lines(text):
+        if "holdup-truth: " not in line:
+            continue
+        m = TRUTH_RE.search(line)
+        if not m:
+            errors.append(f"unparsable truth line: {line!r}")
+            continue
+        try:
+            rec = json.loads(m.group(1))
+        except json.JSONDecodeError as e:
+            errors.append(f"bad JSON ({e}): {line!r}")
+            continue
+        records.append(rec)
+    facts = {s: 0 for s in FACTS_PER_SCENARIO}
+    verdicts = {s: 0 for s in FACTS_PER_SCENARIO}
+    for rec in records:
+        keys = set(rec)
+        kind = rec.get("kind")
+        if rec.get("scenario") not in FACTS_PER_SCENARIO:
+            errors.append(f"unknown scenario: {rec}")
+            continue
+        if kind == "fact":
+            if not FACT_FIELDS <= keys or not keys <= FACT_FIELDS | FACT_OPTIONAL:
+                errors.append(f"fact fields {sorted(keys)}: {rec}")
+            elif (rec["role"] not in ("holder", "waiter") or rec["lock_type"] not in LOCK_TYPES
+                  or rec["mode"] not in MODES or not isinstance(rec["recorded_by_kernel"], bool)
+                  or not re.fullmatch(r"0x[0-9a-f]{16}", rec["task"])
+                  or not re.fullmatch(r"0x[0-9a-f]{16}", rec["lock"])):
+                errors.append(f"bad fact values: {rec}")
+            facts[rec["scenario"]] += 1
+        elif kind == "verdict":
+            if keys != VERDICT_FIELDS:
+                errors.append(f"verdict fields {sorted(keys)}: {rec}")
+            elif len(rec["root_cause_pids"]) != len(rec["root_cause_comms"]) or not rec["root_cause_pids"]:
+                errors.append(f"bad verdict: {rec}")
+            verdicts[rec["scenario"]] += 1
+        else:
+            errors.append(f"unknown kind: {rec}")
+    for s, n in FACTS_PER_SCENARIO.items():
+        if verdicts[s] != 1:
+            errors.append(f"scenario {s}: {verdicts[s]} verdict lines (expected 1)")
+        if facts[s] != n:
+            errors.append(f"scenario {s}: {facts[s]} fact lines (expected {n})")
+    if errors:
+        raise Failure("ground truth:\n  " + "\n  ".join(errors))
+    return records
+
+
+def hung_reports(text):
+    """pid -> {comm, frames} for every task the hung-task detector reported (first report)."""
+    reports, cur = {}, None
+    for line in console_lines(text):
+        m = HUNG_RE.search(line)
+        if m:
+            pid = int(m.group(2))
+            cur = None if pid in reports else pid
+            if cur is not None:
+                reports[pid] = {"comm": m.group(1), "frames": []}
+            continue
+        if cur is None:
+            continue
+        body = TS_RE.sub("", line)
+        if body.startswith(("Kernel panic", "NMI backtrace", "Sending NMI")) or "holdup-" in body:
+            cur = None
+            continue
+        f = FRAME_RE.match(line)
+        if f and not f.group(1):
+            reports[cur]["frames"].append(re.sub(r"\.(constprop|isra|part|cold)\.\d+$", "",
+                                                 f.group(2)).split(".")[0])
+    return reports
+
+
+def check_reports(records, reports):
+    """Every task a fact is about was reported, in a trace that contains its blocked_in."""
+    problems, checked = [], {}
+    for rec in records:
+        if rec["kind"] != "fact":
+            continue
+        pid, where = rec["pid"], rec["blocked_in"]
+        rep = reports.get(pid)
+        if rep is None:
+            problems.append(f"{rec['comm']}:{pid} (scenario {rec['scenario']}) never reported hung")
+            continue
+        ok = where is None or where in rep["frames"]
+        checked[f"{rec['comm']}:{pid}"] = {"frames": rep["frames"][:8], "blocked_in_ok": ok}
+        if not ok:
+            problems.append(f"{rec['comm']}:{pid}: blocked_in {where} not in trace {rep['frames'][:8]}")
+    return problems, checked
+
+
+def run(args):
+    kernel = args.kernel
+    rel = RELEASES[kernel]
+    out = os.path.abspath(args.outdir)
+    os.makedirs(out, exist_ok=True)
+    mode = "live" if args.live else "kdump"
+    for name in ("vmcore", "vmcore.partial", "serial.log", "truth.jsonl", "meta.json",
+                 "qemu.elf", "qemu.kdump-zlib"):
+        if os.path.exists(os.path.join(out, name)):
+            os.unlink(os.path.join(out, name))
+    timings = {}
+    t_all = time.monotonic()
+
+    vmlinuz = os.path.join(WORK_DIR, "kernels", rel, "boot", f"vmlinuz-{rel}")
+    if not os.path.exists(vmlinuz):
+        raise Failure(f"{vmlinuz} missing: run dumps/gen/kernel.sh {kernel} first")
+    t = time.monotonic()
+    res = subprocess.run([os.path.join(GEN_DIR, "initramfs.sh"), kernel], stdout=subprocess.PIPE,
+                         text=True)
+    if res.returncode != 0:
+        raise Failure("initramfs.sh failed")
+    initrd = res.stdout.strip().splitlines()[-1]
+    timings["build_initramfs"] = round(time.monotonic() - t, 1)
+
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        raise Failure(f"qemu-system-x86_64 missing: run dumps/gen/kernel.sh {kernel} first")
+    qemu_version = subprocess.run([qemu, "--version"], stdout=subprocess.PIPE,
+                                  text=True).stdout.splitlines()[0]
+    serial_path = os.path.join(out, "serial.log")
+    disk = os.path.join(out, "vmcore.partial")
+    with open(disk, "wb") as f:
+        f.truncate(DISK_BYTES)
+    sockdir = tempfile.mkdtemp(prefix="holdup-qmp-")
+    qmp_path = os.path.join(sockdir, "qmp.sock")
+    append = (f"console=ttyS0,115200 crashkernel=192M loglevel=7 panic=10 "
+              f"holdup_mode={'live' if args.live else 'panic'}")
+    cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-smp", "2", "-m", GUEST_MEM,
+           "-kernel", vmlinuz, "-initrd", initrd, "-append", append,
+           "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
+           "-device", "vmcoreinfo", "-display", "none", "-vga", "none", "-nic", "none",
+           "-monitor", "none", "-serial", f"file:{serial_path}",
+           "-qmp", f"unix:{qmp_path},server=on,wait=off", "-no-reboot"]
+    serial = Serial(serial_path)
+    meta = {
+        "kernel": kernel, "release": rel, "image_package": PACKAGES[kernel],
+        "capture_method": ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
+                           "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
+        else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "
+              "kdump-zlib (flattened) of the running hung guest"),
+        "qemu_version": qemu_version,
+        "qemu_command": [c.replace(REPO_DIR, "$REPO") for c in cmd],
+        "kernel_cmdline": append,
+        "capture_kernel_cmdline": CRASH_APPEND,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    log(f"{kernel} ({rel}), {mode}: starting QEMU")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+    def wait_for(what, pred, timeout, allow_exit=False):
+        deadline = time.monotonic() + timeout
+        while True:
+            text = serial.poll()
+            if pred(text):
+                return time.monotonic()
+            if "holdup-init: FAILED" in text or "holdup-capture: FAILED" in text:
+                raise Failure(f"the guest reported a failure while waiting for {what}")
+            if proc.poll() is not None and not allow_exit:
+                raise Failure(f"QEMU exited ({proc.returncode}) while waiting for {what}: "
+                              f"{proc.stdout.read().decode(errors='replace').strip()}")
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.5)
+
+    try:
+        t = wait_for("the first /init", lambda s: "holdup-init: mode" in s, T_BLOCKED)
+        timings["qemu_start_to_init"] = round(t - t0, 1)
+        t = wait_for("all scenarios blocked", lambda s: "holdup-init: all scenarios blocked" in s,
+                     T_BLOCKED)
+        timings["qemu_start_to_all_blocked"] = round(t - t0, 1)
+        t_armed = wait_for("the hung-task detector armed",
+                           lambda s: "holdup-init: hung-task detector armed" in s, 60)
+        timings["qemu_start_to_armed"] = round(t_armed - t0, 1)
+        records = parse_truth(serial.poll())
+        fact_pids = {r["pid"] for r in records if r["kind"] == "fact"}
+
+        if not args.live:
+            t = wait_for("the hung-task panic", lambda s: "Kernel panic - not syncing" in s,
+                         T_REPORTED)
+            timings["armed_to_panic"] = round(t - t_armed, 1)
+            timings["qemu_start_to_panic"] = round(t - t0, 1)
+            t_panic = t
+            t = wait_for("the capture kernel's vmcore size",
+                         lambda s: "holdup-capture: vmcore size" in s, T_CAPTURE)
+            timings["panic_to_capture_init"] = round(t - t_panic, 1)
+            t_copy = t
+            t = wait_for("the copy of /proc/vmcore", lambda s: "holdup-capture: done" in s,
+                         T_CAPTURE, allow_exit=True)
+            timings["vmcore_copy"] = round(t - t_copy, 1)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                raise Failure("QEMU did not exit after the capture")
+            timings["panic_to_qemu_exit"] = round(time.monotonic() - t_panic, 1)
+        else:
+            def all_reported(s):
+                return fact_pids <= set(hung_reports(s))
+            t = wait_for("hung-task reports of every task", all_reported, T_REPORTED)
+            timings["armed_to_all_reported"] = round(t - t_armed, 1)
+            time.sleep(3)  # let the last stack trace reach the console
+            qmp = Qmp(qmp_path)
+            qmp.cmd("stop")
+            t = time.monotonic()
+            qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + os.path.join(out, "qemu.elf"))
+            timings["qmp_dump_elf"] = round(time.monotonic() - t, 1)
+            t = time.monotonic()
+            qmp.cmd("dump-guest-memory", paging=False, format="kdump-zlib",
+                    protocol="file:" + os.path.join(out, "qemu.kdump-zlib"))
+            timings["qmp_dump_kdump_zlib"] = round(time.monotonic() - t, 1)
+            for name in ("qemu.elf", "qemu.kdump-zlib"):
+                os.chmod(os.path.join(out, name), 0o644)  # QEMU creates them 0400
+            try:
+                qmp.cmd("quit", timeout=10)
+            except (Failure, OSError):
+                pass  # QEMU may close the socket before replying
+            proc.wait(timeout=60)
+    except BaseException:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
+    timings["qemu_total"] = round(time.monotonic() - t0, 1)
+
+    text = serial.poll()
+    files = {}
+    if not args.live:
+        m = re.findall(r"holdup-capture: vmcore size (\d+)", text)
+        size = int(m[-1])
+        with open(disk, "r+b") as f:
+            f.truncate(size)
+            f.seek(0)
+            head = f.read(18)
+        if head[:4] != b"\x7fELF" or int.from_bytes(head[16:18], "little") != 4:
+            raise Failure("the captured disk does not start with an ELF core header")
+        os.rename(disk, os.path.join(out, "vmcore"))
+        files["vmcore"] = "raw ELF copy of /proc/vmcore of the capture kernel"
+        panic = re.findall(r"Kernel panic - not syncing: (.*)", text)
+        meta["panic_message"] = panic[0].strip() if panic else None
+        if not panic or "hung_task" not in panic[0]:
+            raise Failure(f"the panic did not come from the hung-task detector: {panic}")
+    else:
+        os.unlink(disk)
+        files["qemu.elf"] = "QMP dump-guest-memory, ELF"
+        files["qemu.kdump-zlib"] = "QMP dump-guest-memory format kdump-zlib (flattened)"
+        meta["panic_message"] = None
+
+    with open(os.path.join(out, "truth.jsonl"), "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    reports = hung_reports(text)
+    problems, checked = check_reports(records, reports)
+    meta["hung_tasks_reported"] = sorted(f"{r['comm']}:{pid}" for pid, r in reports.items())
+    meta["truth_tasks_in_traces"] = checked
+    meta["problems"] = problems
+    meta["timings_s"] = timings
+    timings["total"] = round(time.monotonic() - t_all, 1)
+    meta["files"] = {}
+    for name, what in list(files.items()) + [("serial.log", "console of both kernels"),
+                                             ("truth.jsonl", "ground truth, dumps/TRUTH.md")]:
+        p = os.path.join(out, name)
+        meta["files"][name] = {"what": what, "bytes": os.path.getsize(p), "sha256": sha256(p)}
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    log(f"timings: {json.dumps(timings)}")
+    log(f"{len(reports)} tasks reported hung; {len(records)} truth lines")
+    if problems:
+        raise Failure("serial log check:\n  " + "\n  ".join(problems))
+    log(f"done: {out}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("kernel", choices=sorted(RELEASES))
+    ap.add_argument("outdir")
+    ap.add_argument("--live", action="store_true", help="dump the live hung guest through QMP")
+    args = ap.parse_args()
+    try:
+        run(args)
+    except Failure as e:
+        print(f"capture: FAILED: {e}", file=sys.stderr)
+        tail = Serial(os.path.join(os.path.abspath(args.outdir), "serial.log")).tail()
+        if tail:
+            print("capture: last lines of serial.log:\n" + tail, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Usage: initramfs.sh KERNEL        (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+# Builds, under $WORK_DIR/build/<release>/:
+#   hangmod/hangmod.ko   the hang module (from dumps/hangmod, built in a copy: the source tree
+#                        stays clean), against /lib/modules/<release>/build with gcc-12;
+#   bench                dumps/guest/bench.c, static;
+#   capture.cpio         the capture kernel's initramfs: busybox, the virtio block modules,
+#                        /init = dumps/guest/init-capture.sh;
+#   first.cpio           the first kernel's initramfs: busybox, kexec and its libraries, the
+#                        same vmlinuz + capture.cpio, qemu_fw_cfg.ko, hangmod.ko, bench,
+#                        /init = dumps/guest/init-first.sh.
+# Prints the path of first.cpio on its last line. Uncompressed cpio (no gunzip under TCG).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+KERNEL=${1:?usage: initramfs.sh 6.1|6.12}
+rel=$(kernel_release "$KERNEL")
+kdir=$WORK_DIR/kernels/$rel
+build=$WORK_DIR/build/$rel
+vmlinuz=$kdir/boot/vmlinuz-$rel
+modtree=$kdir/lib/modules/$rel/kernel
+
+[ -s "$vmlinuz" ] && [ -d "$modtree" ] && [ -e "/lib/modules/$rel/build/Makefile" ] ||
+    { echo "initramfs.sh: run dumps/gen/kernel.sh $KERNEL first" >&2; exit 1; }
+for t in busybox kexec cpio gcc-12; do
+    command -v "$t" >/dev/null || { echo "initramfs.sh: $t missing (kernel.sh installs it)" >&2; exit 1; }
+done
+busybox=$(command -v busybox)
+file -L "$busybox" | grep -q 'statically linked' ||
+    { echo "initramfs.sh: $busybox is not static (install busybox-static)" >&2; exit 1; }
+
+mkdir -p "$build"
+
+# --- hangmod.ko, built in a copy of the sources ---
+mkdir -p "$build/hangmod"
+cp "$DUMPS_DIR/hangmod/hangmod.c" "$DUMPS_DIR/hangmod/Makefile" "$build/hangmod/"
+make -s -C "$build/hangmod" KRELEASE="$rel" CC=gcc-12 >"$build/hangmod/build.log" 2>&1 ||
+    { cat "$build/hangmod/build.log" >&2; echo "initramfs.sh: hangmod build failed" >&2; exit 1; }
+if grep -i 'warning' "$build/hangmod/build.log" >&2; then
+    echo "initramfs.sh: hangmod built with warnings" >&2; exit 1
+fi
+modinfo -F vermagic "$build/hangmod/hangmod.ko" | grep -q "^$rel " ||
+    { echo "initramfs.sh: hangmod.ko vermagic is not $rel" >&2; exit 1; }
+
+# --- bench, static ---
+gcc-12 -static -O2 -Wall -Wextra -Werror -o "$build/bench" "$DUMPS_DIR/guest/bench.c"
+
+# --- kernel modules from the unpacked image package ---
+find_ko() { # module name -> path of its .ko / .ko.xz in the unpacked package, or nothing
+    local n=$1 alt=${1//_/-}
+    find "$modtree" \( -name "$n.ko" -o -name "$n.ko.xz" -o -name "$alt.ko" -o -name "$alt.ko.xz" \) |
+        head -n1
+}
+put_ko() { # module name, destination dir: copies it as <name>.ko (decompressed)
+    local src
+    src=$(find_ko "$1")
+    [ -n "$src" ] || return 1
+    case $src in
+    *.xz) xz -dc "$src" >"$2/$1.ko" ;;
+    *) cp "$src" "$2/$1.ko" ;;
+    esac
+}
+# Load order for the capture kernel: each module after its depends= (from .modinfo; the .deb
+# has no modules.dep). Modules not shipped as .ko are built in (6.12: all but virtio_blk).
+capture_order=()
+add_with_deps() {
+    local m=$1 d tmp
+    for d in "${capture_order[@]}"; do [ "$d" = "$m" ] && return 0; done
+    tmp=$(mktemp -d)
+    if ! put_ko "$m" "$tmp"; then
+        rm -rf "$tmp"
+        grep -qiE "^CONFIG_${m^^}=y" "$kdir/boot/config-$rel" ||
+            echo "initramfs.sh: note: module $m not found, assumed built in" >&2
+        return 0
+    fi
+    for d in $(modinfo -F depends "$tmp/$m.ko" | tr ',' ' '); do add_with_deps "$d"; done
+    rm -rf "$tmp"
+    capture_order+=("$m")
+}
+add_with_deps virtio_pci
+add_with_deps virtio_blk
+
+mkcpio() { # root dir, output file
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2.tmp"
+    mv "$2.tmp" "$2"
+}
+base_root() { # dir: busybox, /dev/console and /dev/null nodes
+    rm -rf "$1"
+    mkdir -p "$1"/{bin,sbin,dev,proc,sys,tmp,boot,lib/modules}
+    cp "$busybox" "$1/bin/busybox"
+    mknod -m 600 "$1/dev/console" c 5 1
+    mknod -m 666 "$1/dev/null" c 1 3
+}
+
+# --- capture initramfs ---
+croot=$build/capture-root
+base_root "$croot"
+for m in "${capture_order[@]}"; do put_ko "$m" "$croot/lib/modules"; done
+printf '%s\n' "${capture_order[@]}" >"$croot/lib/modules/order"
+install -m 755 "$DUMPS_DIR/guest/init-capture.sh" "$croot/init"
+mkcpio "$croot" "$build/capture.cpio"
+
+# --- first initramfs ---
+froot=$build/first-root
+base_root "$froot"
+kexec=$(command -v kexec)
+cp "$kexec" "$froot/sbin/kexec"
+# kexec's shared libraries (bookworm's is built with Xen support: about ten of them).
+for lib in $(ldd "$kexec" | awk '/=>/ {print $3} /^\s*\// {print $1}'); do
+    [ -f "$lib" ] || continue
+    mkdir -p "$froot$(dirname "$lib")"
+    cp -L "$lib" "$froot$lib"
+done
+cp "$vmlinuz" "$froot/boot/vmlinuz"
+cp "$build/capture.cpio" "$froot/boot/capture.cpio"
+put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg module" >&2; exit 1; }
+cp "$build/hangmod/hangmod.ko" "$froot/lib/modules/hangmod.ko"
+cp "$build/bench" "$froot/bin/bench"
+install -m 755 "$DUMPS_DIR/guest/init-first.sh" "$froot/init"
+mkcpio "$froot" "$build/first.cpio"
+
+echo "initramfs.sh: capture modules: ${capture_order[*]}" >&2
+echo "initramfs.sh: $(du -h "$build/capture.cpio" | cut -f1) capture.cpio, $(du -h "$build/first.cpio" | cut -f1) first.cpio" >&2
+echo "$build/first.cpio"

@@ -1,0 +1,85 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# /init of the first (crashing) kernel; built into first.cpio by dumps/gen/initramfs.sh.
+# Loads the capture kernel, starts bench, loads hangmod, waits until every scenario is blocked,
+# then arms the hung-task detector. Kernel command line: holdup_mode=panic|live.
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# The 16 kernel threads of hangmod that must end up in state D.
+KTHREADS="kscand kcollapsed abba_a abba_b rw_holder rw_writer rw_reader sem_holder1 sem_holder2 sem_waiter done_waiter chain_a chain_b chain_c pg_holder pg_waiter"
+TRUTH_LINES=29 # 22 facts + 7 verdicts
+
+say() { echo "holdup-init: $*"; }
+fail() { say "FAILED: $*"; while :; do sleep 3600; done; }
+mode=panic
+grep -q 'holdup_mode=live' /proc/cmdline && mode=live
+say "mode $mode, kernel $(uname -r)"
+
+insmod /lib/modules/qemu_fw_cfg.ko || say "qemu_fw_cfg did not load (no VMCOREINFO for QEMU dumps)"
+
+kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio \
+    --append="console=ttyS0,115200 reset_devices nr_cpus=1 irqpoll nousb panic=1" ||
+    fail "kexec -p"
+say "capture kernel loaded (kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded))"
+
+bench /tmp/bench.info &
+i=0
+while [ ! -s /tmp/bench.info ]; do
+    i=$((i + 1)); [ $i -gt 300 ] && fail "bench wrote no /tmp/bench.info"
+    usleep 100000
+done
+read bpid baddr </tmp/bench.info
+say "bench pid $bpid addr $baddr"
+
+# From here until all truth lines are out, /init writes nothing to the console, so that its
+# output cannot split a kernel line on the serial port.
+insmod /lib/modules/hangmod.ko bench_pid=$bpid bench_addr=$baddr || fail "insmod hangmod"
+
+state_of() { # comm -> "pid state" of the first task with that comm
+    for d in /proc/[0-9]*; do
+        [ "$(cat $d/comm 2>/dev/null)" = "$1" ] || continue
+        s=$(cut -d')' -f2 $d/stat 2>/dev/null | cut -d' ' -f2)
+        echo "${d#/proc/} $s"
+        return
+    done
+}
+all_in_d() {
+    for c in $KTHREADS; do
+        set -- $(state_of $c)
+        [ "${2:-}" = D ] || return 1
+    done
+}
+i=0
+until all_in_d; do
+    i=$((i + 1)); [ $i -gt 600 ] && break
+    usleep 100000
+done
+kill -USR1 $bpid
+i=0
+while [ "$(dmesg | grep -c 'holdup-truth: ')" -lt $TRUTH_LINES ]; do
+    i=$((i + 1)); [ $i -gt 600 ] && break
+    usleep 100000
+done
+# Wait for bench's own console line to drain before talking again.
+sleep 1
+for c in $KTHREADS; do
+    set -- $(state_of $c)
+    [ "${2:-}" = D ] || fail "kthread $c is not blocked (state '${2:-none}')"
+done
+set -- $(cut -d')' -f2 /proc/$bpid/stat | cut -d' ' -f2)
+[ "$1" = D ] || fail "bench is not blocked (state $1)"
+say "bench blocked in $(cat /proc/$bpid/wchan); its stack:"
+cat /proc/$bpid/stack
+n=$(dmesg | grep -c 'holdup-truth: ')
+[ "$n" -eq $TRUTH_LINES ] || fail "$n truth lines, expected $TRUTH_LINES"
+say "all scenarios blocked, $n truth lines"
+
+echo -1 >/proc/sys/kernel/hung_task_warnings
+if [ $mode = live ]; then echo 0; else echo 1; fi >/proc/sys/kernel/hung_task_panic
+echo 10 >/proc/sys/kernel/hung_task_timeout_secs # last: this write wakes khungtaskd
+say "hung-task detector armed (panic=$(cat /proc/sys/kernel/hung_task_panic))"
+while :; do sleep 3600; done
