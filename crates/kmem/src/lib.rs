@@ -3,6 +3,17 @@
 //! The layers above (symbols, types, kernel objects) read the kernel's memory only through
 //! [`KernelMemory`]: a read either returns every byte asked for or says exactly which address
 //! could not be read and why, so a report can name what it could not see.
+//!
+//! [`X86_64Memory`] implements it over a dump's physical memory ([`holdup_dump::PhysicalMemory`]);
+//! [`KernelDump::open`] opens a dump file and sets everything up from its VMCOREINFO.
+
+mod kernel_dump;
+mod x86_64;
+
+pub use kernel_dump::{KernelDump, OpenError};
+pub use x86_64::{
+    ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,
+};
 
 use thiserror::Error;
 
@@ -86,3 +97,18 @@ pub trait KernelMemory: Send + Sync {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 }
+
+impl<T: KernelMemory + ?Sized> KernelMemory for std::sync::Arc<T> {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        (**self).read(vaddr, buf)
+    }
+}
+
+impl<T: KernelMemory + ?Sized> KernelMemory for &T {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        (**self).read(vaddr, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests;
