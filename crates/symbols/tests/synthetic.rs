@@ -1,0 +1,396 @@
+//! kallsyms decoding, the symbol table and the module walk on hand-built kernel memory.
+
+use holdup_kmem::{KernelMemory, ReadError};
+use holdup_symbols::{
+    AddressEncoding, Kallsyms, KallsymsAddrs, ModuleLayout, SymbolError, SymbolTable,
+};
+use std::collections::BTreeMap;
+
+/// Sparse kernel memory: regions at addresses.
+#[derive(Default)]
+struct Mem(BTreeMap<u64, Vec<u8>>);
+
+impl Mem {
+    fn put(&mut self, addr: u64, bytes: &[u8]) {
+        self.0.insert(addr, bytes.to_vec());
+    }
+}
+
+impl KernelMemory for Mem {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if let Some((&start, data)) = self.0.range(..=vaddr).next_back() {
+            let off = (vaddr - start) as usize;
+            if let Some(src) = data.get(off..off + buf.len()) {
+                buf.copy_from_slice(src);
+                return Ok(());
+            }
+        }
+        Err(ReadError::NotMapped {
+            vaddr,
+            detail: "synthetic hole".into(),
+        })
+    }
+}
+
+const STEXT: u64 = 0xffff_ffff_9ac0_0000;
+const NAMES: u64 = 0xffff_ffff_9b00_0000;
+const NUM: u64 = 0xffff_ffff_9b10_0000;
+const TOKTAB: u64 = 0xffff_ffff_9b20_0000;
+const TOKIDX: u64 = 0xffff_ffff_9b30_0000;
+const OFFSETS: u64 = 0xffff_ffff_9b40_0000;
+const BASE: u64 = 0xffff_ffff_9b50_0000;
+
+fn long_name() -> String {
+    "x".repeat(300)
+}
+
+fn symbols() -> Vec<(u8, String, u64)> {
+    vec![
+        (b'A', "runqueues".into(), 0x2a000),
+        (b'T', "_stext".into(), STEXT),
+        (b'T', "schedule".into(), STEXT + 0x100),
+        (b'T', "__schedule_alias".into(), STEXT + 0x100),
+        (b'T', "folio_wait_bit_common".into(), STEXT + 0x1000),
+        (b't', long_name(), STEXT + 0x12b0),
+        (b'D', "init_task".into(), STEXT + 0x10_0000),
+        (b'B', "_end".into(), STEXT + 0x20_0000),
+    ]
+}
+
+/// Writes kallsyms tables for `syms` with `enc`; token 1 is "folio_", every other used byte
+/// is itself, unused bytes have empty tokens.
+fn build(enc: AddressEncoding, syms: &[(u8, String, u64)], stext: u64) -> (Mem, KallsymsAddrs) {
+    let mut m = Mem::default();
+    let mut tokens: Vec<Vec<u8>> = (0..256u32).map(|_| Vec::new()).collect();
+    tokens[1] = b"folio_".to_vec();
+    let mut names = Vec::new();
+    for (kind, name, _) in syms {
+        let mut s = vec![*kind];
+        s.extend_from_slice(name.as_bytes());
+        let mut comp = Vec::new();
+        let mut i = 0;
+        while i < s.len() {
+            if s[i..].starts_with(b"folio_") {
+                comp.push(1u8);
+                i += 6;
+            } else {
+                tokens[s[i] as usize] = vec![s[i]];
+                comp.push(s[i]);
+                i += 1;
+            }
+        }
+        if comp.len() > 0x7f {
+            names.push((comp.len() & 0x7f) as u8 | 0x80);
+            names.push((comp.len() >> 7) as u8);
+        } else {
+            names.push(comp.len() as u8);
+        }
+        names.extend_from_slice(&comp);
+    }
+    let mut table = Vec::new();
+    let mut index = Vec::new();
+    for t in &tokens {
+        index.extend_from_slice(&(table.len() as u16).to_le_bytes());
+        table.extend_from_slice(t);
+        table.push(0);
+    }
+    let base = match enc {
+        AddressEncoding::BaseRelative => STEXT - 0x1000,
+        _ => STEXT,
+    };
+    let mut offsets = Vec::new();
+    for (i, (_, _, a)) in syms.iter().enumerate() {
+        let off: i64 = match enc {
+            AddressEncoding::BaseRelative => (*a - base) as i64,
+            AddressEncoding::AbsolutePercpu if *a < 0x1_0000_0000 => *a as i64,
+            AddressEncoding::AbsolutePercpu => base as i64 - 1 - *a as i64,
+            AddressEncoding::PlaceRelative => *a as i64 - (OFFSETS + 4 * i as u64) as i64,
+        };
+        offsets.extend_from_slice(&(off as i32).to_le_bytes());
+    }
+    m.put(NAMES, &names);
+    m.put(NUM, &(syms.len() as u32).to_le_bytes());
+    m.put(TOKTAB, &table);
+    m.put(TOKIDX, &index);
+    m.put(OFFSETS, &offsets);
+    m.put(BASE, &base.to_le_bytes());
+    let addrs = KallsymsAddrs {
+        names: NAMES,
+        num_syms: NUM,
+        token_table: TOKTAB,
+        token_index: TOKIDX,
+        offsets: OFFSETS,
+        relative_base: BASE,
+        stext,
+    };
+    (m, addrs)
+}
+
+#[test]
+fn decodes_every_address_encoding() {
+    for enc in [
+        AddressEncoding::AbsolutePercpu,
+        AddressEncoding::BaseRelative,
+        AddressEncoding::PlaceRelative,
+    ] {
+        let syms: Vec<_> = symbols()
+            .into_iter()
+            .filter(|s| enc == AddressEncoding::AbsolutePercpu || s.2 > 0x1_0000_0000)
+            .collect();
+        let (m, a) = build(enc, &syms, STEXT);
+        let k = Kallsyms::from_memory(&m, a).unwrap_or_else(|e| panic!("{enc}: {e}"));
+        assert_eq!(k.encoding(), enc);
+        let t = k.table();
+        assert_eq!(t.len(), syms.len());
+        for (kind, name, addr) in &syms {
+            let s = t.lookup(name).unwrap_or_else(|| panic!("{enc}: {name}"));
+            assert_eq!((s.addr, s.kind), (*addr, *kind as char), "{enc} {name}");
+            assert_eq!(s.size, None);
+        }
+    }
+}
+
+#[test]
+fn resolves_like_the_kernel() {
+    let (m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    let t = Kallsyms::from_memory(&m, a).unwrap().into_table();
+    // The first alias wins; the size is the distance to the next address.
+    let r = t.resolve(STEXT + 0x13c).unwrap();
+    assert_eq!(r.to_string(), "schedule+0x3c/0xf00");
+    assert_eq!(
+        t.format_address(STEXT + 0x1000 + 0x13c),
+        "folio_wait_bit_common+0x13c/0x2b0"
+    );
+    assert_eq!(t.resolve(STEXT).unwrap().to_string(), "_stext+0x0/0x100");
+    // Per-CPU offsets are names only; nothing resolves below the first symbol or past
+    // the last one.
+    assert_eq!(t.address_of("runqueues"), Some(0x2a000));
+    assert!(t.resolve(0x2a000).is_none());
+    assert!(t.resolve(STEXT - 1).is_none());
+    assert!(t.resolve(STEXT + 0x20_0000).is_none());
+    assert_eq!(t.format_address(0x1234), "0x1234");
+    assert_eq!(t.lookup_all("schedule").count(), 1);
+    assert!(t.lookup("nonexistent").is_none());
+}
+
+#[test]
+fn stext_self_check_fails_clearly() {
+    let (m, a) = build(
+        AddressEncoding::AbsolutePercpu,
+        &symbols(),
+        STEXT + 0x200000,
+    );
+    match Kallsyms::from_memory(&m, a) {
+        Err(e @ SymbolError::StextMismatch { .. }) => {
+            let s = e.to_string();
+            assert!(s.contains("_stext") && s.contains("absolute-percpu"), "{s}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn absurd_tables_are_refused_naming_the_field() {
+    let field = |r: Result<Kallsyms, SymbolError>| match r {
+        Err(SymbolError::Bad { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    let (mut m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    m.put(NUM, &u32::MAX.to_le_bytes());
+    assert_eq!(field(Kallsyms::from_memory(&m, a)), "kallsyms_num_syms");
+    m.put(NUM, &0u32.to_le_bytes());
+    assert_eq!(field(Kallsyms::from_memory(&m, a)), "kallsyms_num_syms");
+
+    // A token without its NUL.
+    let (mut m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    let mut idx = vec![0u8; 512];
+    idx[2..4].copy_from_slice(&5000u16.to_le_bytes());
+    m.put(TOKIDX, &idx);
+    m.put(TOKTAB, &vec![b'a'; 6000]);
+    assert_eq!(field(Kallsyms::from_memory(&m, a)), "kallsyms_token_table");
+
+    // More symbols claimed than names stored: the names run into unreadable memory.
+    let (mut m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    m.put(NUM, &1000u32.to_le_bytes());
+    m.put(OFFSETS, &vec![0u8; 4000]);
+    match Kallsyms::from_memory(&m, a) {
+        Err(SymbolError::Read { what, .. }) => assert!(what.contains("kallsyms_names"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A 3-byte length.
+    let (mut m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    m.put(NAMES, &[0x80, 0x80, 0x01, 0, 0]);
+    assert_eq!(field(Kallsyms::from_memory(&m, a)), "kallsyms_names");
+}
+
+#[test]
+fn missing_vmcoreinfo_entry_is_named() {
+    let e =
+        KallsymsAddrs::from_vmcoreinfo(|n| (n != "kallsyms_token_index").then_some(1)).unwrap_err();
+    assert!(
+        e.to_string().contains("SYMBOL(kallsyms_token_index)"),
+        "{e}"
+    );
+}
+
+/// A `struct module` laid out as on 6.4+ (mem[] regions) at made-up offsets.
+fn layout() -> ModuleLayout {
+    ModuleLayout {
+        list: 8,
+        name: 24,
+        name_len: 56,
+        state: Some((0, 4)),
+        unformed: 3,
+        kallsyms: 96,
+        symtab: 0,
+        num_symtab: (8, 4),
+        strtab: 16,
+        typetab: Some(24),
+        regions: vec![("MOD_TEXT".into(), 112, (120, 4))],
+    }
+}
+
+fn elf_sym(name: u32, info: u8, shndx: u16, value: u64, size: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&name.to_le_bytes());
+    v.push(info);
+    v.push(0);
+    v.extend_from_slice(&shndx.to_le_bytes());
+    v.extend_from_slice(&value.to_le_bytes());
+    v.extend_from_slice(&size.to_le_bytes());
+    v
+}
+
+fn module(m: &mut Mem, at: u64, next: u64, prev: u64, name: &str, state: u32, text: u64) {
+    let mut s = vec![0u8; 128];
+    s[0..4].copy_from_slice(&state.to_le_bytes());
+    s[8..16].copy_from_slice(&next.to_le_bytes());
+    s[16..24].copy_from_slice(&prev.to_le_bytes());
+    s[24..24 + name.len()].copy_from_slice(name.as_bytes());
+    let ks = at + 0x1000;
+    s[96..104].copy_from_slice(&ks.to_le_bytes());
+    s[112..120].copy_from_slice(&text.to_le_bytes());
+    s[120..124].copy_from_slice(&0x3000u32.to_le_bytes());
+    m.put(at, &s);
+    let (symtab, strtab, typetab) = (at + 0x2000, at + 0x3000, at + 0x4000);
+    let mut k = vec![0u8; 32];
+    k[0..8].copy_from_slice(&symtab.to_le_bytes());
+    k[8..12].copy_from_slice(&3u32.to_le_bytes());
+    k[16..24].copy_from_slice(&strtab.to_le_bytes());
+    k[24..32].copy_from_slice(&typetab.to_le_bytes());
+    m.put(ks, &k);
+    let mut st = elf_sym(0, 0, 0, 0, 0);
+    st.extend(elf_sym(1, 0x12, 1, text + 0x10, 0x40));
+    st.extend(elf_sym(1 + 9, 0x11, 0, 0, 0)); // undefined: skipped
+    m.put(symtab, &st);
+    m.put(strtab, b"\0hang_fn1\0printk\0");
+    m.put(typetab, b"\0tU");
+}
+
+#[test]
+fn walks_modules_and_resolves_into_them() {
+    let (mut m, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    let head = STEXT + 0x30_0000;
+    let (m1, m2, m3) = (
+        0xffff_ffff_c000_0000u64,
+        0xffff_ffff_c010_0000u64,
+        0xffff_ffff_c020_0000u64,
+    );
+    let mut h = vec![0u8; 16];
+    h[0..8].copy_from_slice(&(m1 + 8).to_le_bytes());
+    m.put(head, &h);
+    module(
+        &mut m,
+        m1,
+        m2 + 8,
+        head,
+        "hangmod",
+        0,
+        0xffff_ffff_c100_0000,
+    );
+    module(
+        &mut m,
+        m2,
+        m3 + 8,
+        m1 + 8,
+        "forming",
+        3,
+        0xffff_ffff_c200_0000,
+    );
+    module(
+        &mut m,
+        m3,
+        head,
+        m2 + 8,
+        "qemu_fw_cfg",
+        0,
+        0xffff_ffff_c300_0000,
+    );
+    let mut t = Kallsyms::from_memory(&m, a).unwrap().into_table();
+    let n = t.add_modules_at(&m, &layout(), head).unwrap();
+    assert_eq!(n, 3);
+    let names: Vec<_> = t
+        .modules()
+        .iter()
+        .map(|x| (x.name.as_str(), x.symbols))
+        .collect();
+    assert_eq!(names, [("hangmod", 1), ("qemu_fw_cfg", 1)]);
+    let s = t.lookup_in_module("qemu_fw_cfg", "hang_fn1").unwrap();
+    assert_eq!(
+        (s.addr, s.size, s.kind),
+        (0xffff_ffff_c300_0010, Some(0x40), 't')
+    );
+    assert_eq!(
+        t.format_address(0xffff_ffff_c100_0010 + 0x3c),
+        "hang_fn1+0x3c/0x40 [hangmod]"
+    );
+    assert!(t.resolve(0xffff_ffff_c100_0010 + 0x40).is_none());
+    assert_eq!(t.module_of(0xffff_ffff_c100_0100).unwrap().name, "hangmod");
+    // vmlinux symbols come first for a name both have.
+    assert_eq!(t.lookup("hang_fn1").unwrap().module, Some("hangmod"));
+    assert!(t.lookup("printk").is_none());
+
+    // A list that loops back on itself is refused.
+    module(
+        &mut m,
+        m3,
+        m1 + 8,
+        m2 + 8,
+        "qemu_fw_cfg",
+        0,
+        0xffff_ffff_c300_0000,
+    );
+    let mut t2 = SymbolTable::from(Kallsyms::from_memory(&m, a).unwrap());
+    match t2.add_modules_at(&m, &layout(), head) {
+        Err(SymbolError::Bad { field, .. }) => assert_eq!(field, "modules list"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn corrupted_tables_never_panic() {
+    let (clean, a) = build(AddressEncoding::AbsolutePercpu, &symbols(), STEXT);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..2000 {
+        let mut m = Mem(clean.0.clone());
+        for _ in 0..(rnd() % 4 + 1) {
+            let keys: Vec<u64> = m.0.keys().copied().collect();
+            let k = keys[(rnd() as usize) % keys.len()];
+            let v = m.0.get_mut(&k).unwrap();
+            let i = (rnd() as usize) % v.len();
+            v[i] = rnd() as u8;
+        }
+        if let Ok(k) = Kallsyms::from_memory(&m, a) {
+            let t = k.into_table();
+            let _ = t.format_address(STEXT + 0x1234);
+            let _ = t.lookup("schedule");
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! BTF (`include/uapi/linux/btf.h`): parsed lazily from one owned blob.
+//!
+//! Parsing walks the type section once to record where each type starts (types are
+//! variable-length, so type id -> offset needs one pass); everything else is decoded on demand.
+//! The name index is built on first lookup.
+
+use crate::{
+    DatasecVar, Enumerator, FwdKind, Member, NameKind, Origin, OriginKind, Param, Result, Type,
+    TypeError, TypeId, TypeKind, TypeSource,
+};
+use holdup_kmem::KernelMemory;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// Largest BTF blob accepted (Debian's vmlinux BTF is 4-6 MiB).
+pub const BTF_MAX_SIZE: u64 = 64 << 20;
+/// The kernel's `BTF_MAX_TYPE`.
+const BTF_MAX_TYPES: usize = 0x000f_ffff;
+const BTF_MAGIC: u16 = 0xeb9f;
+const HDR_MIN: usize = 24;
+
+const KIND_INT: u8 = 1;
+const KIND_PTR: u8 = 2;
+const KIND_ARRAY: u8 = 3;
+const KIND_STRUCT: u8 = 4;
+const KIND_UNION: u8 = 5;
+const KIND_ENUM: u8 = 6;
+const KIND_FWD: u8 = 7;
+const KIND_TYPEDEF: u8 = 8;
+const KIND_VOLATILE: u8 = 9;
+const KIND_CONST: u8 = 10;
+const KIND_RESTRICT: u8 = 11;
+const KIND_FUNC: u8 = 12;
+const KIND_FUNC_PROTO: u8 = 13;
+const KIND_VAR: u8 = 14;
+const KIND_DATASEC: u8 = 15;
+const KIND_FLOAT: u8 = 16;
+const KIND_DECL_TAG: u8 = 17;
+const KIND_TYPE_TAG: u8 = 18;
+const KIND_ENUM64: u8 = 19;
+
+/// The kernel's BTF, owned and lazily decoded.
+pub struct Btf {
+    data: Vec<u8>,
+    /// Absolute start and end of the string section in `data`.
+    str_start: usize,
+    str_end: usize,
+    /// `offsets[id - 1]` = absolute offset in `data` of type `id`.
+    offsets: Vec<u32>,
+    origin: Origin,
+    names: OnceLock<[HashMap<Box<str>, Vec<TypeId>>; 5]>,
+    enumerators: OnceLock<crate::EnumeratorIndex>,
+}
+
+impl fmt::Debug for Btf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Btf")
+            .field("origin", &self.origin)
+            .field("types", &self.offsets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(field: impl Into<String>, detail: impl Into<String>) -> TypeError {
+    TypeError::BadBtf {
+        field: field.into(),
+        detail: detail.into(),
+    }
+}
+
+fn u16_at(d: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(d.get(off..off + 2)?.try_into().ok()?))
+}
+
+fn u32_at(d: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        d.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// Raw `struct btf_type` header.
+#[derive(Clone, Copy)]
+struct Raw {
+    name_off: u32,
+    kind: u8,
+    vlen: usize,
+    kflag: bool,
+    size_or_type: u32,
+    /// Absolute offset of the trailing data.
+    extra: usize,
+}
+
+impl Btf {
+    /// Parses a BTF blob. `description` says where it came from (it is reported in
+    /// [`Btf::origin`] with the type count appended).
+    pub fn parse(data: Vec<u8>, description: impl Into<String>) -> Result<Btf> {
+        if data.len() as u64 > BTF_MAX_SIZE {
+            return Err(bad(
+                "blob size",
+                format!("{} bytes exceeds the {} limit", data.len(), BTF_MAX_SIZE),
+            ));
+        }
+        let magic = u16_at(&data, 0).ok_or_else(|| bad("header", "blob shorter than 2 bytes"))?;
+        if magic == BTF_MAGIC.swap_bytes() {
+            return Err(bad("magic", "big-endian BTF is not supported"));
+        }
+        if magic != BTF_MAGIC {
+            return Err(bad("magic", format!("{magic:#06x}, expected 0xeb9f")));
+        }
+        if data.len() < HDR_MIN {
+            return Err(bad(
+                "header",
+                format!("blob of {} bytes is shorter than the header", data.len()),
+            ));
+        }
+        let version = data[2];
+        if version != 1 {
+            return Err(bad("version", format!("{version}, expected 1")));
+        }
+        let hdr = |i: usize| u32_at(&data, 4 + 4 * i).unwrap_or(0) as usize;
+        let (hdr_len, type_off, type_len, str_off, str_len) =
+            (hdr(0), hdr(1), hdr(2), hdr(3), hdr(4));
+        if !(HDR_MIN..=4096).contains(&hdr_len) || hdr_len > data.len() {
+            return Err(bad(
+                "hdr_len",
+                format!("{hdr_len} (blob is {} bytes)", data.len()),
+            ));
+        }
+        let body = data.len() - hdr_len;
+        let section = |name: &str, off: usize, len: usize| -> Result<(usize, usize)> {
+            match off.checked_add(len) {
+                Some(end) if end <= body => Ok((hdr_len + off, hdr_len + end)),
+                _ => Err(bad(
+                    name,
+                    format!(
+                        "section {off:#x}+{len:#x} runs past the blob end ({body:#x} after the header)"
+                    ),
+                )),
+            }
+        };
+        let (type_start, type_end) = section("type_off/type_len", type_off, type_len)?;
+        let (str_start, str_end) = section("str_off/str_len", str_off, str_len)?;
+        if str_len == 0 || data[str_start] != 0 {
+            return Err(bad("str_off", "string section does not start with \"\""));
+        }
+        if type_len % 4 != 0 {
+            return Err(bad(
+                "type_len",
+                format!("{type_len} is not a multiple of 4"),
+            ));
+        }
+
+        let mut offsets = Vec::with_capacity((type_len / 16).min(BTF_MAX_TYPES));
+        let mut off = type_start;
+        while off < type_end {
+            let id = offsets.len() + 1;
+            if id > BTF_MAX_TYPES {
+                return Err(bad(
+                    "type section",
+                    format!("more than {BTF_MAX_TYPES} types"),
+                ));
+            }
+            let raw = Self::raw_at(&data, off, type_end)
+                .ok_or_else(|| bad(format!("type {id}"), format!("truncated at {off:#x}")))?;
+            let trailing = trailing_len(raw.kind, raw.vlen).ok_or_else(|| {
+                bad(
+                    format!("type {id} kind"),
+                    format!("unknown kind {} at offset {:#x}", raw.kind, off - hdr_len),
+                )
+            })?;
+            let next = raw.extra + trailing;
+            if next > type_end {
+                return Err(bad(
+                    format!("type {id} vlen"),
+                    format!("{} entries run past the type section", raw.vlen),
+                ));
+            }
+            offsets.push(off as u32);
+            off = next;
+        }
+        let description = format!("{} ({} types)", description.into(), offsets.len());
+        Ok(Btf {
+            data,
+            str_start,
+            str_end,
+            offsets,
+            origin: Origin {
+                kind: OriginKind::Btf,
+                description,
+            },
+            names: OnceLock::new(),
+            enumerators: OnceLock::new(),
+        })
+    }
+
+    /// Reads and parses the kernel's BTF from memory, `__start_BTF..__stop_BTF` (addresses
+    /// from kallsyms).
+    pub fn from_memory(mem: &dyn KernelMemory, start: u64, stop: u64) -> Result<Btf> {
+        if stop <= start {
+            return Err(bad(
+                "__stop_BTF - __start_BTF",
+                format!("empty range {start:#x}..{stop:#x}"),
+            ));
+        }
+        let len = stop - start;
+        if len > BTF_MAX_SIZE {
+            return Err(bad(
+                "__stop_BTF - __start_BTF",
+                format!("{len} bytes exceeds the {BTF_MAX_SIZE} limit"),
+            ));
+        }
+        let data = mem
+            .read_vec(start, len as usize)
+            .map_err(|source| TypeError::Read {
+                what: "BTF (__start_BTF..__stop_BTF)",
+                source,
+            })?;
+        Btf::parse(
+            data,
+            format!("BTF from kernel memory {start:#x}..{stop:#x}, {len} bytes"),
+        )
+    }
+
+    /// Parses the `.BTF` section of a vmlinux file (for development and vmlinux-based runs).
+    pub fn from_vmlinux(path: &std::path::Path) -> Result<Btf> {
+        let file = std::fs::File::open(path).map_err(|e| TypeError::File {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        // SAFETY: the file is opened read-only and treated as untrusted bytes; a concurrent
+        // truncation could fault, the usual caveat of mapping files.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| TypeError::File {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let sec = crate::dwarf::elf_sections(&map, &[".BTF"]).map_err(|d| TypeError::File {
+            path: path.display().to_string(),
+            detail: d,
+        })?;
+        let Some(range) = sec[0].clone() else {
+            return Err(TypeError::File {
+                path: path.display().to_string(),
+                detail: "no .BTF section".into(),
+            });
+        };
+        Btf::parse(
+            map[range].to_vec(),
+            format!("BTF from the .BTF section of {}", path.display()),
+        )
+    }
+
+    /// Number of types (ids `1..=count`).
+    pub fn type_count(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// The raw blob.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn raw_at(data: &[u8], off: usize, end: usize) -> Option<Raw> {
+        if off.checked_add(12)? > end {
+            return None;
+        }
+        let name_off = u32_at(data, off)?;
+        let info = u32_at(data, off + 4)?;
+        let size_or_type = u32_at(data, off + 8)?;
+        Some(Raw {
+            name_off,
+            kind: ((info >> 24) & 0x1f) as u8,
+            vlen: (info & 0xffff) as usize,
+            kflag: info >> 31 != 0,
+            size_or_type,
+            extra: off + 12,
+        })
+    }
+
+    fn raw(&self, id: TypeId) -> Result<Raw> {
+        let idx = usize::try_from(id.0)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .ok_or(TypeError::BadId(id.0))?;
+        let off = *self.offsets.get(idx).ok_or(TypeError::BadId(id.0))? as usize;
+        // Bounds were checked while parsing.
+        Self::raw_at(&self.data, off, self.data.len()).ok_or(TypeError::BadId(id.0))
+    }
+
+    fn u32(&self, off: usize) -> u32 {
+        // Offsets inside a parsed type's trailing data were bounds-checked at parse time.
+        u32_at(&self.data, off).unwrap_or(0)
+    }
+
+    fn str_at(&self, name_off: u32, what: impl Fn() -> String) -> Result<&str> {
+        let start = self
+            .str_start
+            .checked_add(name_off as usize)
+            .filter(|&s| s < self.str_end)
+            .ok_or_else(|| {
+                bad(
+                    what(),
+                    format!("name_off {name_off:#x} outside the string section"),
+                )
+            })?;
+        let bytes = &self.data[start..self.str_end];
+        let end = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| bad(what(), "unterminated string"))?;
+        std::str::from_utf8(&bytes[..end]).map_err(|_| bad(what(), "name is not UTF-8"))
+    }
+
+    fn tid(v: u32) -> TypeId {
+        TypeId(u64::from(v))
+    }
+
+    fn build_names(&self) -> [HashMap<Box<str>, Vec<TypeId>>; 5] {
+        let mut maps: [HashMap<Box<str>, Vec<TypeId>>; 5] = Default::default();
+        for (i, &off) in self.offsets.iter().enumerate() {
+            let Some(raw) = Self::raw_at(&self.data, off as usize, self.data.len()) else {
+                continue;
+            };
+            let nk = match raw.kind {
+                KIND_STRUCT => NameKind::Struct,
+                KIND_UNION => NameKind::Union,
+                KIND_FWD if raw.kflag => NameKind::Union,
+                KIND_FWD => NameKind::Struct,
+                KIND_ENUM | KIND_ENUM64 => NameKind::Enum,
+                KIND_TYPEDEF => NameKind::Typedef,
+                KIND_INT | KIND_FLOAT => NameKind::Base,
+                _ => continue,
+            };
+            if raw.name_off == 0 {
+                continue;
+            }
+            let Ok(name) = self.str_at(raw.name_off, String::new) else {
+                continue;
+            };
+            maps[nk.index()]
+                .entry(name.into())
+                .or_default()
+                .push(TypeId(i as u64 + 1));
+        }
+        maps
+    }
+
+    fn build_enumerators(&self) -> crate::EnumeratorIndex {
+        let mut map = crate::EnumeratorIndex::new();
+        for i in 0..self.offsets.len() {
+            let id = TypeId(i as u64 + 1);
+            let Ok(raw) = self.raw(id) else { continue };
+            if raw.kind != KIND_ENUM && raw.kind != KIND_ENUM64 {
+                continue;
+            }
+            if let Ok(Type {
+                kind: TypeKind::Enum { values, .. },
+                ..
+            }) = self.get(id)
+            {
+                for e in values {
+                    map.entry(e.name.into()).or_default().push((id, e.value));
+                }
+            }
+        }
+        map
+    }
+}
+
+/// Bytes of trailing data after `struct btf_type` for a kind; `None` for unknown kinds.
+fn trailing_len(kind: u8, vlen: usize) -> Option<usize> {
+    Some(match kind {
+        KIND_INT => 4,
+        KIND_PTR => 0,
+        KIND_ARRAY => 12,
+        KIND_STRUCT | KIND_UNION => 12 * vlen,
+        KIND_ENUM => 8 * vlen,
+        KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_FUNC => 0,
+        KIND_FUNC_PROTO => 8 * vlen,
+        KIND_VAR => 4,
+        KIND_DATASEC => 12 * vlen,
+        KIND_FLOAT | KIND_TYPE_TAG => 0,
+        KIND_DECL_TAG => 4,
+        KIND_ENUM64 => 12 * vlen,
+        _ => return None,
+    })
+}
+
+impl TypeSource for Btf {
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    fn get(&self, id: TypeId) -> Result<Type<'_>> {
+        if id == TypeId::VOID {
+            return Ok(Type {
+                id,
+                name: "void",
+                kind: TypeKind::Void,
+            });
+        }
+        let raw = self.raw(id)?;
+        let name = self.str_at(raw.name_off, || format!("type {} name_off", id.0))?;
+        let t = Self::tid(raw.size_or_type);
+        let x = raw.extra;
+        let kind = match raw.kind {
+            KIND_INT => {
+                let enc = self.u32(x);
+                let bits = (enc & 0xff) as u8;
+                let bit_offset = ((enc >> 16) & 0xff) as u8;
+                let e = (enc >> 24) & 0xf;
+                TypeKind::Int {
+                    size: raw.size_or_type,
+                    signed: e & 1 != 0,
+                    char: e & 2 != 0,
+                    bool: e & 4 != 0,
+                    bit_offset,
+                    bits,
+                }
+            }
+            KIND_PTR => TypeKind::Pointer { target: t },
+            KIND_ARRAY => TypeKind::Array {
+                elem: Self::tid(self.u32(x)),
+                index: Self::tid(self.u32(x + 4)),
+                len: u64::from(self.u32(x + 8)),
+            },
+            KIND_STRUCT | KIND_UNION => {
+                let mut members = Vec::with_capacity(raw.vlen);
+                for i in 0..raw.vlen {
+                    let m = x + 12 * i;
+                    let mname =
+                        self.str_at(self.u32(m), || format!("type {} member {i} name_off", id.0))?;
+                    let mty = Self::tid(self.u32(m + 4));
+                    let off = self.u32(m + 8);
+                    let (mut bit_offset, mut bit_size) = if raw.kflag {
+                        (
+                            u64::from(off & 0x00ff_ffff),
+                            Some(off >> 24).filter(|&b| b != 0),
+                        )
+                    } else {
+                        (u64::from(off), None)
+                    };
+                    if !raw.kflag {
+                        // Without kind_flag a bitfield's width is in the INT encoding.
+                        if let Ok(Raw {
+                            kind: KIND_INT,
+                            size_or_type: isz,
+                            extra,
+                            ..
+                        }) = self.raw(mty)
+                        {
+                            let enc = self.u32(extra);
+                            let bits = enc & 0xff;
+                            let ioff = (enc >> 16) & 0xff;
+                            if ioff != 0 || bits != isz.saturating_mul(8) {
+                                bit_offset += u64::from(ioff);
+                                bit_size = Some(bits);
+                            }
+                        }
+                    }
+                    members.push(Member {
+                        name: mname,
+                        ty: mty,
+                        bit_offset,
+                        bit_size,
+                    });
+                }
+                let size = u64::from(raw.size_or_type);
+                if raw.kind == KIND_STRUCT {
+                    TypeKind::Struct { size, members }
+                } else {
+                    TypeKind::Union { size, members }
+                }
+            }
+            KIND_ENUM | KIND_ENUM64 => {
+                let mut values = Vec::with_capacity(raw.vlen);
+                let stride = if raw.kind == KIND_ENUM { 8 } else { 12 };
+                for i in 0..raw.vlen {
+                    let e = x + stride * i;
+                    let ename = self.str_at(self.u32(e), || {
+                        format!("type {} enumerator {i} name_off", id.0)
+                    })?;
+                    let value = if raw.kind == KIND_ENUM {
+                        let v = self.u32(e + 4);
+                        if raw.kflag {
+                            i128::from(v as i32)
+                        } else {
+                            i128::from(v)
+                        }
+                    } else {
+                        let v = u64::from(self.u32(e + 4)) | (u64::from(self.u32(e + 8)) << 32);
+                        if raw.kflag {
+                            i128::from(v as i64)
+                        } else {
+                            i128::from(v)
+                        }
+                    };
+                    values.push(Enumerator { name: ename, value });
+                }
+                TypeKind::Enum {
+                    size: raw.size_or_type,
+                    signed: raw.kflag,
+                    values,
+                }
+            }
+            KIND_FWD => TypeKind::Fwd {
+                kind: if raw.kflag {
+                    FwdKind::Union
+                } else {
+                    FwdKind::Struct
+                },
+            },
+            KIND_TYPEDEF => TypeKind::Typedef { target: t },
+            KIND_VOLATILE => TypeKind::Volatile { target: t },
+            KIND_CONST => TypeKind::Const { target: t },
+            KIND_RESTRICT => TypeKind::Restrict { target: t },
+            KIND_TYPE_TAG => TypeKind::TypeTag { target: t },
+            KIND_FUNC => TypeKind::Func {
+                proto: t,
+                linkage: raw.vlen as u32,
+            },
+            KIND_FUNC_PROTO => {
+                let mut params = Vec::with_capacity(raw.vlen);
+                let mut variadic = false;
+                for i in 0..raw.vlen {
+                    let p = x + 8 * i;
+                    let pname =
+                        self.str_at(self.u32(p), || format!("type {} param {i} name_off", id.0))?;
+                    let pty = Self::tid(self.u32(p + 4));
+                    if i + 1 == raw.vlen && pty == TypeId::VOID && pname.is_empty() {
+                        variadic = true;
+                    } else {
+                        params.push(Param {
+                            name: pname,
+                            ty: pty,
+                        });
+                    }
+                }
+                TypeKind::FuncProto {
+                    ret: t,
+                    params,
+                    variadic,
+                }
+            }
+            KIND_VAR => TypeKind::Var {
+                ty: t,
+                linkage: self.u32(x),
+            },
+            KIND_DATASEC => TypeKind::Datasec {
+                size: raw.size_or_type,
+                vars: (0..raw.vlen)
+                    .map(|i| {
+                        let v = x + 12 * i;
+                        DatasecVar {
+                            var: Self::tid(self.u32(v)),
+                            offset: self.u32(v + 4),
+                            size: self.u32(v + 8),
+                        }
+                    })
+                    .collect(),
+            },
+            KIND_FLOAT => TypeKind::Float {
+                size: raw.size_or_type,
+            },
+            KIND_DECL_TAG => TypeKind::DeclTag {
+                target: t,
+                component_idx: self.u32(x) as i32,
+            },
+            k => {
+                return Err(bad(
+                    format!("type {} kind", id.0),
+                    format!("unknown kind {k}"),
+                ));
+            }
+        };
+        Ok(Type { id, name, kind })
+    }
+
+    fn find(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
+        let maps = self.names.get_or_init(|| self.build_names());
+        Ok(maps[kind.index()].get(name).cloned().unwrap_or_default())
+    }
+
+    fn find_enumerator(&self, name: &str) -> Result<Vec<(TypeId, i128)>> {
+        let map = self.enumerators.get_or_init(|| self.build_enumerators());
+        Ok(map.get(name).cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,148 @@
+//! The backend-neutral type model: what BTF and DWARF both decode to.
+
+/// A type in one source: a BTF type id, or a DWARF `.debug_info` offset. Only meaningful
+/// with the source it came from. `TypeId(0)` is `void` in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(pub u64);
+
+impl TypeId {
+    /// `void`.
+    pub const VOID: TypeId = TypeId(0);
+}
+
+/// One decoded type. Names borrow from the source's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Type<'a> {
+    pub id: TypeId,
+    /// Empty for anonymous types.
+    pub name: &'a str,
+    pub kind: TypeKind<'a>,
+}
+
+/// What a type is. Mirrors the BTF kinds; DWARF maps onto the same set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeKind<'a> {
+    Void,
+    Int {
+        /// Bytes.
+        size: u32,
+        signed: bool,
+        char: bool,
+        bool: bool,
+        /// BTF int encoding bit offset (0 in kernel BTF).
+        bit_offset: u8,
+        /// Value bits (8 * size unless a BTF int used as a bitfield type).
+        bits: u8,
+    },
+    Float {
+        size: u32,
+    },
+    Pointer {
+        target: TypeId,
+    },
+    Array {
+        elem: TypeId,
+        /// Index type (BTF); `VOID` when unknown.
+        index: TypeId,
+        /// Element count; 0 for a flexible array.
+        len: u64,
+    },
+    Struct {
+        size: u64,
+        members: Vec<Member<'a>>,
+    },
+    Union {
+        size: u64,
+        members: Vec<Member<'a>>,
+    },
+    /// ENUM and ENUM64 alike.
+    Enum {
+        size: u32,
+        signed: bool,
+        values: Vec<Enumerator<'a>>,
+    },
+    /// A declaration without a body (`struct foo;`).
+    Fwd {
+        kind: FwdKind,
+    },
+    Typedef {
+        target: TypeId,
+    },
+    Volatile {
+        target: TypeId,
+    },
+    Const {
+        target: TypeId,
+    },
+    Restrict {
+        target: TypeId,
+    },
+    /// BTF `TYPE_TAG` (`__user`, `__rcu`...): transparent for layout.
+    TypeTag {
+        target: TypeId,
+    },
+    Func {
+        proto: TypeId,
+        linkage: u32,
+    },
+    FuncProto {
+        ret: TypeId,
+        params: Vec<Param<'a>>,
+        variadic: bool,
+    },
+    Var {
+        ty: TypeId,
+        linkage: u32,
+    },
+    Datasec {
+        size: u32,
+        vars: Vec<DatasecVar>,
+    },
+    DeclTag {
+        target: TypeId,
+        /// -1 for the type itself, else the member/parameter index.
+        component_idx: i32,
+    },
+}
+
+/// What a [`TypeKind::Fwd`] declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwdKind {
+    Struct,
+    Union,
+    Enum,
+}
+
+/// A struct or union member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// Empty for an anonymous struct/union member.
+    pub name: &'a str,
+    pub ty: TypeId,
+    /// Offset in bits from the start of the containing struct/union.
+    pub bit_offset: u64,
+    /// Width of a bitfield; `None` for an ordinary member.
+    pub bit_size: Option<u32>,
+}
+
+/// One `NAME = value` of an enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enumerator<'a> {
+    pub name: &'a str,
+    pub value: i128,
+}
+
+/// A function parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    pub name: &'a str,
+    pub ty: TypeId,
+}
+
+/// One variable of a BTF DATASEC (for `.data..percpu`, `offset` is the per-CPU offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasecVar {
+    pub var: TypeId,
+    pub offset: u32,
+    pub size: u32,
+}
