@@ -1,19 +1,83 @@
-//! `holdup`: the command line. A thin layer over the library crates in `crates/`.
+//! `holdup`: the command line. A thin layer over the library crates in `crates/`: each
+//! subcommand is one file in `cmd/`.
 
-use clap::Parser;
+mod cmd;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Explain a Linux kernel hang from its vmcore: who holds what, and the root cause.
 #[derive(Parser)]
-#[command(name = "holdup", version, about)]
+#[command(
+    name = "holdup",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
-    /// The vmcore to analyse (ELF, kdump-compressed or flattened).
-    dump: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    report: DumpArgs,
 }
 
-fn main() {
+/// Options every command that reads a dump takes.
+#[derive(Args, Clone)]
+pub struct DumpArgs {
+    /// The vmcore: ELF (/proc/vmcore copy, makedumpfile -E, QEMU), kdump-compressed or flattened.
+    dump: Option<PathBuf>,
+    /// A vmlinux with DWARF for this kernel; by default symbols and types come from the dump.
+    #[arg(long, global = true, value_name = "PATH")]
+    vmlinux: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The kernel, the machine, the panic, the dump (crash's `sys`).
+    Info(DumpArgs),
+    /// The kernel log from the printk ring buffer (crash's `log`, `dmesg`).
+    Log(DumpArgs),
+}
+
+/// Exit statuses.
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// The dump could not be read (not a dump, truncated, no symbols...).
+    pub const UNREADABLE: u8 = 2;
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(dump) = cli.dump {
-        eprintln!("holdup: {}: analysis is not implemented yet", dump.display());
-        std::process::exit(2);
+    env_logger::Builder::new()
+        .filter_level(::log::LevelFilter::Warn)
+        .format_target(false)
+        .format_timestamp(None)
+        .parse_env("HOLDUP_LOG")
+        .init();
+    let result = match cli.command {
+        Some(Command::Info(args)) => cmd::info::run(&args),
+        Some(Command::Log(args)) => cmd::log::run(&args),
+        None => match cli.report.dump {
+            Some(ref dump) => Err(cmd::Failure::new(
+                exit::UNREADABLE,
+                format!("{}: the hang report is not implemented yet", dump.display()),
+            )),
+            None => Err(cmd::Failure::new(
+                exit::UNREADABLE,
+                "no dump given (try `holdup --help`)",
+            )),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(f) => {
+            eprintln!("holdup: {}", f.message);
+            ExitCode::from(f.status)
+        }
     }
 }

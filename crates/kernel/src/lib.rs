@@ -1,6 +1,16 @@
 //! Kernel objects read from a vmcore, one module per kernel subsystem, with functions named
 //! after the kernel's own so a kernel engineer knows where to look.
 //!
+//! - [`Kernel`] (in [`open`]): an opened dump with its memory, symbols and types.
 //! - [`printk`]: the lockless printk ring buffer (`kernel/printk/printk_ringbuffer.c`).
+//! - [`percpu`]: per-CPU variables and CPU masks.
+//! - [`sched`]: tasks and run queues.
+//! - [`sysinfo`]: what crash's `sys` shows.
 
+pub mod open;
+pub mod percpu;
 pub mod printk;
+pub mod sched;
+pub mod sysinfo;
+
+pub use open::{Kernel, OpenError, OpenOptions};

@@ -54,8 +54,14 @@ pub enum PrintkError {
     MissingLayout(String),
     #[error("cannot read the printk ring buffer: {0}")]
     Read(#[from] ReadError),
-    #[error("the printk ring buffer at {addr:#x} claims {what} = {value}, more than any kernel uses")]
-    Absurd { addr: u64, what: &'static str, value: u64 },
+    #[error(
+        "the printk ring buffer at {addr:#x} claims {what} = {value}, more than any kernel uses"
+    )]
+    Absurd {
+        addr: u64,
+        what: &'static str,
+        value: u64,
+    },
 }
 
 impl PrintkLayout {
@@ -157,8 +163,10 @@ pub fn read_log(
     let descs = mem.read_u64(desc_ring + layout.desc_ring_descs)?;
     let infos = mem.read_u64(desc_ring + layout.desc_ring_infos)?;
     let data = mem.read_u64(data_ring + layout.data_ring_data)?;
-    let head_id = mem.read_u64(desc_ring + layout.desc_ring_head_id + layout.atomic_long_counter)?;
-    let tail_id = mem.read_u64(desc_ring + layout.desc_ring_tail_id + layout.atomic_long_counter)?;
+    let head_id =
+        mem.read_u64(desc_ring + layout.desc_ring_head_id + layout.atomic_long_counter)?;
+    let tail_id =
+        mem.read_u64(desc_ring + layout.desc_ring_tail_id + layout.atomic_long_counter)?;
 
     let ring = Ring {
         mem,
@@ -233,13 +241,19 @@ impl Ring<'_> {
         let l = self.layout;
         let idx = id & (self.count - 1);
         let desc = self.descs + idx * l.desc_size;
-        let state_var = self.mem.read_u64(desc + l.desc_state_var + l.atomic_long_counter)?;
+        let state_var = self
+            .mem
+            .read_u64(desc + l.desc_state_var + l.atomic_long_counter)?;
         let state = state_var >> DESC_FLAGS_SHIFT;
         if state_var & DESC_ID_MASK != id || !(state == DESC_COMMITTED || state == DESC_FINALIZED) {
             return Ok(None);
         }
-        let begin = self.mem.read_u64(desc + l.desc_text_blk_lpos + l.lpos_begin)?;
-        let next = self.mem.read_u64(desc + l.desc_text_blk_lpos + l.lpos_next)?;
+        let begin = self
+            .mem
+            .read_u64(desc + l.desc_text_blk_lpos + l.lpos_begin)?;
+        let next = self
+            .mem
+            .read_u64(desc + l.desc_text_blk_lpos + l.lpos_next)?;
 
         let info = self.infos + idx * l.info_size;
         let seq = self.mem.read_u64(info + l.info_seq)?;

@@ -1,0 +1,173 @@
+//! [`Kernel`]: one opened vmcore with everything needed to read kernel objects by name —
+//! memory, symbols and types — like drgn's `Program`.
+
+use std::path::{Path, PathBuf};
+
+use holdup_kmem::{KernelDump, KernelMemory, OpenError as DumpOpenError, ReadError};
+use holdup_symbols::{Kallsyms, KallsymsAddrs, SymbolError, SymbolTable};
+use holdup_types::{Dwarf, TypeSource, Types};
+use holdup_vmcoreinfo::VmcoreInfo;
+
+/// How to open a dump.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// A vmlinux with symbols and DWARF, used instead of kallsyms and BTF.
+    pub vmlinux: Option<PathBuf>,
+}
+
+/// Why a dump could not be opened for analysis. Each message says what to try.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{path}: {source}")]
+    Dump {
+        path: String,
+        #[source]
+        source: DumpOpenError,
+    },
+    #[error(
+        "{path}: no symbols: {source}; pass --vmlinux PATH (the vmlinux of kernel {release}, e.g. from the linux-image-{release}-dbg package)"
+    )]
+    Symbols {
+        path: String,
+        release: String,
+        #[source]
+        source: SymbolError,
+    },
+    #[error(
+        "{path}: no types: {detail}; pass --vmlinux PATH (the vmlinux of kernel {release} with DWARF)"
+    )]
+    Types {
+        path: String,
+        release: String,
+        detail: String,
+    },
+    #[error("{path}: {detail}")]
+    Vmlinux { path: String, detail: String },
+}
+
+/// An opened kernel dump.
+pub struct Kernel {
+    pub dump: KernelDump,
+    pub symbols: SymbolTable,
+    pub types: Types,
+    /// Where symbols came from, e.g. `kallsyms in the dump (94266 symbols)`.
+    pub symbols_source: String,
+    /// Where types came from, e.g. `BTF in the dump (__start_BTF, 5.1 MiB)`.
+    pub types_source: String,
+    /// Things that did not work while opening but did not stop it.
+    pub warnings: Vec<String>,
+}
+
+impl Kernel {
+    /// Opens a dump and finds its symbols and types: kallsyms and BTF from the dump's own
+    /// memory, or the vmlinux when one is given.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Kernel, OpenError> {
+        let shown = path.display().to_string();
+        let dump = KernelDump::open(path).map_err(|source| OpenError::Dump {
+            path: shown.clone(),
+            source,
+        })?;
+        let release = dump
+            .vmcoreinfo
+            .osrelease()
+            .map(str::to_string)
+            .unwrap_or_else(|| "?".into());
+        let mut warnings = Vec::new();
+
+        let (mut symbols, symbols_source) = match &opts.vmlinux {
+            Some(vmlinux) => {
+                let offset = dump.vmcoreinfo.kernel_offset().ok().flatten().unwrap_or(0);
+                let table =
+                    SymbolTable::from_vmlinux(vmlinux, offset).map_err(|e| OpenError::Vmlinux {
+                        path: vmlinux.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
+                let source = format!("{} ({} symbols)", vmlinux.display(), table.len());
+                (table, source)
+            }
+            None => {
+                let table = kallsyms(&dump).map_err(|source| OpenError::Symbols {
+                    path: shown.clone(),
+                    release: release.clone(),
+                    source,
+                })?;
+                let source = format!("kallsyms in the dump ({} symbols)", table.len());
+                (table, source)
+            }
+        };
+
+        // The direct map's base is KASLR-randomised; the kernel keeps it in page_offset_base.
+        match symbols.address_of("page_offset_base") {
+            Some(addr) => match dump.mem.read_u64(addr) {
+                Ok(base) => dump.mem.set_direct_map_base(base),
+                Err(e) => warnings.push(format!("page_offset_base unreadable: {e}")),
+            },
+            None => warnings.push("no symbol page_offset_base".into()),
+        }
+
+        let (types, types_source) = match &opts.vmlinux {
+            Some(vmlinux) => {
+                let dwarf = Dwarf::open(vmlinux).map_err(|e| OpenError::Vmlinux {
+                    path: vmlinux.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                (Types::new(dwarf), format!("DWARF in {}", vmlinux.display()))
+            }
+            None => {
+                let btf = holdup_symbols::kernel_btf(&dump.mem, &symbols).map_err(|e| {
+                    OpenError::Types {
+                        path: shown.clone(),
+                        release: release.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                let source = format!("BTF in the dump ({})", btf.origin().description);
+                (Types::new(btf), source)
+            }
+        };
+
+        match symbols.add_modules(&dump.mem, &types) {
+            Ok(_) => {}
+            Err(e) => warnings.push(format!("module symbols: {e}")),
+        }
+        for m in symbols.modules() {
+            if let Some(err) = &m.error {
+                warnings.push(format!("module {}: {err}", m.name));
+            }
+        }
+
+        Ok(Kernel {
+            dump,
+            symbols,
+            types,
+            symbols_source,
+            types_source,
+            warnings,
+        })
+    }
+
+    /// Kernel virtual memory.
+    pub fn mem(&self) -> &dyn KernelMemory {
+        &self.dump.mem
+    }
+
+    pub fn vmcoreinfo(&self) -> &VmcoreInfo {
+        &self.dump.vmcoreinfo
+    }
+
+    /// The address of a kernel or module symbol.
+    pub fn symbol(&self, name: &str) -> Result<u64, ReadError> {
+        self.symbols
+            .address_of(name)
+            .ok_or_else(|| ReadError::Corrupt {
+                vaddr: 0,
+                detail: format!("no symbol {name}"),
+            })
+    }
+}
+
+fn kallsyms(dump: &KernelDump) -> Result<SymbolTable, SymbolError> {
+    let vi = &dump.vmcoreinfo;
+    let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten())?;
+    Ok(Kallsyms::from_memory(&dump.mem, addrs)?.into_table())
+}

@@ -1,0 +1,148 @@
+//! What crash's `sys` shows: the kernel, the machine, and why and when it went down.
+
+use crate::{Kernel, percpu, printk, sched};
+use holdup_kmem::ReadError;
+use serde::Serialize;
+
+/// A summary of the system at the time of the dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemInfo {
+    pub release: Option<String>,
+    pub version: Option<String>,
+    pub machine: Option<String>,
+    pub nodename: Option<String>,
+    /// CPUs online at the time of the dump.
+    pub cpus: Option<u32>,
+    /// `_totalram_pages` times the page size.
+    pub memory_bytes: Option<u64>,
+    /// Nanoseconds since boot: the most recent run-queue clock of any CPU.
+    pub uptime_ns: Option<u64>,
+    /// `CRASHTIME` from VMCOREINFO: seconds since the epoch.
+    pub crash_time: Option<i64>,
+    /// The `Kernel panic - not syncing:` message, from the log.
+    pub panic_message: Option<String>,
+    /// `panic_cpu`, and the task running there.
+    pub panic_cpu: Option<u32>,
+    pub panic_task: Option<TaskRef>,
+    pub dump_format: String,
+    pub dump_level: Option<u32>,
+    /// Page kinds the dump level leaves out.
+    pub excluded: Vec<String>,
+    pub symbols: String,
+    pub types: String,
+    /// What could not be read, and why.
+    pub problems: Vec<String>,
+}
+
+/// A task named the way crash names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRef {
+    pub pid: u32,
+    pub comm: String,
+    /// `struct task_struct *`, as a hexadecimal string.
+    pub task: String,
+}
+
+/// The prefix the kernel's `panic()` logs its message with.
+pub const PANIC_PREFIX: &str = "Kernel panic - not syncing: ";
+
+/// Gathers [`SystemInfo`]; each field that cannot be read is `None` and says why in
+/// `problems`.
+pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
+    let mut problems = Vec::new();
+    let uts = |field: u64| -> Result<String, ReadError> {
+        let base = k.symbol("init_uts_ns")? + sched::offset_of(k, "uts_namespace.name")?;
+        k.mem().read_cstr(base + field * 65, 65)
+    };
+    let release = note(&mut problems, "release", uts(2));
+    let version = note(&mut problems, "version", uts(3));
+    let machine = note(&mut problems, "machine", uts(4));
+    let nodename = note(&mut problems, "nodename", uts(1));
+    let online = note(&mut problems, "online CPUs", percpu::for_each_online_cpu(k));
+    let cpus = online.as_ref().map(|c| c.len() as u32);
+    let page_size = k.vmcoreinfo().page_size().ok().flatten().unwrap_or(4096);
+    let memory_bytes = note(
+        &mut problems,
+        "memory",
+        k.symbol("_totalram_pages")
+            .and_then(|a| k.mem().read_u64(a))
+            .map(|pages| pages.saturating_mul(page_size)),
+    );
+    let uptime_ns = online.as_ref().and_then(|cpus| {
+        let clocks: Vec<u64> = cpus
+            .iter()
+            .filter_map(|&c| sched::rq_clock(k, c).ok())
+            .collect();
+        clocks.into_iter().max()
+    });
+    let panic_cpu = note(
+        &mut problems,
+        "panic_cpu",
+        k.symbol("panic_cpu").and_then(|a| k.mem().read_u32(a)),
+    )
+    .filter(|&c| c != u32::MAX);
+    let panic_task = panic_cpu.and_then(|cpu| {
+        let task = sched::cpu_curr(k, cpu).ok()?;
+        Some(TaskRef {
+            pid: sched::task_pid(k, task).ok()?,
+            comm: sched::task_comm(k, task).ok()?,
+            task: format!("{task:#x}"),
+        })
+    });
+    let panic_message = log.and_then(|log| {
+        log.records.iter().rev().find_map(|r| {
+            r.text
+                .find(PANIC_PREFIX)
+                .map(|i| r.text[i + PANIC_PREFIX.len()..].trim_end().to_string())
+        })
+    });
+    let dump = &k.dump.dump;
+    let level = dump.dump_level();
+    SystemInfo {
+        release,
+        version,
+        machine,
+        nodename,
+        cpus,
+        memory_bytes,
+        uptime_ns,
+        crash_time: k.vmcoreinfo().crash_time().ok().flatten(),
+        panic_message,
+        panic_cpu,
+        panic_task,
+        dump_format: dump.format_name(),
+        dump_level: level.map(|l| l.0),
+        excluded: level.map(|l| l.excluded()).unwrap_or_default(),
+        symbols: k.symbols_source.clone(),
+        types: k.types_source.clone(),
+        problems,
+    }
+}
+
+/// Reads the kernel log of a dump: the ring buffer `prb` points to.
+pub fn kernel_log(k: &Kernel) -> Result<printk::Log, printk::PrintkError> {
+    let vi = k.vmcoreinfo();
+    let layout = printk::PrintkLayout::from_vmcoreinfo(|key| vi.get(key).and_then(parse_int))?;
+    let prb = vi
+        .symbol("prb")
+        .ok()
+        .flatten()
+        .ok_or_else(|| printk::PrintkError::MissingLayout("SYMBOL(prb)".into()))?;
+    let rb = k.mem().read_u64(prb)?;
+    printk::read_log(k.mem(), rb, &layout)
+}
+
+/// The value, or `None` with the reason kept in `problems`.
+fn note<T>(problems: &mut Vec<String>, what: &str, r: Result<T, ReadError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    s.trim().parse().ok()
+}
