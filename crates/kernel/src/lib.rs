@@ -3,10 +3,12 @@
 //!
 //! - [`Kernel`] (in [`open`]): an opened dump with its memory, symbols and types.
 //! - [`printk`]: the lockless printk ring buffer (`kernel/printk/printk_ringbuffer.c`).
+//! - [`list`]: bounded, cycle-checked `list_for_each_entry`.
 //! - [`percpu`]: per-CPU variables and CPU masks.
 //! - [`sched`]: tasks and run queues.
 //! - [`sysinfo`]: what crash's `sys` shows.
 
+pub mod list;
 pub mod open;
 pub mod percpu;
 pub mod printk;

@@ -52,3 +52,64 @@ pub fn cpu_curr(k: &Kernel, cpu: u32) -> Result<u64, ReadError> {
 pub fn rq_clock(k: &Kernel, cpu: u32) -> Result<u64, ReadError> {
     read_member(k, cpu_rq(k, cpu)?, "rq.clock")
 }
+
+/// Every task: each process on `init_task.tasks`, then each thread of its thread group on
+/// `signal->thread_head` (`for_each_process_thread`). The idle tasks of the CPUs other than
+/// the boot CPU are not on these lists; see [`idle_tasks`]. Problems met on the way (a
+/// broken list) are returned beside the tasks found.
+pub fn for_each_task(k: &Kernel) -> Result<(Vec<u64>, Vec<String>), ReadError> {
+    use crate::list::{ListEnd, MAX_LIST_NODES, list_entries};
+    let mem = k.mem();
+    let init_task = k.symbol("init_task")?;
+    let tasks_off = offset_of(k, "task_struct.tasks")?;
+    let signal_off = offset_of(k, "task_struct.signal")?;
+    let thread_head_off = offset_of(k, "signal_struct.thread_head")?;
+    let thread_node_off = offset_of(k, "task_struct.thread_node")?;
+    let mut problems = Vec::new();
+    let (mut processes, end) = list_entries(mem, init_task + tasks_off, tasks_off, MAX_LIST_NODES);
+    if end != ListEnd::Complete {
+        problems.push(format!("init_task.tasks list: {end:?}"));
+    }
+    processes.insert(0, init_task);
+    let mut all = Vec::with_capacity(processes.len());
+    let mut seen = std::collections::HashSet::new();
+    for p in processes {
+        let signal = match mem.read_u64(p + signal_off) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("task {p:#x}: signal: {e}"));
+                if seen.insert(p) {
+                    all.push(p);
+                }
+                continue;
+            }
+        };
+        let (threads, end) = list_entries(
+            mem,
+            signal + thread_head_off,
+            thread_node_off,
+            MAX_LIST_NODES,
+        );
+        if end != ListEnd::Complete {
+            problems.push(format!("threads of task {p:#x}: {end:?}"));
+        }
+        if !threads.contains(&p) && seen.insert(p) {
+            all.push(p);
+        }
+        for t in threads {
+            if seen.insert(t) {
+                all.push(t);
+            }
+        }
+    }
+    Ok((all, problems))
+}
+
+/// The idle task of each possible CPU (`idle_task(cpu)` = `cpu_rq(cpu)->idle`).
+pub fn idle_tasks(k: &Kernel) -> Result<Vec<(u32, u64)>, ReadError> {
+    let mut out = Vec::new();
+    for cpu in percpu::for_each_possible_cpu(k)? {
+        out.push((cpu, read_member(k, cpu_rq(k, cpu)?, "rq.idle")?));
+    }
+    Ok(out)
+}
