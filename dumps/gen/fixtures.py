@@ -19,7 +19,7 @@ MANIFEST = os.path.join(DUMPS, "manifest.json")
 
 # Files copied from a capture's work directory, with their role and format.
 ORACLE_FILES = ["crash-sys.txt", "crash-ps.txt", "crash-bt-UN.txt", "crash-log.txt",
-                "crash-kmem-p.txt", "drgn-D-stacks.txt"]
+                "crash-kmem-p.txt", "drgn-D-stacks.txt", "drgn-locked-pages.txt", "check.txt"]
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None)]
@@ -42,9 +42,38 @@ def fixture_plan(kernel):
     return plans
 
 
-def made_by(meta, dst):
-    cmds = meta.get("made_by", {})
-    return cmds.get(dst) or cmds.get("*") or "dumps/gen/make-dumps.sh"
+ROLE_MADE_BY = {
+    "truth": "capture.py: the holdup-truth lines hangmod printed, from serial.log",
+    "serial": "capture.py: QEMU serial console of the hung kernel and the capture kernel",
+    "vmcoreinfo": "formats.sh: oracle/kdumptool.py vmcoreinfo (the VMCOREINFO note text)",
+    "meta": "capture.py: QEMU and kernel command lines, timings, hung tasks reported",
+    "symbols": "oracles.sh: oracle/symbols_sample.py on the -dbg vmlinux, relocated by KERNELOFFSET",
+    "offsets": "oracles.sh: oracle/dwarf_offsets.py (drgn 0.3.0 on the -dbg vmlinux's DWARF)",
+}
+
+
+def formats_commands(src):
+    """file name -> the command formats.sh recorded for it (the last one wins)."""
+    cmds = {}
+    path = os.path.join(src, "formats.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                name, sep, rest = line.partition(": ")
+                if sep and name.startswith("vmcore.") and " " not in name and rest.rstrip().endswith(" s)"):
+                    cmds[name] = rest.rsplit(" (", 1)[0].strip()
+    return cmds
+
+
+def made_by(cmds, src_name, dst, role):
+    if role in ROLE_MADE_BY:
+        return ROLE_MADE_BY[role]
+    if role == "oracle":
+        tool = "drgn 0.3.0 (oracle/drgn_d_stacks.py)" if dst.startswith("drgn") else "crash 8.0.6"
+        return f"oracles.sh: {tool} with the -dbg vmlinux"
+    if src_name.endswith(".zst"):
+        return cmds.get(src_name[:-4], "makedumpfile") + " | zstd -19"
+    return cmds.get(src_name, "dumps/gen/formats.sh")
 
 
 def sha256(path):
@@ -68,28 +97,29 @@ def copy_fixture(kernel, manifest):
         if os.path.isdir(dst_dir):
             shutil.rmtree(dst_dir)
         os.makedirs(dst_dir)
-        entries = []
+        entries = []  # (source name, destination name, role, format)
         for s, d, role, fmt in dumps:
             shutil.copyfile(os.path.join(src, s), os.path.join(dst_dir, d))
-            entries.append((d, role, fmt))
+            entries.append((s, d, role, fmt))
         for f, role, fmt in COMMON:
             p = os.path.join(src, f)
             if not os.path.exists(p):
                 sys.exit(f"fixtures: missing {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
-            entries.append((f, role, fmt))
+            entries.append((f, f, role, fmt))
         for f in ORACLE_FILES:
             p = os.path.join(oracle_dir, f)
             if not os.path.exists(p):
                 sys.exit(f"fixtures: missing oracle output {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
-            entries.append((f, "oracle", None))
+            entries.append((f, f, "oracle", None))
+        cmds = formats_commands(src)
         with open(os.path.join(src, "meta.json")) as m:
             meta = json.load(m)
         desc = {"name": name, "dir": "fixtures/" + name, "kernel": kernel,
                 "release": meta["release"], "capture": capture, "incomplete": incomplete,
-                "files": [{"file": f, "role": r, **({"format": fmt} if fmt else {}),
-                           "made_by": made_by(meta, f)} for f, r, fmt in entries]}
+                "files": [{"file": d, "role": r, **({"format": fmt} if fmt else {}),
+                           "made_by": made_by(cmds, s, d, r)} for s, d, r, fmt in entries]}
         manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]
 
 

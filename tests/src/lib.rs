@@ -172,3 +172,95 @@ pub fn parse_hex(s: &str) -> u64 {
     u64::from_str_radix(s.trim_start_matches("0x"), 16)
         .unwrap_or_else(|e| panic!("bad hex address {s:?}: {e}"))
 }
+
+/// The `holdup` binary of this build (`target/<profile>/holdup`), built by
+/// `cargo test --workspace`.
+pub fn holdup_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/holdup
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("holdup{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} does not exist: run the tests with `cargo test --workspace` (which builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `holdup ARGS...` and returns (exit status, stdout, stderr).
+pub fn holdup(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(holdup_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run holdup");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `holdup ARGS...`, asserting success, and returns stdout.
+pub fn holdup_ok(args: &[&str]) -> String {
+    let (status, stdout, stderr) = holdup(args);
+    assert_eq!(status, 0, "holdup {args:?} failed ({status}): {stderr}");
+    stdout
+}
+
+/// Where tests unpack compressed fixtures: `target/fixtures/`.
+pub fn scratch_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join("fixtures");
+    std::fs::create_dir_all(&dir).expect("create target/fixtures");
+    dir
+}
+
+/// A dump file of a fixture, ready to open: `dump` files as they are, `dump-zst` files
+/// decompressed once into [`scratch_dir`] (checked against the manifest's size first).
+pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
+    let src = fx.path(&f.file);
+    if f.role != "dump-zst" {
+        return src;
+    }
+    let name = f.file.trim_end_matches(".zst");
+    let dst = scratch_dir().join(format!("{}-{}-{}", fx.name, &f.sha256[..12], name));
+    // One unpacking at a time in this process; the rename makes it atomic across processes.
+    static UNPACK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = UNPACK.lock().unwrap_or_else(|e| e.into_inner());
+    if !dst.exists() {
+        let input = std::fs::File::open(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+        let mut out = std::fs::File::create(&tmp).expect("create scratch file");
+        zstd::stream::copy_decode(input, &mut out)
+            .unwrap_or_else(|e| panic!("unpacking {}: {e}", src.display()));
+        std::fs::rename(&tmp, &dst).expect("rename scratch file");
+    }
+    dst
+}
+
+/// Every dump of every fixture: (fixture, file, path ready to open).
+pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    m.fixtures
+        .iter()
+        .flat_map(|fx| {
+            fx.files
+                .iter()
+                .filter(|f| f.role == "dump" || f.role == "dump-zst")
+                .map(move |f| (fx, f, dump_path(fx, f)))
+        })
+        .collect()
+}
+
+/// The text of an oracle or other fixture file.
+pub fn fixture_text(fx: &Fixture, file: &str) -> String {
+    let p = fx.path(file);
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("fixture {}: {}: {e}", fx.name, p.display()))
+}

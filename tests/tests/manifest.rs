@@ -39,7 +39,11 @@ fn every_manifest_file_has_its_size_and_hash() {
         for entry in std::fs::read_dir(fx.path("")).expect("fixture dir") {
             let name = entry.expect("dir entry").file_name();
             let name = name.to_string_lossy();
-            assert!(listed.contains(name.as_ref()), "{}/{name} is not in the manifest", fx.dir);
+            assert!(
+                listed.contains(name.as_ref()),
+                "{}/{name} is not in the manifest",
+                fx.dir
+            );
         }
     }
 }
@@ -51,7 +55,10 @@ fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
         assert!(
             m.fixtures.iter().any(|fx| fx.kernel == kernel
                 && !fx.incomplete
-                && fx.files.iter().any(|f| f.format.as_deref() == Some("kdump-zlib"))),
+                && fx
+                    .files
+                    .iter()
+                    .any(|f| f.format.as_deref() == Some("kdump-zlib"))),
             "no complete kdump-zlib fixture for kernel {kernel}"
         );
     }
@@ -62,7 +69,9 @@ fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
         "no ELF fixture"
     );
     assert!(
-        m.fixtures.iter().any(|fx| fx.kernel == "6.12" && fx.incomplete),
+        m.fixtures
+            .iter()
+            .any(|fx| fx.kernel == "6.12" && fx.incomplete),
         "no over-filtered (incomplete) 6.12 fixture"
     );
 }
@@ -88,13 +97,28 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
             }
         }
         for s in SCENARIOS {
-            let fs = facts.get(s).unwrap_or_else(|| panic!("{}: no facts for scenario {s}", fx.name));
+            let fs = facts
+                .get(s)
+                .unwrap_or_else(|| panic!("{}: no facts for scenario {s}", fx.name));
             let v = verdicts
                 .get(s)
                 .unwrap_or_else(|| panic!("{}: no verdict for scenario {s}", fx.name));
-            assert!(fs.iter().any(|f| f.role == Role::Waiter), "{}: {s} has no waiter", fx.name);
-            assert!(!v.root_cause_pids.is_empty(), "{}: {s} names no root cause", fx.name);
-            assert_eq!(v.root_cause_pids.len(), v.root_cause_comms.len(), "{}: {s}", fx.name);
+            assert!(
+                fs.iter().any(|f| f.role == Role::Waiter),
+                "{}: {s} has no waiter",
+                fx.name
+            );
+            assert!(
+                !v.root_cause_pids.is_empty(),
+                "{}: {s} names no root cause",
+                fx.name
+            );
+            assert_eq!(
+                v.root_cause_pids.len(),
+                v.root_cause_comms.len(),
+                "{}: {s}",
+                fx.name
+            );
             for (pid, comm) in v.root_cause_pids.iter().zip(&v.root_cause_comms) {
                 assert!(
                     fs.iter().any(|f| f.pid == *pid && &f.comm == comm),
@@ -103,25 +127,71 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
                 );
             }
             for f in fs {
-                assert!(parse_hex(&f.task) >= 0xffff_8000_0000_0000, "{}: task {}", fx.name, f.task);
-                assert!(parse_hex(&f.lock) >= 0xffff_8000_0000_0000, "{}: lock {}", fx.name, f.lock);
+                assert!(
+                    parse_hex(&f.task) >= 0xffff_8000_0000_0000,
+                    "{}: task {}",
+                    fx.name,
+                    f.task
+                );
+                assert!(
+                    parse_hex(&f.lock) >= 0xffff_8000_0000_0000,
+                    "{}: lock {}",
+                    fx.name,
+                    f.lock
+                );
                 if f.lock_type == LockType::PageLock {
-                    assert!(f.pfn.is_some() && f.page.is_some(), "{}: {s}: page lock without page", fx.name);
+                    assert!(
+                        f.pfn.is_some() && f.page.is_some(),
+                        "{}: {s}: page lock without page",
+                        fx.name
+                    );
                 }
                 if f.role == Role::Waiter {
-                    assert!(f.blocked_in.is_some(), "{}: {s}: waiter {} without blocked_in", fx.name, f.comm);
+                    assert!(
+                        f.blocked_in.is_some(),
+                        "{}: {s}: waiter {} without blocked_in",
+                        fx.name,
+                        f.comm
+                    );
                 }
             }
         }
         // The seed scenario is the incident of shared/seed: check its shape exactly.
         let a = &facts["a"];
-        let has = |comm: &str, role, ty| a.iter().any(|f| f.comm == comm && f.role == role && f.lock_type == ty);
-        assert!(has("kscand", Role::Holder, LockType::Rwsem), "{}: kscand holds no rwsem", fx.name);
-        assert!(has("kscand", Role::Holder, LockType::PageLock), "{}: kscand holds no page", fx.name);
-        assert!(has("kscand", Role::Waiter, LockType::PageLock), "{}: kscand waits on no page", fx.name);
-        assert!(has("kcollapsed", Role::Waiter, LockType::Rwsem), "{}: kcollapsed", fx.name);
-        assert!(has("bench", Role::Waiter, LockType::Rwsem), "{}: bench", fx.name);
-        assert!(verdicts["a"].cycle, "{}: the seed scenario is a self-deadlock", fx.name);
+        let has = |comm: &str, role, ty| {
+            a.iter()
+                .any(|f| f.comm == comm && f.role == role && f.lock_type == ty)
+        };
+        assert!(
+            has("kscand", Role::Holder, LockType::Rwsem),
+            "{}: kscand holds no rwsem",
+            fx.name
+        );
+        assert!(
+            has("kscand", Role::Holder, LockType::PageLock),
+            "{}: kscand holds no page",
+            fx.name
+        );
+        assert!(
+            has("kscand", Role::Waiter, LockType::PageLock),
+            "{}: kscand waits on no page",
+            fx.name
+        );
+        assert!(
+            has("kcollapsed", Role::Waiter, LockType::Rwsem),
+            "{}: kcollapsed",
+            fx.name
+        );
+        assert!(
+            has("bench", Role::Waiter, LockType::Rwsem),
+            "{}: bench",
+            fx.name
+        );
+        assert!(
+            verdicts["a"].cycle,
+            "{}: the seed scenario is a self-deadlock",
+            fx.name
+        );
         assert_eq!(verdicts["a"].root_cause_comms, ["kscand"], "{}", fx.name);
     }
 }

@@ -116,14 +116,24 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The line as `dmesg` prints it: `[    1.234567] text`.
+    /// The record as the kernel prints it on its console (`record_print_text()`):
+    /// `[    1.234567] text`, with the prefix repeated on every line of a multi-line record,
+    /// so each line can be grepped and matched against a serial log.
     pub fn to_dmesg_line(&self) -> String {
-        format!(
-            "[{:5}.{:06}] {}",
+        let prefix = format!(
+            "[{:5}.{:06}] ",
             self.ts_nsec / 1_000_000_000,
-            (self.ts_nsec % 1_000_000_000) / 1000,
-            self.text
-        )
+            (self.ts_nsec % 1_000_000_000) / 1000
+        );
+        let mut out = String::with_capacity(prefix.len() + self.text.len());
+        for (i, line) in self.text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&prefix);
+            out.push_str(line);
+        }
+        out
     }
 }
 
@@ -466,6 +476,21 @@ mod tests {
         m.put(RB + 48, &40u32.to_le_bytes());
         let err = read_log(&m, RB, &layout()).unwrap_err();
         assert!(err.to_string().contains("size_bits = 40"), "{err}");
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_record_gets_the_prefix() {
+        let r = LogRecord {
+            seq: 0,
+            ts_nsec: 2_580_574_000,
+            level: 4,
+            caller_id: 1,
+            text: "add:\n  \"trace_clock=local\"".into(),
+        };
+        assert_eq!(
+            r.to_dmesg_line(),
+            "[    2.580574] add:\n[    2.580574]   \"trace_clock=local\""
+        );
     }
 
     #[test]

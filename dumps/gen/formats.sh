@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Usage: formats.sh KERNEL DIR       (KERNEL = 6.1 | 6.12; DIR holds vmcore, the raw ELF
+#                                     /proc/vmcore, and truth.jsonl)
+# Writes into DIR:
+#   vmcore.elf-d31          makedumpfile -E -d L          (ELF, filtered)
+#   vmcore.elf-d31.zst      zstd -19 of it
+#   vmcore.kdump-zlib       makedumpfile -c -d L
+#   vmcore.kdump-lzo        makedumpfile -l -d L
+#   vmcore.kdump-snappy     makedumpfile -p -d L, or oracle/kdumptool.py reencode of kdump-zlib
+#   vmcore.kdump-zstd       makedumpfile -z -d L, or oracle/kdumptool.py reencode of kdump-zlib
+#   vmcore.flat-zlib        makedumpfile -F -c -d L       (flattened)
+#   vmcore.overfiltered     (6.12 only) bookworm's makedumpfile 1.7.2 -c -d 31: a real
+#                           incomplete dump (1.7.2 does not know 6.12's page types)
+#   vmcoreinfo.txt          the VMCOREINFO note's text, byte for byte
+#   formats.txt             what was run, the level chosen, header status words, sizes, times
+# Dump level L: the first of $DUMP_LEVELS (default "31 23 15 7 1 0") at which crash 8.0.6
+# still lists every pid of truth.jsonl (`ps`) and can backtrace every one of them; the names
+# keep "d31" as the fixtures expect, formats.txt records the real level.
+# makedumpfile: $TOOLS_DIR/bin/makedumpfile (trixie's, with snappy/zstd) if tools.sh could build
+# it, else bookworm's 1.7.2; every kdump header's compression flag is checked.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+KERNEL=${1:?usage: formats.sh 6.1|6.12 DIR}
+DIR=${2:?usage: formats.sh 6.1|6.12 DIR}
+rel=$(kernel_release "$KERNEL")
+BIN=$TOOLS_DIR/bin
+PY=$WORK_DIR/venv/bin/python
+KT=$GEN_DIR/oracle/kdumptool.py
+VMLINUX=$WORK_DIR/kernels/$rel/vmlinux
+SRC=$DIR/vmcore
+TRUTH=$DIR/truth.jsonl
+[ -s "$SRC" ] || { echo "formats.sh: no $SRC" >&2; exit 1; }
+[ -s "$TRUTH" ] || { echo "formats.sh: no $TRUTH" >&2; exit 1; }
+[ -s "$VMLINUX" ] || { echo "formats.sh: no $VMLINUX (run vmlinux.sh $KERNEL)" >&2; exit 1; }
+
+# The capture may be rewritten by a concurrent run of the generator: refuse to mix two captures.
+stamp() { stat -c '%Y %s' "$SRC" "$TRUTH" | paste -sd' '; }
+STAMP=$(stamp)
+[ $(( $(date +%s) - $(stat -c %Y "$SRC") )) -ge 20 ] || { echo "formats.sh: $SRC is still being written" >&2; exit 1; }
+
+if [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
+MDF_OLD=$BIN/makedumpfile-1.7.2
+REPORT=$DIR/formats.txt
+: >"$REPORT"
+say() { echo "$*" | tee -a "$REPORT"; }
+say "# formats.sh $KERNEL $(date -u +%FT%TZ); makedumpfile: $("$MDF" -v 2>&1 | head -n1)"
+
+status() { "$PY" "$KT" status "$1"; }
+
+# mdf BINARY OUT ARGS...: one makedumpfile pass from the raw vmcore, timed.
+mdf() {
+    local bin=$1 out=$2 t0=$SECONDS
+    shift 2
+    rm -f "$out"
+    if ! "$bin" "$@" "$SRC" "$out" >"$out.mdf.log" 2>&1; then
+        cat "$out.mdf.log" >&2
+        echo "formats.sh: $(basename "$bin") $* failed" >&2
+        return 1
+    fi
+    say "$(basename "$out"): $(basename "$bin") $* ($((SECONDS - t0)) s)"
+}
+
+# -F writes the flattened stream to stdout.
+mdf_flat() {
+    local bin=$1 out=$2 t0=$SECONDS
+    shift 2
+    rm -f "$out"
+    "$bin" "$@" "$SRC" >"$out" 2>"$out.mdf.log" || { cat "$out.mdf.log" >&2; return 1; }
+    say "$(basename "$out"): $(basename "$bin") $* > file ($((SECONDS - t0)) s)"
+}
+
+# keeps_truth DUMP: crash lists every truth pid and backtraces each without a read error.
+keeps_truth() {
+    local dump=$1 tmp pids
+    tmp=$(mktemp -d)
+    pids=$(python3 -c 'import json,sys; print(" ".join(sorted({str(json.loads(l)["pid"]) for l in open(sys.argv[1]) if l.strip() and json.loads(l).get("kind") == "fact"}, key=int)))' "$TRUTH")
+    printf 'set scroll off\nps > %s/ps\nforeach %s bt > %s/bt\nq\n' "$tmp" "$pids" "$tmp" |
+        timeout 600 "$BIN/crash" -s "$VMLINUX" "$dump" >"$tmp/out" 2>&1 || true
+    local ok=0
+    "$PY" "$GEN_DIR/oracle/check_truth.py" --pids "$TRUTH" "$tmp/ps" | tee -a "$REPORT" || ok=1
+    if grep -Eiq 'read error|invalid kernel virtual address|cannot be determined' "$tmp/bt" "$tmp/out"; then
+        say "  crash bt reports read errors: $(grep -Eih 'read error|invalid kernel' "$tmp/bt" "$tmp/out" | head -n 3 | tr '\n' ' ')"
+        ok=1
+    fi
+    rm -rf "$tmp"
+    return $ok
+}
+
+"$PY" "$KT" vmcoreinfo "$SRC" >"$DIR/vmcoreinfo.txt"
+say "vmcoreinfo.txt: $(wc -l <"$DIR/vmcoreinfo.txt") lines; $(grep -E '^(OSRELEASE|KERNELOFFSET)=' "$DIR/vmcoreinfo.txt" | tr '\n' ' ')"
+
+# --- the dump level ---------------------------------------------------------------------------
+LEVEL=
+for l in ${DUMP_LEVELS:-31 23 15 7 1 0}; do
+    mdf "$MDF" "$DIR/vmcore.kdump-zlib" -c -d "$l"
+    if keeps_truth "$DIR/vmcore.kdump-zlib"; then
+        LEVEL=$l
+        break
+    fi
+    say "  -d $l loses truth tasks with $(basename "$MDF")"
+done
+[ -n "$LEVEL" ] || { echo "formats.sh: no dump level keeps the truth tasks" >&2; exit 1; }
+say "dump level: $LEVEL"
+[ "$(status "$DIR/vmcore.kdump-zlib")" = 0x1 ] || { echo "formats.sh: kdump-zlib is not zlib" >&2; exit 1; }
+
+# --- the other formats ------------------------------------------------------------------------
+mdf "$MDF" "$DIR/vmcore.elf-d31" -E -d "$LEVEL"
+mdf "$MDF" "$DIR/vmcore.kdump-lzo" -l -d "$LEVEL"
+[ "$(status "$DIR/vmcore.kdump-lzo")" = 0x2 ] || { echo "formats.sh: kdump-lzo is not lzo" >&2; exit 1; }
+mdf_flat "$MDF" "$DIR/vmcore.flat-zlib" -F -c -d "$LEVEL"
+
+for spec in snappy:p:0x4 zstd:z:0x20; do
+    name=${spec%%:*}; rest=${spec#*:}; opt=${rest%%:*}; flag=${rest#*:}
+    out=$DIR/vmcore.kdump-$name
+    mdf "$MDF" "$out" -"$opt" -d "$LEVEL" || true
+    got=$(status "$out" 2>/dev/null || echo none)
+    if [ "$got" != "$flag" ]; then
+        say "  $(basename "$MDF") -$opt wrote status $got, not $flag ($(grep -i -m1 'disabled\|invalid' "$out.mdf.log" || true)): re-encoding kdump-zlib"
+        t0=$SECONDS
+        "$PY" "$KT" reencode "$name" "$DIR/vmcore.kdump-zlib" "$out" 2>&1 | tee -a "$REPORT"
+        say "$(basename "$out"): oracle/kdumptool.py reencode $name vmcore.kdump-zlib ($((SECONDS - t0)) s)"
+        [ "$(status "$out")" = "$flag" ] || { echo "formats.sh: re-encoded $name has the wrong status" >&2; exit 1; }
+    fi
+done
+
+t0=$SECONDS
+rm -f "$DIR/vmcore.elf-d31.zst"
+zstd -q -19 "$DIR/vmcore.elf-d31" -o "$DIR/vmcore.elf-d31.zst"
+say "vmcore.elf-d31.zst: zstd -19 ($((SECONDS - t0)) s)"
+
+if [ "$KERNEL" = 6.12 ]; then
+    mdf "$MDF_OLD" "$DIR/vmcore.overfiltered" -c -d 31
+    if keeps_truth "$DIR/vmcore.overfiltered"; then
+        say "  NOTE: makedumpfile 1.7.2 -d 31 kept every truth task this time"
+    else
+        say "  vmcore.overfiltered: truth tasks lost, as intended (see oracles of vmcore.overfiltered)"
+    fi
+fi
+rm -f "$DIR"/vmcore.*.mdf.log
+
+# --- every page of every format must equal the raw vmcore's -------------------------------------
+t0=$SECONDS
+"$PY" "$KT" compare "$SRC" "$DIR/vmcore.elf-d31" "$DIR/vmcore.kdump-zlib" "$DIR/vmcore.kdump-lzo" \
+    "$DIR/vmcore.kdump-snappy" "$DIR/vmcore.kdump-zstd" "$DIR/vmcore.flat-zlib" | tee -a "$REPORT"
+say "page comparison ($((SECONDS - t0)) s)"
+
+for f in "$DIR"/vmcore.*; do
+    case "$f" in *.zst) s=zstd ;; *) s=$(status "$f" 2>/dev/null || echo ?) ;; esac
+    say "$(printf '%-22s %12d bytes  %s' "$(basename "$f")" "$(stat -c %s "$f")" "$s")"
+done
+[ "$(stamp)" = "$STAMP" ] || { echo "formats.sh: $SRC or truth.jsonl changed while formats.sh ran: run it again" >&2; exit 1; }

@@ -1,0 +1,23 @@
+"""Opening a dump (or only a vmlinux) with drgn 0.3.0; shared by the other drgn scripts."""
+import drgn
+
+
+def open_dump(vmlinux, dump):
+    """drgn Program on DUMP with the DWARF of VMLINUX (matched by build ID)."""
+    prog = drgn.Program()
+    prog.set_core_dump(dump)
+    try:
+        prog.load_debug_info([vmlinux])
+    except drgn.MissingDebugInfoError:
+        pass  # modules without debug info: expected, the kernel itself must be there
+    prog.type("struct task_struct")  # fails loudly if the vmlinux did not load
+    return prog
+
+
+def open_vmlinux(vmlinux):
+    """drgn Program with only the types of VMLINUX (no memory)."""
+    prog = drgn.Program(drgn.host_platform)
+    mod = prog.extra_module("vmlinux", create=True)
+    mod.try_file(vmlinux, force=True)
+    prog.type("struct task_struct")
+    return prog

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Sizes and member offsets, from the vmlinux's DWARF (drgn), of what holdup reads.
+
+usage: dwarf_offsets.py VMLINUX > dwarf-offsets.tsv
+
+Columns: struct, member_path, offset_bytes, bit_offset, bit_size, size
+  - one row `struct - - - - sizeof` per struct, then one per member path that exists in this
+    kernel (absent members are omitted; absent structs get no rows at all);
+  - member_path: dotted, through anonymous unions/structs transparently (`thread.sp`);
+  - offset_bytes: byte offset from the start of the struct (for a bit field: of the byte that
+    holds its first bit);
+  - bit_offset, bit_size: for bit fields only, the bit offset from the start of the struct and
+    the width; `-` for ordinary members;
+  - size: sizeof the member's type (for a bit field, of its declared type; `-` if incomplete).
+"""
+import sys
+
+import drgn
+
+from drgn_common import open_vmlinux
+
+# struct -> member paths (alternatives that differ between kernels are all listed).
+STRUCTS = {
+    "task_struct": [
+        "thread_info", "thread_info.flags", "thread_info.cpu", "__state", "state", "stack", "usage",
+        "flags", "on_cpu", "cpu", "on_rq", "prio", "static_prio", "policy", "se", "se.exec_start",
+        "se.sum_exec_runtime", "sched_info", "sched_info.pcount", "sched_info.run_delay",
+        "sched_info.last_arrival", "sched_info.last_queued", "tasks", "mm", "active_mm",
+        "exit_state", "exit_code", "pid", "tgid", "stack_canary", "real_parent", "parent",
+        "children", "sibling", "group_leader", "thread_group", "thread_node", "pid_links",
+        "nvcsw", "nivcsw", "start_time", "start_boottime", "real_start_time", "comm",
+        "last_switch_count", "last_switch_time", "signal", "blocked_on", "blocked_lock",
+        "pi_lock", "thread", "thread.sp", "thread.fsbase", "stack_vm_area",
+    ],
+    "thread_struct": ["sp", "fsbase", "gsbase"],
+    "thread_info": ["flags", "syscall_work", "status", "cpu"],
+    "sched_info": ["pcount", "run_delay", "last_arrival", "last_queued"],
+    "sched_entity": ["exec_start", "sum_exec_runtime", "on_rq"],
+    "signal_struct": ["nr_threads", "thread_head", "live"],
+    "mm_struct": ["mmap", "mm_mt", "pgd", "mm_users", "mm_count", "map_count", "mmap_lock",
+                  "owner", "mmap_base", "task_size"],
+    "rw_semaphore": ["count", "owner", "osq", "wait_lock", "wait_list"],
+    "rwsem_waiter": ["list", "task", "type", "timeout", "handoff_set"],
+    "mutex": ["owner", "wait_lock", "osq", "wait_list"],
+    "mutex_waiter": ["list", "task", "ww_ctx"],
+    "semaphore": ["lock", "count", "wait_list"],
+    "semaphore_waiter": ["list", "task", "up"],
+    "completion": ["done", "wait", "wait.lock", "wait.task_list"],
+    "swait_queue_head": ["lock", "task_list"],
+    "swait_queue": ["task", "task_list"],
+    "wait_queue_head": ["lock", "head"],
+    "wait_queue_entry": ["flags", "private", "func", "entry"],
+    "wait_page_queue": ["folio", "page", "bit_nr", "wait"],
+    "wait_page_key": ["folio", "page", "bit_nr", "page_match"],
+    "wait_bit_queue_entry": ["key", "wq_entry"],
+    "page": ["flags", "lru", "mapping", "index", "private", "compound_head", "compound_dtor",
+             "compound_order", "page_type", "_mapcount", "_refcount", "memcg_data"],
+    "folio": ["flags", "lru", "mapping", "index", "private", "_mapcount", "_refcount",
+              "memcg_data", "_folio_dtor", "_folio_order", "_flags_1", "_large_mapcount",
+              "_folio_nr_pages", "_entire_mapcount", "_nr_pages_mapped"],
+    "list_head": ["next", "prev"],
+    "hlist_head": ["first"],
+    "hlist_node": ["next", "pprev"],
+    "printk_ringbuffer": ["desc_ring", "text_data_ring", "fail"],
+    "prb_desc_ring": ["count_bits", "descs", "infos", "head_id", "tail_id",
+                      "last_finalized_id", "last_finalized_seq"],
+    "prb_data_ring": ["size_bits", "data", "head_lpos", "tail_lpos"],
+    "prb_desc": ["state_var", "text_blk_lpos", "text_blk_lpos.begin", "text_blk_lpos.next"],
+    "prb_data_blk_lpos": ["begin", "next"],
+    "printk_info": ["seq", "ts_nsec", "text_len", "facility", "flags", "level", "caller_id",
+                    "dev_info", "dev_info.subsystem", "dev_info.device"],
+    "inactive_task_frame": ["r15", "r14", "r13", "r12", "bx", "bp", "ret_addr"],
+    "fork_frame": ["frame", "regs"],
+    "pt_regs": ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
+                "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"],
+    "elf_prstatus": ["pr_pid", "pr_reg"],
+    "elf_prstatus_common": ["pr_pid"],
+    "orc_entry": ["sp_offset", "bp_offset", "sp_reg", "bp_reg", "type", "signal", "end",
+                  "unused"],
+    "rq": ["nr_running", "cpu", "curr", "idle", "stop", "clock", "clock_task"],
+    "pcpu_hot": ["current_task", "preempt_count", "cpu_number", "top_of_stack"],
+    "uts_namespace": ["name"],
+    "new_utsname": ["sysname", "nodename", "release", "version", "machine"],
+    "pid": ["count", "level", "numbers"],
+    "upid": ["nr", "ns"],
+    "module": ["state", "list", "name", "syms", "num_syms", "kallsyms", "core_kallsyms",
+               "core_layout", "core_layout.base", "core_layout.size", "mem"],
+    "module_memory": ["base", "size"],
+    "mod_kallsyms": ["symtab", "num_symtab", "strtab", "typetab"],
+    "elf64_sym": ["st_name", "st_info", "st_other", "st_shndx", "st_value", "st_size"],
+    "mem_section": ["section_mem_map", "usage"],
+    "vm_struct": ["next", "addr", "size", "flags", "pages", "nr_pages", "phys_addr"],
+    "vmap_area": ["va_start", "va_end", "list", "vm"],
+    "kernel_symbol": ["value_offset", "name_offset", "namespace_offset"],
+    "hrtimer_sleeper": ["task"],
+    "kthread": ["flags", "full_name"],
+    "nsproxy": ["uts_ns"],
+}
+
+
+def lookup(t, path):
+    """(bit offset, member TypeMember) of a dotted path, or None if a step is absent."""
+    bit = 0
+    member = None
+    cur = t
+    for name in path.split("."):
+        cur = cur.unaliased()
+        if cur.kind not in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION):
+            return None
+        try:
+            member = cur.member(name)
+        except LookupError:
+            return None
+        bit += member.bit_offset
+        cur = member.type
+    return bit, member
+
+
+def main(vmlinux):
+    prog = open_vmlinux(vmlinux)
+    print("# " + "\t".join(["struct", "member_path", "offset_bytes", "bit_offset", "bit_size",
+                           "size"]))
+    for sname, paths in STRUCTS.items():
+        try:
+            t = prog.type(f"struct {sname}")
+        except LookupError:
+            continue
+        if not t.is_complete():
+            continue
+        print(f"{sname}\t-\t-\t-\t-\t{t.size}")
+        for path in paths:
+            r = lookup(t, path)
+            if r is None:
+                continue
+            bit, m = r
+            try:
+                size = str(drgn.sizeof(m.type))
+            except (TypeError, ValueError):
+                size = "-"
+            if m.bit_field_size:
+                print(f"{sname}\t{path}\t{bit // 8}\t{bit}\t{m.bit_field_size}\t{size}")
+            else:
+                assert bit % 8 == 0, (sname, path, bit)
+                print(f"{sname}\t{path}\t{bit // 8}\t-\t-\t{size}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])

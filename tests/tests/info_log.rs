@@ -1,0 +1,124 @@
+//! `holdup info` and `holdup log` on every committed dump agree with the guest's serial
+//! console and with crash's `sys`.
+
+use holdup_e2e::{all_dumps, fixture_text, holdup_ok, manifest};
+
+/// The kernel lines of the first boot in a serial console log (before the capture kernel's
+/// log restarts its clock), without the timestamps' surrounding whitespace.
+fn first_kernel_console_lines(serial: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut last_ts = -1.0f64;
+    for line in serial.lines() {
+        let line = line.trim_end_matches('\r');
+        let Some(rest) = line.strip_prefix('[') else {
+            continue;
+        };
+        let Some(close) = rest.find("] ") else {
+            continue;
+        };
+        let Ok(ts) = rest[..close].trim().parse::<f64>() else {
+            continue;
+        };
+        if ts + 1.0 < last_ts {
+            break; // the capture kernel boots: a new log
+        }
+        last_ts = ts;
+        lines.push(line.to_string());
+    }
+    lines
+}
+
+#[test]
+fn log_holds_every_kernel_line_of_the_serial_console_in_order() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let log = holdup_ok(&["log", path.to_str().unwrap()]);
+        let log_lines: Vec<&str> = log.lines().collect();
+        let console = first_kernel_console_lines(&fixture_text(fx, "serial.log"));
+        assert!(
+            console.len() > 100,
+            "{}: only {} console lines",
+            fx.name,
+            console.len()
+        );
+        let mut at = 0;
+        let mut missing = Vec::new();
+        for want in &console {
+            match log_lines[at..].iter().position(|l| l == want) {
+                Some(i) => at += i + 1,
+                None => missing.push(want.clone()),
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{} {}: {} of {} console lines missing from the log (or out of order), first: {:?}",
+            fx.name,
+            f.file,
+            missing.len(),
+            console.len(),
+            &missing[..missing.len().min(3)]
+        );
+    }
+}
+
+/// A `KEY: value` field of crash's `sys` output.
+fn crash_sys_field(sys: &str, key: &str) -> String {
+    sys.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("crash sys has no {key}"))
+}
+
+#[test]
+fn info_matches_crash_sys_and_the_manifest() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let json = holdup_ok(&["info", "--json", path.to_str().unwrap()]);
+        let info: serde_json::Value = serde_json::from_str(&json).expect("info JSON");
+        let sys = fixture_text(fx, "crash-sys.txt");
+        let what = format!("{} {}", fx.name, f.file);
+        assert_eq!(info["release"], fx.release.as_str(), "{what}: release");
+        assert_eq!(
+            info["release"],
+            crash_sys_field(&sys, "RELEASE").as_str(),
+            "{what}"
+        );
+        assert_eq!(
+            info["version"],
+            crash_sys_field(&sys, "VERSION").as_str(),
+            "{what}"
+        );
+        let cpus: u64 = crash_sys_field(&sys, "CPUS").parse().expect("CPUS");
+        assert_eq!(info["cpus"], cpus, "{what}: cpus");
+        let panic = crash_sys_field(&sys, "PANIC");
+        let panic = panic
+            .trim_matches('"')
+            .trim_start_matches("Kernel panic - not syncing: ");
+        assert_eq!(info["panic_message"], panic, "{what}: panic message");
+        assert_eq!(
+            info["panic_task"]["comm"], "khungtaskd",
+            "{what}: the hung-task detector panicked"
+        );
+        assert!(
+            info["symbols"]
+                .as_str()
+                .unwrap()
+                .contains("kallsyms in the dump"),
+            "{what}"
+        );
+        assert!(info["types"].as_str().unwrap().contains("BTF"), "{what}");
+        let uptime = info["uptime_ns"].as_u64().expect("uptime");
+        assert!(
+            (10_000_000_000..600_000_000_000).contains(&uptime),
+            "{what}: uptime {uptime}"
+        );
+        assert_eq!(
+            info["dump_format"].as_str().unwrap().starts_with("ELF"),
+            f.format.as_deref() == Some("elf"),
+            "{what}: format {}",
+            info["dump_format"]
+        );
+    }
+}

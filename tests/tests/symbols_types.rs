@@ -1,0 +1,124 @@
+//! Symbols decoded from kallsyms in the dump equal the vmlinux symbol table's, and member
+//! offsets from the dump's BTF equal the vmlinux DWARF's: both recorded beside each fixture
+//! (`symbols-sample.tsv`, `dwarf-offsets.tsv`) when the dumps were made.
+
+use holdup_e2e::{Fixture, all_dumps, fixture_text, manifest};
+use holdup_kernel::{Kernel, OpenOptions};
+
+fn tsv_rows(fx: &Fixture, file: &str) -> Vec<Vec<String>> {
+    fixture_text(fx, file)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Symbols `scripts/kallsyms` leaves out on purpose (`is_ignored_symbol`).
+const NOT_IN_KALLSYMS: [&str; 5] = ["__crc_", "__kstrtab_", "__kstrtabns_", ".L", "kallsyms_"];
+
+#[test]
+fn kallsyms_from_the_dump_equal_the_vmlinux_symbols() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let k = Kernel::open(&path, &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
+        let rows = tsv_rows(fx, "symbols-sample.tsv");
+        assert!(
+            rows.len() >= 1000,
+            "{}: only {} sampled symbols",
+            fx.name,
+            rows.len()
+        );
+        let mut matched = 0;
+        for row in &rows {
+            let [name, _kind, addr] = &row[..] else {
+                panic!("{}: bad row {row:?}", fx.name)
+            };
+            let addr = hex(addr);
+            let found: Vec<u64> = k.symbols.lookup_all(name).map(|s| s.addr).collect();
+            if found.is_empty() {
+                assert!(
+                    NOT_IN_KALLSYMS.iter().any(|p| name.starts_with(p)),
+                    "{} {}: {name} is missing from kallsyms",
+                    fx.name,
+                    f.file
+                );
+            } else {
+                assert!(
+                    found.contains(&addr),
+                    "{} {}: {name} at {found:x?}, vmlinux says {addr:#x}",
+                    fx.name,
+                    f.file
+                );
+                matched += 1;
+            }
+        }
+        assert!(
+            matched >= 1000,
+            "{}: only {matched} symbols compared",
+            fx.name
+        );
+        // Addresses resolve back to the symbol, as `%pS` prints them.
+        let init_task = k.symbols.address_of("init_task").expect("init_task");
+        assert_eq!(
+            k.symbols.format_address(init_task + 8).split('+').next(),
+            Some("init_task")
+        );
+    }
+}
+
+#[test]
+fn btf_member_offsets_equal_dwarf() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let k = Kernel::open(&path, &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
+        let rows = tsv_rows(fx, "dwarf-offsets.tsv");
+        assert!(
+            rows.len() > 200,
+            "{}: only {} DWARF rows",
+            fx.name,
+            rows.len()
+        );
+        for row in &rows {
+            let [ty, member, offset, bit_offset, bit_size, size] = &row[..] else {
+                panic!("{}: bad row {row:?}", fx.name)
+            };
+            let what = format!("{} {}: {ty}.{member}", fx.name, f.file);
+            if member == "-" {
+                let got = k.types.sizeof(ty).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(got.to_string(), *size, "{what}: sizeof");
+                continue;
+            }
+            let field = k
+                .types
+                .member(&format!("{ty}.{member}"))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(field.offset.to_string(), *offset, "{what}: offset");
+            if bit_size != "-" {
+                assert_eq!(
+                    field.bit_size.map(|b| b.to_string()).as_deref(),
+                    Some(bit_size.as_str()),
+                    "{what}: bit size"
+                );
+                assert_eq!(
+                    field.bit_offset.to_string(),
+                    *bit_offset,
+                    "{what}: bit offset"
+                );
+            }
+            // BTF cannot tell a flexible array `x[]` from `x[0]`; DWARF prints `-` for it.
+            if size != "-" {
+                let got = k
+                    .types
+                    .sizeof_id(field.ty)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(got.to_string(), *size, "{what}: size");
+            }
+        }
+    }
+}
