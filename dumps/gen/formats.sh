@@ -36,7 +36,8 @@ TRUTH=$DIR/truth.jsonl
 # The capture may be rewritten by a concurrent run of the generator: refuse to mix two captures.
 stamp() { stat -c '%Y %s' "$SRC" "$TRUTH" | paste -sd' '; }
 STAMP=$(stamp)
-[ $(( $(date +%s) - $(stat -c %Y "$SRC") )) -ge 20 ] || { echo "formats.sh: $SRC is still being written" >&2; exit 1; }
+# capture.py writes meta.json last: without it the capture is unfinished.
+[ -s "$DIR/meta.json" ] || { echo "formats.sh: $DIR/meta.json is missing: the capture is unfinished" >&2; exit 1; }
 
 if [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
 MDF_OLD=$BIN/makedumpfile-1.7.2

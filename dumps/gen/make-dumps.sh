@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates every dump of one kernel, its oracles and the committed fixtures.
-#   usage: make-dumps.sh 6.1|6.12
+#   usage: make-dumps.sh 6.1|6.12 [--no-fixtures]
+# (--no-fixtures: stop before copying into dumps/fixtures/, e.g. to check the generator with
+# HOLDUP_DUMPS_WORK pointing at a scratch directory.)
 # Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
 # a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-KERNEL=${1:?usage: make-dumps.sh 6.1|6.12}
+KERNEL=${1:?usage: make-dumps.sh 6.1|6.12 [--no-fixtures]}
+FIXTURES=yes
+[ "${2:-}" = --no-fixtures ] && FIXTURES=no
 release=$(kernel_release "$KERNEL")
 out=$WORK_DIR/out/$KERNEL
 log=$WORK_DIR/logs/$KERNEL
@@ -47,6 +51,8 @@ if [ -d "$out-live" ]; then
     done
 fi
 
-step "fixtures"
-python3 "$GEN_DIR/fixtures.py" "$KERNEL"
+if [ "$FIXTURES" = yes ]; then
+    step "fixtures"
+    python3 "$GEN_DIR/fixtures.py" "$KERNEL"
+fi
 step "done: $out"
