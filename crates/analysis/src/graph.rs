@@ -51,6 +51,8 @@ pub struct TaskNode {
     pub id: TaskId,
     pub pid: u32,
     pub comm: String,
+    /// The state as crash's `ps` prints it: `UN`, `RU`, `IN`, ...
+    pub state: String,
     /// In uninterruptible sleep (D).
     pub blocked: bool,
     /// On a CPU when the dump was taken.
@@ -419,6 +421,7 @@ mod tests {
                     id,
                     pid: id as u32,
                     comm: comm.into(),
+                    state: "UN".into(),
                     blocked: true,
                     running: false,
                     blocked_in: None,

@@ -1,0 +1,320 @@
+//! The JSON report. Field names and meanings are stable within a `schema_version`; the
+//! schema is documented in `docs/json-schema.md`.
+
+use crate::{Report, hex};
+use holdup_analysis::{Certainty, RootCause, RootKind, TaskId};
+use serde::Serialize;
+
+/// Bumped on any change that could break a consumer (a field removed or changing meaning).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Json<'a> {
+    schema_version: u32,
+    dump: Dump<'a>,
+    kernel: Kernel<'a>,
+    panic: Option<Panic<'a>>,
+    summary: Summary,
+    root_causes: Vec<Root>,
+    cycles: Vec<CycleJ>,
+    tasks: Vec<Task<'a>>,
+    locks: Vec<Lock<'a>>,
+    problems: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Dump<'a> {
+    path: &'a str,
+    format: &'a str,
+    dump_level: Option<u32>,
+    excluded: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Kernel<'a> {
+    release: Option<&'a str>,
+    uptime_ns: Option<u64>,
+    symbols: &'a str,
+    types: &'a str,
+}
+
+#[derive(Serialize)]
+struct Panic<'a> {
+    message: &'a str,
+    cpu: Option<u32>,
+    pid: Option<u32>,
+    comm: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    blocked_tasks: usize,
+    longest_blocked_ns: Option<u64>,
+    root_causes: usize,
+    cycles: usize,
+}
+
+#[derive(Serialize, Clone)]
+struct TaskRef {
+    task: String,
+    pid: u32,
+    comm: String,
+}
+
+#[derive(Serialize)]
+struct Root {
+    rank: usize,
+    kind: &'static str,
+    lock: Option<String>,
+    lock_name: Option<String>,
+    tasks: Vec<TaskRef>,
+    blocked_behind: Vec<TaskRef>,
+    confidence: f64,
+    explanation: String,
+}
+
+#[derive(Serialize)]
+struct CycleJ {
+    tasks: Vec<TaskRef>,
+    locks: Vec<String>,
+    confidence: f64,
+    all_facts: bool,
+}
+
+#[derive(Serialize)]
+struct Task<'a> {
+    task: String,
+    pid: u32,
+    comm: &'a str,
+    state: &'a str,
+    blocked_for_ns: Option<u64>,
+    blocked_in: Option<&'a str>,
+    waits_on: Option<Relation<'a>>,
+    holds: Vec<Relation<'a>>,
+    /// Rank (1-based) of the root cause this task's chain ends at.
+    root_cause: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Relation<'a> {
+    lock: String,
+    lock_type: &'a str,
+    lock_name: &'a str,
+    mode: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<usize>,
+    evidence: &'a Certainty,
+}
+
+#[derive(Serialize)]
+struct Lock<'a> {
+    lock: String,
+    lock_type: &'a str,
+    name: &'a str,
+    holders: Vec<Party<'a>>,
+    waiters: Vec<Party<'a>>,
+}
+
+#[derive(Serialize)]
+struct Party<'a> {
+    #[serde(flatten)]
+    task: TaskRef,
+    mode: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<usize>,
+    evidence: &'a Certainty,
+}
+
+pub(crate) fn kind_name(k: &RootKind) -> &'static str {
+    match k {
+        RootKind::SelfDeadlock { .. } => "self_deadlock",
+        RootKind::Deadlock { .. } => "deadlock",
+        RootKind::HolderSleeping { .. } => "holder_sleeping",
+        RootKind::HolderRunning { .. } => "holder_running",
+        RootKind::NothingToWake { .. } => "nothing_to_wake",
+        RootKind::HolderUnknown { .. } => "holder_unknown",
+        RootKind::Stuck => "stuck",
+    }
+}
+
+pub(crate) fn root_lock(r: &RootCause, report: &Report) -> Option<u64> {
+    match &r.kind {
+        RootKind::SelfDeadlock { lock }
+        | RootKind::HolderSleeping { lock }
+        | RootKind::HolderRunning { lock }
+        | RootKind::NothingToWake { lock }
+        | RootKind::HolderUnknown { lock } => Some(*lock),
+        RootKind::Deadlock { cycle } => report
+            .analysis
+            .cycles
+            .get(*cycle)
+            .and_then(|c| c.locks.first().copied()),
+        RootKind::Stuck => None,
+    }
+}
+
+fn task_ref(report: &Report, id: TaskId) -> TaskRef {
+    let t = report.graph.tasks.get(&id);
+    TaskRef {
+        task: hex(id),
+        pid: t.map_or(0, |t| t.pid),
+        comm: t.map_or_else(|| "?".into(), |t| t.comm.clone()),
+    }
+}
+
+/// The report as pretty JSON.
+pub fn to_json(report: &Report) -> String {
+    let g = &report.graph;
+    let a = &report.analysis;
+    let h = &report.header;
+    let lock_type = |l: u64| g.locks.get(&l).map_or("unknown", |l| l.kind.as_str());
+    let lock_name = |l: u64| g.locks.get(&l).map_or("", |l| l.name.as_str());
+    let root_of = |t: TaskId| {
+        a.chains
+            .iter()
+            .find(|c| c.task == t)
+            .map(|c| c.root_cause + 1)
+            .or_else(|| {
+                a.root_causes
+                    .iter()
+                    .position(|r| r.tasks.contains(&t))
+                    .map(|i| i + 1)
+            })
+    };
+    let blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
+    let json = Json {
+        schema_version: SCHEMA_VERSION,
+        dump: Dump {
+            path: &h.dump_path,
+            format: &h.dump_format,
+            dump_level: h.dump_level,
+            excluded: &h.excluded,
+        },
+        kernel: Kernel {
+            release: h.release.as_deref(),
+            uptime_ns: h.uptime_ns,
+            symbols: &h.symbols,
+            types: &h.types,
+        },
+        panic: h.panic_message.as_deref().map(|m| Panic {
+            message: m,
+            cpu: h.panic_cpu,
+            pid: h.panic_task.as_ref().map(|t| t.0),
+            comm: h.panic_task.as_ref().map(|t| t.1.as_str()),
+        }),
+        summary: Summary {
+            blocked_tasks: blocked.len(),
+            longest_blocked_ns: blocked.iter().filter_map(|t| t.blocked_for_ns).max(),
+            root_causes: a.root_causes.len(),
+            cycles: a.cycles.len(),
+        },
+        root_causes: a
+            .root_causes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let lock = root_lock(r, report);
+                Root {
+                    rank: i + 1,
+                    kind: kind_name(&r.kind),
+                    lock: lock.map(hex),
+                    lock_name: lock.map(|l| lock_name(l).to_string()),
+                    tasks: r.tasks.iter().map(|t| task_ref(report, *t)).collect(),
+                    blocked_behind: r
+                        .blocked_behind
+                        .iter()
+                        .map(|t| task_ref(report, *t))
+                        .collect(),
+                    confidence: r.confidence,
+                    explanation: crate::text::explain(report, r),
+                }
+            })
+            .collect(),
+        cycles: a
+            .cycles
+            .iter()
+            .map(|c| CycleJ {
+                tasks: c.tasks.iter().map(|t| task_ref(report, *t)).collect(),
+                locks: c.locks.iter().map(|l| hex(*l)).collect(),
+                confidence: c.confidence,
+                all_facts: c.all_facts,
+            })
+            .collect(),
+        tasks: g
+            .tasks
+            .values()
+            .map(|t| Task {
+                task: hex(t.id),
+                pid: t.pid,
+                comm: &t.comm,
+                state: &t.state,
+                blocked_for_ns: t.blocked_for_ns,
+                blocked_in: t.blocked_in.as_deref(),
+                waits_on: g
+                    .waits
+                    .iter()
+                    .filter(|w| w.task == t.id)
+                    .max_by(|x, y| {
+                        x.certainty
+                            .confidence()
+                            .total_cmp(&y.certainty.confidence())
+                    })
+                    .map(|w| Relation {
+                        lock: hex(w.lock),
+                        lock_type: lock_type(w.lock),
+                        lock_name: lock_name(w.lock),
+                        mode: &w.mode,
+                        position: w.position,
+                        evidence: &w.certainty,
+                    }),
+                holds: g
+                    .holds
+                    .iter()
+                    .filter(|h| h.task == t.id)
+                    .map(|h| Relation {
+                        lock: hex(h.lock),
+                        lock_type: lock_type(h.lock),
+                        lock_name: lock_name(h.lock),
+                        mode: &h.mode,
+                        position: None,
+                        evidence: &h.certainty,
+                    })
+                    .collect(),
+                root_cause: root_of(t.id),
+            })
+            .collect(),
+        locks: g
+            .locks
+            .values()
+            .map(|l| Lock {
+                lock: hex(l.id),
+                lock_type: &l.kind,
+                name: &l.name,
+                holders: g
+                    .holds
+                    .iter()
+                    .filter(|h| h.lock == l.id)
+                    .map(|h| Party {
+                        task: task_ref(report, h.task),
+                        mode: &h.mode,
+                        position: None,
+                        evidence: &h.certainty,
+                    })
+                    .collect(),
+                waiters: g
+                    .waits
+                    .iter()
+                    .filter(|w| w.lock == l.id)
+                    .map(|w| Party {
+                        task: task_ref(report, w.task),
+                        mode: &w.mode,
+                        position: w.position,
+                        evidence: &w.certainty,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        problems: &report.problems,
+    };
+    serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}

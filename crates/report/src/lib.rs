@@ -1,0 +1,195 @@
+//! The hang report, three ways: [`render_text`] for a person reading one dump,
+//! [`to_json`] (the versioned schema in `docs/json-schema.md`) for scripts, and
+//! [`render_dot`] for a Graphviz picture of the wait-for graph.
+//!
+//! Facts read from memory and inferences are kept visibly apart everywhere: in the text an
+//! inference reads `guess 80%` with its evidence, in JSON every relation carries an
+//! `evidence` object, and in the graph inferred edges are dashed.
+
+mod json;
+mod text;
+
+pub use json::{SCHEMA_VERSION, to_json};
+pub use text::{render_dot, render_text};
+
+use holdup_analysis::{Analysis, WaitGraph};
+
+/// What the report says about the dump and the kernel, above the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub dump_path: String,
+    pub dump_format: String,
+    pub dump_level: Option<u32>,
+    /// Page kinds the dump level leaves out.
+    pub excluded: Vec<String>,
+    pub release: Option<String>,
+    pub uptime_ns: Option<u64>,
+    pub panic_message: Option<String>,
+    pub panic_cpu: Option<u32>,
+    /// (pid, comm) of the task that panicked.
+    pub panic_task: Option<(u32, String)>,
+    /// Where symbols and types came from.
+    pub symbols: String,
+    pub types: String,
+}
+
+/// Everything a report is made of.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub header: Header,
+    pub graph: WaitGraph,
+    pub analysis: Analysis,
+    /// What could not be read, and what it affects.
+    pub problems: Vec<String>,
+}
+
+/// `0xffff...`: addresses are strings in JSON (they do not fit a double) and in text.
+pub(crate) fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+/// Seconds with one decimal: `12.3 s`.
+pub(crate) fn seconds(ns: u64) -> String {
+    format!("{:.1} s", ns as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use holdup_analysis::{Certainty, Hold, LockNode, TaskNode, Wait};
+
+    /// The seed incident as the kernel layer would describe it.
+    fn seed() -> Report {
+        let mut g = WaitGraph::default();
+        for (id, pid, comm) in [
+            (0xa1, 99, "kscand"),
+            (0xa2, 100, "kcollapsed"),
+            (0xa3, 96, "bench"),
+        ] {
+            g.tasks.insert(
+                id,
+                TaskNode {
+                    id,
+                    pid,
+                    comm: comm.into(),
+                    state: "UN".into(),
+                    blocked: true,
+                    running: false,
+                    blocked_in: Some("folio_wait_bit_common".into()),
+                    blocked_for_ns: Some(13_200_000_000),
+                },
+            );
+        }
+        g.locks.insert(
+            0x10,
+            LockNode {
+                id: 0x10,
+                kind: "rwsem".into(),
+                name: "mmap_lock of bench (pid 96)".into(),
+                can_be_held: true,
+            },
+        );
+        g.locks.insert(
+            0x20,
+            LockNode {
+                id: 0x20,
+                kind: "page_lock".into(),
+                name: "page lock of pfn 0x3393".into(),
+                can_be_held: true,
+            },
+        );
+        let guess = |c| Certainty::inference(c, vec!["its stack holds the folio".into()]);
+        g.holds.push(Hold {
+            lock: 0x10,
+            task: 0xa1,
+            mode: "read".into(),
+            certainty: guess(0.8),
+        });
+        g.holds.push(Hold {
+            lock: 0x20,
+            task: 0xa1,
+            mode: "exclusive".into(),
+            certainty: guess(0.9),
+        });
+        g.waits.push(Wait {
+            task: 0xa1,
+            lock: 0x20,
+            mode: "exclusive".into(),
+            position: Some(0),
+            certainty: Certainty::fact("folio_wait_table"),
+        });
+        g.waits.push(Wait {
+            task: 0xa2,
+            lock: 0x10,
+            mode: "write".into(),
+            position: Some(0),
+            certainty: Certainty::fact("rw_semaphore.wait_list"),
+        });
+        g.waits.push(Wait {
+            task: 0xa3,
+            lock: 0x10,
+            mode: "read".into(),
+            position: Some(1),
+            certainty: Certainty::fact("rw_semaphore.wait_list"),
+        });
+        let analysis = g.analyse();
+        Report {
+            header: Header {
+                dump_path: "vmcore".into(),
+                release: Some("6.1.0-56-amd64".into()),
+                panic_message: Some("hung_task: blocked tasks".into()),
+                ..Header::default()
+            },
+            graph: g,
+            analysis,
+            problems: vec![],
+        }
+    }
+
+    #[test]
+    fn text_names_the_root_cause_and_marks_guesses() {
+        let text = render_text(&seed());
+        assert!(text.contains("ROOT CAUSE 1: kscand (pid 99)"), "{text}");
+        assert!(text.contains("self-deadlock"), "{text}");
+        assert!(
+            text.contains("guess 90%: its stack holds the folio"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bench (pid 96) waits (read, fact) for mmap_lock"),
+            "{text}"
+        );
+        assert!(
+            text.contains("blocked behind it: kcollapsed (pid 100) and bench (pid 96)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_is_versioned_and_keeps_addresses_as_strings() {
+        let v: serde_json::Value = serde_json::from_str(&to_json(&seed())).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["root_causes"][0]["kind"], "self_deadlock");
+        assert_eq!(v["root_causes"][0]["tasks"][0]["comm"], "kscand");
+        assert_eq!(v["root_causes"][0]["lock"], "0x20");
+        assert_eq!(v["locks"][0]["waiters"][1]["comm"], "bench");
+        assert_eq!(v["locks"][0]["waiters"][1]["evidence"]["kind"], "fact");
+        assert_eq!(v["locks"][1]["holders"][0]["evidence"]["kind"], "inference");
+    }
+
+    #[test]
+    fn dot_draws_inferred_edges_dashed() {
+        let dot = render_dot(&seed());
+        assert!(dot.starts_with("digraph holdup {"));
+        assert!(
+            dot.contains(
+                "\"l20\" -> \"ta1\" [label=\"held by (exclusive) guess 90%\", style=dashed]"
+            ),
+            "{dot}"
+        );
+        assert!(
+            dot.contains("\"ta3\" -> \"l10\" [label=\"waits (read)\", style=solid]"),
+            "{dot}"
+        );
+    }
+}
