@@ -1,0 +1,140 @@
+//! `holdup ps DUMP`: every task, like crash's `ps`.
+
+use super::{Failure, open, print_json};
+use crate::{DumpArgs, exit};
+use clap::Args;
+use holdup_kernel::sched::{Task, TaskList, all_tasks};
+
+/// Options of `holdup ps`.
+#[derive(Args, Clone)]
+pub struct PsArgs {
+    #[command(flatten)]
+    pub dump: DumpArgs,
+    /// Only tasks in this state: a kernel letter (R S D T t X Z P I) or crash's code (RU IN UN
+    /// ID ZO ST TR DE PA WA NE).
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Only tasks with this command name.
+    #[arg(long, value_name = "COMM")]
+    pub comm: Option<String>,
+    /// Only these pids (repeatable).
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// A second line per task: tgid, mm, stack, state bits, how long it has been blocked.
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+/// Whether a task is in `state`: a one-letter kernel state or a two-letter crash code.
+pub fn state_matches(t: &Task, state: &str) -> bool {
+    if state.len() == 1 {
+        state.starts_with(t.state_char)
+    } else {
+        t.ps_state.eq_ignore_ascii_case(state)
+    }
+}
+
+/// Checks a `--state` value.
+pub fn check_state(state: &str) -> Result<(), Failure> {
+    const CHARS: &str = "RSDTtXZPI";
+    const CODES: [&str; 11] = [
+        "RU", "IN", "UN", "ID", "ZO", "ST", "TR", "DE", "PA", "WA", "NE",
+    ];
+    let ok = (state.len() == 1 && CHARS.contains(state))
+        || CODES.iter().any(|c| c.eq_ignore_ascii_case(state));
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "--state {state}: use a kernel letter ({}) or a crash code ({})",
+                CHARS
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                CODES.join(" ")
+            ),
+        ))
+    }
+}
+
+/// The name crash shows: kernel threads in brackets.
+pub fn shown_comm(t: &Task) -> String {
+    if t.kernel_thread {
+        format!("[{}]", t.comm)
+    } else {
+        t.comm.clone()
+    }
+}
+
+pub fn run(args: &PsArgs) -> Result<(), Failure> {
+    if let Some(s) = &args.state {
+        check_state(s)?;
+    }
+    let kernel = open(&args.dump)?;
+    let mut list: TaskList =
+        all_tasks(&kernel).map_err(|e| Failure::new(exit::UNREADABLE, format!("tasks: {e}")))?;
+    list.tasks.retain(|t| {
+        args.state.as_deref().is_none_or(|s| state_matches(t, s))
+            && args.comm.as_deref().is_none_or(|c| t.comm == c)
+            && (args.pid.is_empty() || args.pid.contains(&t.pid))
+    });
+    let filtered = args.state.is_some() || args.comm.is_some() || !args.pid.is_empty();
+    if filtered {
+        list.unreadable.clear();
+    }
+    if args.dump.json {
+        return print_json(&list);
+    }
+    let mut out = String::new();
+    out.push_str("      PID    PPID  CPU       TASK        ST  COMM\n");
+    for t in &list.tasks {
+        out.push_str(&format!(
+            "{}{:>8} {:>7} {:>4}  {:016x}  {:<2}  {}\n",
+            if t.current { '>' } else { ' ' },
+            t.pid,
+            t.ppid,
+            t.cpu,
+            t.task,
+            t.ps_state,
+            shown_comm(t)
+        ));
+        if args.long {
+            let mut detail = format!(
+                "          tgid {}, {}, stack {:#x}, on_cpu {}, {}",
+                t.tgid,
+                if t.kernel_thread {
+                    "kernel thread".to_string()
+                } else {
+                    format!("mm {:#x}", t.mm)
+                },
+                t.stack,
+                u8::from(t.on_cpu),
+                t.state_names.join("|")
+            );
+            if let Some(b) = t.describe_blocked() {
+                detail.push_str(", ");
+                detail.push_str(&b);
+            }
+            out.push_str(&detail);
+            out.push('\n');
+        }
+    }
+    for u in &list.unreadable {
+        out.push_str(&format!(
+            " {:>8} {:>7} {:>4}  {:016x}  ??  (unreadable: {})\n",
+            u.pid.map_or("?".to_string(), |p| p.to_string()),
+            "?",
+            "?",
+            u.task,
+            u.error
+        ));
+    }
+    print!("{out}");
+    for p in &list.problems {
+        eprintln!("holdup: ps: {p}");
+    }
+    Ok(())
+}
