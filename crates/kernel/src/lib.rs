@@ -6,13 +6,17 @@
 //! - [`list`]: bounded, cycle-checked `list_for_each_entry`.
 //! - [`percpu`]: per-CPU variables and CPU masks.
 //! - [`sched`]: tasks and run queues.
+//! - [`stack`]: kernel stacks (ORC unwinding, saved CPU registers).
 //! - [`sysinfo`]: what crash's `sys` shows.
 
 pub mod list;
+pub mod locking;
+pub mod mm;
 pub mod open;
 pub mod percpu;
 pub mod printk;
 pub mod sched;
+pub mod stack;
 pub mod sysinfo;
 
 pub use open::{Kernel, OpenError, OpenOptions};

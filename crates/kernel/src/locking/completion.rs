@@ -1,0 +1,137 @@
+//! `struct completion` (`include/linux/completion.h`, `kernel/sched/completion.c`):
+//! `{ unsigned int done; struct swait_queue_head wait; }`.
+//!
+//! A completion has no owner: whoever will call `complete()` is not recorded anywhere, and
+//! the waiters are `struct swait_queue` entries on their stacks, linked into
+//! `wait.task_list`.
+
+use super::{Known, missing};
+use crate::Kernel;
+use crate::list::{ListEnd, list_entries};
+use holdup_kmem::{KernelMemory, ReadError};
+use holdup_types::Types;
+use serde::Serialize;
+
+/// What every decoded completion says about its owner.
+pub const NO_OWNER: &str =
+    "a completion has no owner: nothing records which task is expected to complete it";
+
+/// Where the fields are (from BTF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletionLayout {
+    pub size: u64,
+    pub done: u64,
+    /// `wait.task_list`, from the start of the completion.
+    pub task_list: u64,
+    /// `swait_queue.task` and `swait_queue.task_list`.
+    pub waiter_task: u64,
+    pub waiter_list: u64,
+}
+
+impl CompletionLayout {
+    /// Debian 6.1 and 6.12, x86_64, for tests.
+    pub const X86_64: CompletionLayout = CompletionLayout {
+        size: 32,
+        done: 0,
+        task_list: 16,
+        waiter_task: 0,
+        waiter_list: 8,
+    };
+
+    pub fn from_types(t: &Types) -> Result<CompletionLayout, ReadError> {
+        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        Ok(CompletionLayout {
+            size: t
+                .sizeof("struct completion")
+                .map_err(|e| missing(format!("types: {e}")))?,
+            done: off("completion.done")?,
+            task_list: off("completion.wait.task_list")?,
+            waiter_task: off("swait_queue.task")?,
+            waiter_list: off("swait_queue.task_list")?,
+        })
+    }
+}
+
+/// One `struct swait_queue` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletionWaiter {
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub record: u64,
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub task: u64,
+}
+
+/// A decoded `struct completion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Completion {
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub addr: u64,
+    /// `done`: completions not yet consumed (`UINT_MAX` after `complete_all`).
+    pub done: Known<u32>,
+    /// In queue order.
+    pub waiters: Vec<Known<CompletionWaiter>>,
+    pub wait_list_problem: Option<String>,
+    /// Always [`NO_OWNER`].
+    pub owner_note: &'static str,
+}
+
+impl Completion {
+    pub fn read(k: &Kernel, addr: u64) -> Result<Completion, ReadError> {
+        read(k.mem(), &CompletionLayout::from_types(&k.types)?, addr)
+    }
+}
+
+/// Decodes the completion at `addr`.
+pub fn read(
+    mem: &dyn KernelMemory,
+    l: &CompletionLayout,
+    addr: u64,
+) -> Result<Completion, ReadError> {
+    let done = mem.read_u32(addr + l.done)?;
+    let (records, end) = list_entries(
+        mem,
+        addr + l.task_list,
+        l.waiter_list,
+        super::rwsem::MAX_WAITERS,
+    );
+    let mut waiters = Vec::with_capacity(records.len());
+    for r in records {
+        waiters.push(Known::fact(
+            CompletionWaiter {
+                record: r,
+                task: mem.read_u64(r + l.waiter_task)?,
+            },
+            "swait_queue linked into completion.wait.task_list",
+            r,
+        ));
+    }
+    Ok(Completion {
+        addr,
+        done: Known::fact(done, "completion.done", addr + l.done),
+        waiters,
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        owner_note: NO_OWNER,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::locking::testmem::FakeMem;
+
+    #[test]
+    fn done_and_waiters() {
+        let m = FakeMem::new();
+        let (c, w) = (0xffff_ffff_c02e_80a0u64, 0xffff_c900_0061_3e00u64);
+        m.zero(c, 32);
+        m.zero(w, 24);
+        m.list(c + 16, &[w + 8]);
+        m.u64(w, 0xffff_8880_0000_6100);
+        let x = read(&m, &CompletionLayout::X86_64, c).unwrap();
+        assert_eq!(x.done.value, 0);
+        assert_eq!(x.waiters.len(), 1);
+        assert_eq!(x.waiters[0].value.record, w);
+        assert_eq!(x.waiters[0].value.task, 0xffff_8880_0000_6100);
+        assert_eq!(x.owner_note, NO_OWNER);
+    }
+}

@@ -1,0 +1,442 @@
+//! Sleeping locks and who holds or waits for them (`kernel/locking/`), and the page locks of
+//! [`crate::mm`], found from the dump alone.
+//!
+//! Every decoded relation carries an [`Evidence`]: a [`Evidence::Fact`] is something the
+//! kernel itself records in memory (a mutex owner, a waiter linked into a lock's wait list);
+//! an [`Evidence::Inference`] is holdup's conclusion from indirect signs (a semaphore holder,
+//! an rwsem reader, a page-lock holder) with the reasons and a [`Confidence`].
+//!
+//! - [`rwsem`], [`mutex`], [`semaphore`], [`completion`]: one decoder per lock type, named
+//!   after the kernel's file;
+//! - [`waits`]: for a task, the waiter record its slow path left on its stack, accepted only
+//!   when it is linked into the lock's wait list;
+//! - [`analyze`]: everything at once — each blocked task's wait, each lock with its holders
+//!   (facts, or ranked inferences) and its ordered waiters, and the locked pages;
+//! - [`lock_name`]: `mmap_lock of mm 0x... (bench, pid 96)`, `abba_m1 [hangmod]`, a page by pfn.
+//!
+//! Holders the kernel does not record (rwsem readers, semaphore holders, page-lock holders)
+//! are inferred from the rwsem owner hint, from code on a task's stack that addresses the
+//! lock (`lea held_sem(%rip), %rdi; call down`), and from the lock's or folio's address on a
+//! task's live stack; see `holders.rs` for the scores.
+
+pub mod completion;
+pub mod mutex;
+pub mod rwsem;
+pub mod semaphore;
+pub mod waits;
+
+mod analysis;
+pub mod hex;
+mod holders;
+mod name;
+
+pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_with};
+pub use holders::{StackRef, code_references, stack_references};
+pub use name::lock_name;
+pub use waits::{Layouts, Stacks, THREAD_SIZE, TaskStack};
+
+use serde::Serialize;
+use std::fmt;
+
+/// How sure an inference is, in percent (0–100). Only inferences have one: a fact is read
+/// from memory and needs none. Ranking compares these numbers; [`Confidence::label`] gives
+/// the word a report prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Confidence(pub u8);
+
+impl Confidence {
+    /// Strong, converging signs (e.g. the owner hint and the code on the stack agree).
+    pub const HIGH: Confidence = Confidence(80);
+    /// One good sign, or several weak ones.
+    pub const MEDIUM: Confidence = Confidence(55);
+    /// A possibility worth showing, not a conclusion.
+    pub const LOW: Confidence = Confidence(25);
+
+    /// `high` (>= 70), `medium` (>= 40) or `low`.
+    pub fn label(self) -> &'static str {
+        match self.0 {
+            70.. => "high",
+            40..=69 => "medium",
+            _ => "low",
+        }
+    }
+
+    /// Adds (or with a negative delta, removes) points, staying within 1..=95: an inference
+    /// is never certain and never worthless once it is shown.
+    pub fn adjust(self, delta: i16) -> Confidence {
+        Confidence((i16::from(self.0) + delta).clamp(1, 95) as u8)
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}%)", self.label(), self.0)
+    }
+}
+
+/// Why holdup believes something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Read from memory where the kernel records it. `source` names the field or structure
+    /// (`rw_semaphore.owner`, `rwsem_waiter on the stack, linked into rw_semaphore.wait_list`),
+    /// `at` the address it was read from when there is one.
+    Fact {
+        source: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(serialize_with = "crate::locking::hex::opt")]
+        at: Option<u64>,
+    },
+    /// Concluded from signs the kernel does not intend as a record.
+    Inference {
+        confidence: Confidence,
+        reasons: Vec<String>,
+    },
+}
+
+impl Evidence {
+    /// A fact read from `source` (at `at`).
+    pub fn fact(source: impl Into<String>, at: impl Into<Option<u64>>) -> Evidence {
+        Evidence::Fact {
+            source: source.into(),
+            at: at.into(),
+        }
+    }
+
+    /// An inference with its reasons.
+    pub fn inference(confidence: Confidence, reasons: Vec<String>) -> Evidence {
+        Evidence::Inference {
+            confidence,
+            reasons,
+        }
+    }
+
+    pub fn is_fact(&self) -> bool {
+        matches!(self, Evidence::Fact { .. })
+    }
+
+    /// The confidence of an inference; `None` for a fact.
+    pub fn confidence(&self) -> Option<Confidence> {
+        match self {
+            Evidence::Fact { .. } => None,
+            Evidence::Inference { confidence, .. } => Some(*confidence),
+        }
+    }
+
+    /// Sort key: facts first, then inferences by falling confidence.
+    pub fn rank_key(&self) -> u8 {
+        match self {
+            Evidence::Fact { .. } => 255,
+            Evidence::Inference { confidence, .. } => confidence.0,
+        }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Evidence::Fact {
+                source,
+                at: Some(at),
+            } => write!(f, "fact: {source} at {at:#x}"),
+            Evidence::Fact { source, at: None } => write!(f, "fact: {source}"),
+            Evidence::Inference {
+                confidence,
+                reasons,
+            } => write!(f, "inference, {confidence}: {}", reasons.join("; ")),
+        }
+    }
+}
+
+/// A value with the evidence for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Known<T> {
+    pub value: T,
+    pub evidence: Evidence,
+}
+
+impl<T> Known<T> {
+    /// A value read from memory.
+    pub fn fact(value: T, source: impl Into<String>, at: impl Into<Option<u64>>) -> Known<T> {
+        Known {
+            value,
+            evidence: Evidence::fact(source, at),
+        }
+    }
+
+    /// A value inferred.
+    pub fn inferred(value: T, confidence: Confidence, reasons: Vec<String>) -> Known<T> {
+        Known {
+            value,
+            evidence: Evidence::inference(confidence, reasons),
+        }
+    }
+}
+
+/// What kind of lock (or wait) an address is. The names are the truth schema's
+/// (`dumps/TRUTH.md`), plus the waits that are not locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// `struct rw_semaphore`.
+    Rwsem,
+    /// `struct mutex`.
+    Mutex,
+    /// `struct semaphore`.
+    Semaphore,
+    /// `struct completion`.
+    Completion,
+    /// `PG_locked` of a folio; the address is the `struct folio *` (head page).
+    PageLock,
+    /// Waiting for `PG_writeback` of a folio to clear: I/O, not a lock.
+    PageWriteback,
+    /// Another bit of a folio waited on through the page wait table.
+    PageBit,
+    /// `struct rt_mutex_base` (PREEMPT_RT sleeping locks, PI futexes, RCU boosting).
+    RtMutex,
+    /// A `wait_queue_head_t` (`wait_event*`): not a lock, nobody is recorded as the one to
+    /// wake it.
+    WaitQueue,
+    /// A `struct swait_queue_head` that is not known to be a completion's.
+    SwaitQueue,
+}
+
+impl LockKind {
+    /// The C type of the object at the lock's address.
+    pub fn c_type(self) -> &'static str {
+        match self {
+            LockKind::Rwsem => "struct rw_semaphore",
+            LockKind::Mutex => "struct mutex",
+            LockKind::Semaphore => "struct semaphore",
+            LockKind::Completion => "struct completion",
+            LockKind::PageLock | LockKind::PageWriteback | LockKind::PageBit => "struct folio",
+            LockKind::RtMutex => "struct rt_mutex_base",
+            LockKind::WaitQueue => "struct wait_queue_head",
+            LockKind::SwaitQueue => "struct swait_queue_head",
+        }
+    }
+
+    /// The truth schema's `lock_type` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Rwsem => "rwsem",
+            LockKind::Mutex => "mutex",
+            LockKind::Semaphore => "semaphore",
+            LockKind::Completion => "completion",
+            LockKind::PageLock => "page_lock",
+            LockKind::PageWriteback => "page_writeback",
+            LockKind::PageBit => "page_bit",
+            LockKind::RtMutex => "rt_mutex",
+            LockKind::WaitQueue => "wait_queue",
+            LockKind::SwaitQueue => "swait_queue",
+        }
+    }
+}
+
+impl fmt::Display for LockKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a lock is held or wanted (the truth schema's `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// rwsem, shared.
+    Read,
+    /// rwsem, exclusive.
+    Write,
+    /// mutex, rt_mutex, page lock.
+    Exclusive,
+    /// A unit of a counting semaphore.
+    Count,
+    /// Nothing is held: a completion, or waiting for a page bit to clear without taking it.
+    None,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Read => "read",
+            Mode::Write => "write",
+            Mode::Exclusive => "exclusive",
+            Mode::Count => "count",
+            Mode::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A lock: its kind and address (for page locks, the folio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LockId {
+    pub kind: LockKind,
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub addr: u64,
+}
+
+impl fmt::Display for LockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:#x}", self.kind, self.addr)
+    }
+}
+
+/// A human name for a lock (`abba_m1 [hangmod]`, `mmap_lock of mm 0x... (bench, pid 96)`),
+/// with how it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockName {
+    pub text: String,
+    pub evidence: Evidence,
+}
+
+/// One task queued on one lock: what the kernel's wait list (or the page wait table) says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wait {
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub task: u64,
+    pub lock: LockId,
+    pub mode: Mode,
+    /// The waiter record (`struct rwsem_waiter`, `mutex_waiter`, `semaphore_waiter`,
+    /// `swait_queue`, `wait_page_queue`, `rt_mutex_waiter`), normally on the task's stack.
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub record: u64,
+    /// 0-based place in the lock's wait queue, when the queue was walked.
+    pub position: Option<usize>,
+    /// Details of the record: `timeout`, `handoff_set`, `exclusive`, `bit_nr`...
+    pub detail: Vec<(String, String)>,
+    /// A fact when the record is linked into the lock's list; how it was found.
+    pub evidence: Evidence,
+}
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HolderId {
+    /// A task.
+    Task {
+        #[serde(serialize_with = "crate::locking::hex::u64")]
+        task: u64,
+    },
+    /// Nobody in particular: I/O in flight holds it (e.g. `PG_writeback`, a read not yet
+    /// complete) and its completion will release it.
+    Io { what: String },
+}
+
+impl HolderId {
+    pub fn task(&self) -> Option<u64> {
+        match self {
+            HolderId::Task { task } => Some(*task),
+            HolderId::Io { .. } => None,
+        }
+    }
+}
+
+/// A holder of a lock, recorded by the kernel (fact) or a ranked candidate (inference).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub who: HolderId,
+    pub mode: Mode,
+    pub evidence: Evidence,
+}
+
+/// The decoded object behind a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LockObject {
+    Rwsem(rwsem::RwSemaphore),
+    Mutex(mutex::Mutex),
+    Semaphore(semaphore::Semaphore),
+    Completion(completion::Completion),
+    Folio(crate::mm::page::PageInfo),
+    RtMutex {
+        owner: Option<Known<u64>>,
+    },
+    /// A wait queue: no owner, nothing more to decode.
+    WaitQueue,
+    /// The object could not be read.
+    Unreadable {
+        error: String,
+    },
+}
+
+/// A lock with everyone who holds or waits for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockState {
+    pub id: LockId,
+    pub name: Option<LockName>,
+    pub object: LockObject,
+    /// Facts first, then inferences by falling confidence (the first is the best guess).
+    pub holders: Vec<Holder>,
+    /// In queue order.
+    pub waiters: Vec<Wait>,
+    /// What the kernel does not record about this kind of lock, and anything odd.
+    pub notes: Vec<String>,
+}
+
+impl LockState {
+    /// The best-ranked holder that is a task.
+    pub fn top_holder_task(&self) -> Option<u64> {
+        self.holders.iter().find_map(|h| h.who.task())
+    }
+}
+
+/// Sorts holders: facts first, then by falling confidence; the order is otherwise kept.
+pub fn rank_holders(holders: &mut [Holder]) {
+    holders.sort_by_key(|h| std::cmp::Reverse(h.evidence.rank_key()));
+}
+
+/// A `ReadError` for something holdup cannot find in the types or symbols.
+pub(crate) fn missing(what: impl Into<String>) -> holdup_kmem::ReadError {
+    holdup_kmem::ReadError::Corrupt {
+        vaddr: 0,
+        detail: what.into(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testmem;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_serializes_with_its_kind() {
+        let f = Evidence::fact("mutex.owner", 0x10);
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"kind":"fact","source":"mutex.owner","at":"0x10"}"#
+        );
+        let i = Evidence::inference(Confidence::MEDIUM, vec!["owner hint".into()]);
+        assert_eq!(
+            serde_json::to_string(&i).unwrap(),
+            r#"{"kind":"inference","confidence":55,"reasons":["owner hint"]}"#
+        );
+        assert_eq!(i.to_string(), "inference, medium (55%): owner hint");
+    }
+
+    #[test]
+    fn holders_rank_facts_then_confidence() {
+        let h = |c: Option<u8>, t| Holder {
+            who: HolderId::Task { task: t },
+            mode: Mode::Read,
+            evidence: match c {
+                None => Evidence::fact("x", None),
+                Some(c) => Evidence::inference(Confidence(c), vec![]),
+            },
+        };
+        let mut v = vec![h(Some(20), 1), h(Some(60), 2), h(None, 3), h(Some(60), 4)];
+        rank_holders(&mut v);
+        let order: Vec<_> = v.iter().map(|h| h.who.task().unwrap()).collect();
+        assert_eq!(order, [3, 2, 4, 1]);
+        assert_eq!(Confidence(90).adjust(20), Confidence(95));
+        assert_eq!(Confidence(10).adjust(-50), Confidence(1));
+    }
+}

@@ -1,0 +1,104 @@
+//! Names for locks a person knows: `mmap_lock of mm 0x... (bench, pid 96)`, a static lock by
+//! its symbol (`abba_m1 [hangmod]`), a page by pfn.
+
+use super::waits::Layouts;
+use super::{Evidence, LockId, LockKind, LockName};
+use crate::{Kernel, sched};
+use std::collections::HashMap;
+
+/// Which tasks use each mm (`task_struct.mm`), for naming mmap_locks.
+#[derive(Debug, Default)]
+pub struct MmUsers(pub HashMap<u64, Vec<u64>>);
+
+impl MmUsers {
+    pub fn new(k: &Kernel, l: &Layouts, tasks: &[u64]) -> MmUsers {
+        let mut m: HashMap<u64, Vec<u64>> = HashMap::new();
+        if let Some(off) = l.task_mm {
+            for &t in tasks {
+                if let Some(mm) = k.mem().read_u64(t + off).ok().filter(|&mm| mm != 0) {
+                    m.entry(mm).or_default().push(t);
+                }
+            }
+        }
+        MmUsers(m)
+    }
+}
+
+fn who(k: &Kernel, task: u64) -> String {
+    format!(
+        "{}, pid {}",
+        sched::task_comm(k, task).unwrap_or_else(|_| "?".into()),
+        sched::task_pid(k, task).map_or("?".into(), |p| p.to_string())
+    )
+}
+
+/// The mm whose `mmap_lock` is at `addr`, with the task that names it and how it was found.
+pub fn mmap_lock_owner(
+    k: &Kernel,
+    l: &Layouts,
+    users: &MmUsers,
+    addr: u64,
+) -> Option<(u64, u64, Evidence)> {
+    let off = l.mm_mmap_lock?;
+    let mm = addr.checked_sub(off)?;
+    if let Some(tasks) = users.0.get(&mm) {
+        // Prefer the thread-group leader (pid == tgid).
+        let leader = tasks
+            .iter()
+            .copied()
+            .find(|&t| {
+                let pid = sched::read_member(k, t, "task_struct.pid").ok();
+                pid.is_some() && pid == sched::read_member(k, t, "task_struct.tgid").ok()
+            })
+            .unwrap_or(tasks[0]);
+        let src = format!("task_struct.mm of {}", who(k, leader));
+        return Some((mm, leader, Evidence::fact(src, leader + l.task_mm?)));
+    }
+    // CONFIG_MEMCG: mm->owner, checked against owner->mm.
+    let owner = k.mem().read_u64(mm + l.mm_owner?).ok()?;
+    if owner != 0 && k.mem().read_u64(owner + l.task_mm?).ok()? == mm {
+        return Some((
+            mm,
+            owner,
+            Evidence::fact("mm_struct.owner", mm + l.mm_owner?),
+        ));
+    }
+    None
+}
+
+/// A name for a lock, when one can be found.
+pub fn lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Option<LockName> {
+    match id.kind {
+        LockKind::PageLock | LockKind::PageWriteback | LockKind::PageBit => {
+            let pfn = l.memmap.as_ref()?.page_to_pfn(id.addr)?;
+            return Some(LockName {
+                text: format!("page {:#x} (pfn {pfn})", id.addr),
+                evidence: Evidence::fact("vmemmap_base + pfn * sizeof(struct page)", None),
+            });
+        }
+        LockKind::Rwsem => {
+            if let Some((mm, task, evidence)) = mmap_lock_owner(k, l, users, id.addr) {
+                return Some(LockName {
+                    text: format!("mmap_lock of mm {mm:#x} ({})", who(k, task)),
+                    evidence,
+                });
+            }
+        }
+        _ => {}
+    }
+    let r = k.symbols.resolve(id.addr)?;
+    if matches!(r.symbol.kind, 't' | 'T' | 'w' | 'W') {
+        return None;
+    }
+    let mut text = r.symbol.name.to_string();
+    if r.offset != 0 {
+        text.push_str(&format!("+{:#x}", r.offset));
+    }
+    if let Some(m) = r.symbol.module {
+        text.push_str(&format!(" [{m}]"));
+    }
+    Some(LockName {
+        text,
+        evidence: Evidence::fact("kallsyms", r.symbol.addr),
+    })
+}

@@ -1,0 +1,159 @@
+//! `struct semaphore` (`include/linux/semaphore.h`, `kernel/locking/semaphore.c`).
+//!
+//! The kernel records how many units are left (`count`) and who waits (`semaphore_waiter`s
+//! on their stacks, linked into `wait_list`), but never who holds a unit: holders can only be
+//! inferred (see [`crate::locking::analyze`]).
+
+use super::{Known, missing};
+use crate::Kernel;
+use crate::list::{ListEnd, list_entries};
+use holdup_kmem::{KernelMemory, ReadError};
+use holdup_types::Types;
+use serde::Serialize;
+
+/// What every decoded semaphore says about its holders.
+pub const NO_HOLDER_RECORD: &str =
+    "the kernel does not record who holds a semaphore: holders are inferred";
+
+/// Where the fields are (from BTF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SemaphoreLayout {
+    pub size: u64,
+    pub lock: u64,
+    pub count: u64,
+    pub wait_list: u64,
+    pub waiter_list: u64,
+    pub waiter_task: u64,
+    pub waiter_up: Option<u64>,
+}
+
+impl SemaphoreLayout {
+    /// Debian 6.1 and 6.12, x86_64, for tests.
+    pub const X86_64: SemaphoreLayout = SemaphoreLayout {
+        size: 24,
+        lock: 0,
+        count: 4,
+        wait_list: 8,
+        waiter_list: 0,
+        waiter_task: 16,
+        waiter_up: Some(24),
+    };
+
+    pub fn from_types(t: &Types) -> Result<SemaphoreLayout, ReadError> {
+        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        Ok(SemaphoreLayout {
+            size: t
+                .sizeof("struct semaphore")
+                .map_err(|e| missing(format!("types: {e}")))?,
+            lock: off("semaphore.lock")?,
+            count: off("semaphore.count")?,
+            wait_list: off("semaphore.wait_list")?,
+            waiter_list: off("semaphore_waiter.list")?,
+            waiter_task: off("semaphore_waiter.task")?,
+            waiter_up: t.offsetof("semaphore_waiter.up").ok(),
+        })
+    }
+}
+
+/// One `struct semaphore_waiter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SemaphoreWaiter {
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub record: u64,
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub task: u64,
+    /// `up`: set by `__up` when it hands this waiter a unit.
+    pub up: Option<bool>,
+}
+
+/// A decoded `struct semaphore`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Semaphore {
+    #[serde(serialize_with = "crate::locking::hex::u64")]
+    pub addr: u64,
+    /// Units left (a fact). With waiters it is 0.
+    pub count: Known<u32>,
+    /// In queue order.
+    pub waiters: Vec<Known<SemaphoreWaiter>>,
+    pub wait_list_problem: Option<String>,
+    /// Always [`NO_HOLDER_RECORD`].
+    pub holders_note: &'static str,
+}
+
+impl Semaphore {
+    pub fn read(k: &Kernel, addr: u64) -> Result<Semaphore, ReadError> {
+        read(k.mem(), &SemaphoreLayout::from_types(&k.types)?, addr)
+    }
+}
+
+/// Decodes the semaphore at `addr`.
+pub fn read(
+    mem: &dyn KernelMemory,
+    l: &SemaphoreLayout,
+    addr: u64,
+) -> Result<Semaphore, ReadError> {
+    let count = mem.read_u32(addr + l.count)?;
+    let (records, end) = list_entries(
+        mem,
+        addr + l.wait_list,
+        l.waiter_list,
+        super::rwsem::MAX_WAITERS,
+    );
+    let mut waiters = Vec::with_capacity(records.len());
+    for r in records {
+        let up = match l.waiter_up {
+            Some(o) => Some(mem.read_u8(r + o)? != 0),
+            None => None,
+        };
+        waiters.push(Known::fact(
+            SemaphoreWaiter {
+                record: r,
+                task: mem.read_u64(r + l.waiter_task)?,
+                up,
+            },
+            "semaphore_waiter linked into semaphore.wait_list",
+            r,
+        ));
+    }
+    Ok(Semaphore {
+        addr,
+        count: Known::fact(count, "semaphore.count", addr + l.count),
+        waiters,
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        holders_note: NO_HOLDER_RECORD,
+    })
+}
+
+/// Whether `addr` looks like a semaphore with waiters: `count` is 0 (`__up` hands a unit to
+/// a waiter instead of counting it) and the raw spinlock is a small value.
+pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &SemaphoreLayout, addr: u64) -> bool {
+    matches!(
+        (mem.read_u32(addr + l.count), mem.read_u32(addr + l.lock)),
+        (Ok(0), Ok(lock)) if lock <= 0xffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::locking::testmem::FakeMem;
+
+    #[test]
+    fn count_and_waiters_and_no_holders() {
+        let m = FakeMem::new();
+        let (s, w) = (0xffff_ffff_c02e_85d0u64, 0xffff_c900_0051_3e00u64);
+        m.zero(s, 24);
+        m.zero(w, 32);
+        m.list(s + 8, &[w]);
+        m.u64(w + 16, 0xffff_8880_0000_5000);
+        let x = read(&m, &SemaphoreLayout::X86_64, s).unwrap();
+        assert_eq!(x.count.value, 0);
+        assert_eq!(x.waiters.len(), 1);
+        assert_eq!(x.waiters[0].value.task, 0xffff_8880_0000_5000);
+        assert_eq!(x.waiters[0].value.up, Some(false));
+        assert_eq!(x.holders_note, NO_HOLDER_RECORD);
+        assert!(plausible_with_waiters(&m, &SemaphoreLayout::X86_64, s));
+        m.u32(s + 4, 2);
+        assert!(!plausible_with_waiters(&m, &SemaphoreLayout::X86_64, s));
+    }
+}
