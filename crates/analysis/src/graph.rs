@@ -308,9 +308,14 @@ impl WaitGraph {
                         let holders: Vec<TaskId> = steps
                             .last()
                             .map(|s: &ChainStep| {
+                                // Every holder about as likely as the best one: a semaphore
+                                // held twice, the readers of an rwsem.
+                                let best = s.holders.first().map_or(0.0, |(_, c)| c.confidence());
                                 s.holders
                                     .iter()
-                                    .filter(|(h, c)| !waiting.contains(h) && c.confidence() >= 0.5)
+                                    .filter(|(h, c)| {
+                                        !waiting.contains(h) && c.confidence() >= best * 0.8
+                                    })
                                     .map(|(h, _)| *h)
                                     .collect()
                             })
@@ -363,11 +368,19 @@ impl WaitGraph {
 
         // A stuck task that is already some chain's end is reported there; keep the rest.
         let mut order: Vec<usize> = (0..roots.len()).collect();
+        // A deadlock never resolves by itself: at equal weight it comes before a sleeper.
+        let never_resolves = |r: &RootCause| {
+            matches!(
+                r.kind,
+                RootKind::SelfDeadlock { .. } | RootKind::Deadlock { .. }
+            )
+        };
         order.sort_by(|&a, &b| {
             roots[b]
                 .blocked_behind
                 .len()
                 .cmp(&roots[a].blocked_behind.len())
+                .then(never_resolves(&roots[b]).cmp(&never_resolves(&roots[a])))
                 .then(roots[b].confidence.total_cmp(&roots[a].confidence))
                 .then(roots[a].tasks.cmp(&roots[b].tasks))
         });

@@ -7,9 +7,11 @@
 //! chain from every blocked task to what it ultimately waits for, and the root causes,
 //! ranked by how many tasks are stuck behind them.
 //!
-//! This crate knows nothing about dumps: the kernel-object layer fills a [`WaitGraph`].
+//! [`hang::analyse_hang`] fills the graph from a dump's kernel objects; the graph itself
+//! ([`WaitGraph`]) knows nothing about dumps, so its logic is tested on its own.
 
 mod graph;
+pub mod hang;
 
 pub use graph::{
     Analysis, Certainty, Chain, ChainStep, Cycle, Hold, LockId, LockNode, RootCause, RootKind,

@@ -19,7 +19,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    report: DumpArgs,
+    report: cmd::report::ReportArgs,
 }
 
 /// Options every command that reads a dump takes.
@@ -41,12 +41,20 @@ enum Command {
     Info(DumpArgs),
     /// The kernel log from the printk ring buffer (crash's `log`, `dmesg`).
     Log(DumpArgs),
+    /// Every task with its state, CPU and how long it has been blocked (crash's `ps`).
+    Ps(cmd::ps::PsArgs),
+    /// Kernel backtraces of tasks (crash's `bt`, `foreach bt`).
+    Bt(cmd::bt::BtArgs),
+    /// Every lock with a holder or waiters: who holds it, who waits, and how each is known.
+    Locks(DumpArgs),
 }
 
 /// Exit statuses.
 pub mod exit {
-    /// The command did what was asked.
+    /// The command did what was asked (for the report: blocked tasks were found and explained).
     pub const OK: u8 = 0;
+    /// The report found no blocked task: nothing to explain.
+    pub const NO_HANG: u8 = 1;
     /// The dump could not be read (not a dump, truncated, no symbols...).
     pub const UNREADABLE: u8 = 2;
 }
@@ -62,16 +70,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Info(args)) => cmd::info::run(&args),
         Some(Command::Log(args)) => cmd::log::run(&args),
-        None => match cli.report.dump {
-            Some(ref dump) => Err(cmd::Failure::new(
-                exit::UNREADABLE,
-                format!("{}: the hang report is not implemented yet", dump.display()),
-            )),
-            None => Err(cmd::Failure::new(
-                exit::UNREADABLE,
-                "no dump given (try `holdup --help`)",
-            )),
-        },
+        Some(Command::Ps(args)) => cmd::ps::run(&args),
+        Some(Command::Bt(args)) => cmd::bt::run(&args),
+        Some(Command::Locks(args)) => cmd::locks::run(&args),
+        None => cmd::report::run(&cli.report),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -49,6 +49,18 @@ fn evidence_short(c: &Certainty) -> String {
     }
 }
 
+/// ` (read)`, or nothing for waits that have no mode (a completion).
+fn mode_suffix(mode: &str) -> String {
+    if mode == "none" {
+        String::new()
+    } else {
+        format!(" ({mode})")
+    }
+}
+
+/// Inferences weaker than this stay out of the text (they are in `--json`).
+const SHOWN_CONFIDENCE: f64 = 0.3;
+
 /// One sentence saying why the root cause is where everything ends.
 pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
     let tasks = who_list(report, &r.tasks);
@@ -175,10 +187,10 @@ pub fn render_text(report: &Report) -> String {
             for w in g.waits.iter().filter(|w| w.task == *t) {
                 let _ = writeln!(
                     s,
-                    "  {} waits for {} ({}){}  [{}]",
+                    "  {} waits for {}{}{}  [{}]",
                     who(report, *t),
                     lock_name(report, w.lock),
-                    w.mode,
+                    mode_suffix(&w.mode),
                     w.position
                         .map_or_else(String::new, |p| format!(", position {p} in the queue")),
                     evidence(&w.certainty)
@@ -199,6 +211,31 @@ pub fn render_text(report: &Report) -> String {
             && let Some(node) = g.locks.get(&l)
         {
             let _ = writeln!(s, "  lock: {} at {} ({})", node.name, hex(l), node.kind);
+        }
+        // Who queues on what the root holds, in queue order.
+        for hd in g.holds.iter().filter(|hd| r.tasks.contains(&hd.task)) {
+            let mut queue: Vec<_> = g
+                .waits
+                .iter()
+                .filter(|w| w.lock == hd.lock && !r.tasks.contains(&w.task))
+                .collect();
+            if queue.is_empty() {
+                continue;
+            }
+            queue.sort_by_key(|w| w.position.unwrap_or(usize::MAX));
+            let names: Vec<String> = queue
+                .iter()
+                .map(|w| {
+                    let pos = w.position.map_or_else(String::new, |p| format!("#{p} "));
+                    format!("{pos}{}{}", who(report, w.task), mode_suffix(&w.mode))
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "  queued on {}: {}",
+                lock_name(report, hd.lock),
+                names.join(", ")
+            );
         }
         if r.blocked_behind.is_empty() {
             let _ = writeln!(s, "  nobody else is blocked behind it");
@@ -281,7 +318,7 @@ pub fn render_text(report: &Report) -> String {
         let holds = g
             .holds
             .iter()
-            .filter(|h| h.task == t.id)
+            .filter(|h| h.task == t.id && h.certainty.confidence() >= SHOWN_CONFIDENCE)
             .map(|h| {
                 format!(
                     "{} ({}, {})",
@@ -307,6 +344,18 @@ pub fn render_text(report: &Report) -> String {
         s,
         "fact = read from memory (the kernel records it); guess N% = inferred, with the evidence shown above or in --json."
     );
+    let hidden = g
+        .holds
+        .iter()
+        .filter(|h| h.certainty.confidence() < SHOWN_CONFIDENCE)
+        .count();
+    if hidden > 0 {
+        let _ = writeln!(
+            s,
+            "{hidden} weaker holder candidate(s) (under {:.0}%) are only in --json.",
+            SHOWN_CONFIDENCE * 100.0
+        );
+    }
     if !report.problems.is_empty() {
         let _ = writeln!(s, "\nNOT SEEN (what the dump did not let holdup read)");
         for p in &report.problems {

@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
+pub mod bt;
 pub mod info;
+pub mod locks;
 pub mod log;
+pub mod ps;
+pub mod report;
 
 use crate::{DumpArgs, exit};
 use holdup_kernel::{Kernel, OpenOptions};

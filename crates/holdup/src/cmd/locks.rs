@@ -1,0 +1,57 @@
+//! `holdup locks DUMP`: every lock with a holder or waiters, and how each is known.
+
+use super::{Failure, open, print_json};
+use crate::{DumpArgs, exit};
+use holdup_kernel::locking::{self, HolderId};
+use holdup_kernel::sched;
+
+pub fn run(args: &DumpArgs) -> Result<(), Failure> {
+    let kernel = open(args)?;
+    let tasks = sched::all_tasks(&kernel)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot list tasks: {e}")))?;
+    let blocked: Vec<u64> = tasks
+        .tasks
+        .iter()
+        .filter(|t| t.state_char == 'D')
+        .map(|t| t.task)
+        .collect();
+    let analysis = locking::analyze(&kernel, &blocked)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot read locks: {e}")))?;
+    if args.json {
+        return print_json(&analysis);
+    }
+    let who = |t: u64| match tasks.tasks.iter().find(|x| x.task == t) {
+        Some(x) => format!("{} (pid {})", x.comm, x.pid),
+        None => format!("task {t:#x}"),
+    };
+    for l in &analysis.locks {
+        let name = l
+            .name
+            .as_ref()
+            .map_or_else(String::new, |n| format!(" {}", n.text));
+        println!("{} {:#x}{name}", l.id.kind.as_str(), l.id.addr);
+        for h in &l.holders {
+            let holder = match &h.who {
+                HolderId::Task { task } => who(*task),
+                HolderId::Io { what } => format!("I/O: {what}"),
+            };
+            println!("  held by {holder} ({})  [{}]", h.mode, h.evidence);
+        }
+        for w in &l.waiters {
+            let pos = w.position.map_or_else(String::new, |p| format!(" #{p}"));
+            println!(
+                "  waiter{pos} {} ({})  [{}]",
+                who(w.task),
+                w.mode,
+                w.evidence
+            );
+        }
+        for n in &l.notes {
+            println!("  note: {n}");
+        }
+    }
+    for p in &analysis.problems {
+        eprintln!("holdup: locks: {p}");
+    }
+    Ok(())
+}
