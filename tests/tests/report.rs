@@ -1,0 +1,313 @@
+//! The hang report (`holdup DUMP --json` and the text) against the ground truth of every
+//! fixture: every truth fact is in it, as a fact where the kernel records it and as the
+//! best-ranked inference where it does not; every scenario's verdict matches; nothing is a
+//! fact that truth contradicts; and the seed incident reads as its author worked it out.
+
+use holdup_e2e::{
+    Fact, LockType, Mode, Role, TruthLine, all_dumps, holdup_ok, manifest, parse_hex,
+};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn hex_of(v: &Value) -> u64 {
+    parse_hex(v.as_str().unwrap_or_else(|| panic!("not an address: {v}")))
+}
+
+fn lock_type(t: LockType) -> &'static str {
+    match t {
+        LockType::Rwsem => "rwsem",
+        LockType::Mutex => "mutex",
+        LockType::Semaphore => "semaphore",
+        LockType::Completion => "completion",
+        LockType::PageLock => "page_lock",
+    }
+}
+
+fn mode(m: Mode) -> &'static str {
+    match m {
+        Mode::Read => "read",
+        Mode::Write => "write",
+        Mode::Exclusive => "exclusive",
+        Mode::Count => "count",
+        Mode::None => "none",
+    }
+}
+
+fn task_json(report: &Value, task: u64) -> Option<&Value> {
+    report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| hex_of(&t["task"]) == task)
+}
+
+fn lock_json(report: &Value, lock: u64) -> Option<&Value> {
+    report["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| hex_of(&l["lock"]) == lock)
+}
+
+/// Checks one truth fact against the report; `Err` says what is wrong.
+fn check_fact(report: &Value, f: &Fact) -> Result<(), String> {
+    let task = parse_hex(&f.task);
+    let lock = parse_hex(&f.lock);
+    let what = format!(
+        "scenario {} {} ({}) {:?} of {} {:#x}",
+        f.scenario,
+        f.comm,
+        f.pid,
+        f.role,
+        lock_type(f.lock_type),
+        lock
+    );
+    let t = task_json(report, task).ok_or_else(|| format!("{what}: task not in the report"))?;
+    if t["pid"] != f.pid || t["comm"] != f.comm.as_str() {
+        return Err(format!(
+            "{what}: report says pid {} comm {}",
+            t["pid"], t["comm"]
+        ));
+    }
+    let relation = match f.role {
+        Role::Waiter => {
+            let w = &t["waits_on"];
+            if w.is_null() || hex_of(&w["lock"]) != lock {
+                return Err(format!("{what}: waits_on is {w}"));
+            }
+            w
+        }
+        Role::Holder => t["holds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| hex_of(&h["lock"]) == lock)
+            .ok_or_else(|| format!("{what}: not among its holds {}", t["holds"]))?,
+    };
+    if relation["lock_type"] != lock_type(f.lock_type) {
+        return Err(format!("{what}: lock type {}", relation["lock_type"]));
+    }
+    if relation["mode"] != mode(f.mode) {
+        return Err(format!("{what}: mode {}", relation["mode"]));
+    }
+    let kind = relation["evidence"]["kind"].as_str().unwrap_or("?");
+    let want = if f.recorded_by_kernel {
+        "fact"
+    } else {
+        "inference"
+    };
+    if kind != want {
+        return Err(format!(
+            "{what}: evidence is {kind}, truth says the kernel records it: {}",
+            f.recorded_by_kernel
+        ));
+    }
+    if f.role == Role::Holder && !f.recorded_by_kernel {
+        // The truth's task is ranked first among the inferred holders (ties allowed).
+        let l = lock_json(report, lock).ok_or_else(|| format!("{what}: lock not listed"))?;
+        let conf = |h: &Value| h["evidence"]["confidence"].as_f64().unwrap_or(1.0);
+        let holders = l["holders"].as_array().unwrap();
+        let best = holders.iter().map(conf).fold(0.0, f64::max);
+        let mine = holders
+            .iter()
+            .find(|h| hex_of(&h["task"]) == task)
+            .map(conf)
+            .unwrap_or(0.0);
+        if mine < best {
+            return Err(format!(
+                "{what}: ranked below another candidate ({mine} < {best})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_truth_fact_is_in_the_json_report_with_the_right_evidence() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let report: Value =
+            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+        assert_eq!(report["schema_version"], 1);
+        let problems = report["problems"].to_string();
+        for line in fx.truth() {
+            let TruthLine::Fact(fact) = line else {
+                continue;
+            };
+            match check_fact(&report, &fact) {
+                Ok(()) => {}
+                // A partial dump may lose a task; then the report must say the task's memory
+                // is missing.
+                Err(e) if fx.incomplete && task_json(&report, parse_hex(&fact.task)).is_none() => {
+                    assert!(
+                        problems.contains(fact.task.trim_start_matches("0x"))
+                            || problems.contains(&format!("pid {}", fact.pid))
+                            || problems.contains(&format!("{}", fact.pid)),
+                        "{} {}: {e}, and the problems do not name the task",
+                        fx.name,
+                        f.file
+                    );
+                }
+                Err(e) => panic!("{} {}: {e}", fx.name, f.file),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_scenario_verdict_matches_a_root_cause() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let report: Value =
+            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+        let roots = report["root_causes"].as_array().unwrap();
+        for line in fx.truth() {
+            let TruthLine::Verdict(v) = line else {
+                continue;
+            };
+            let want: BTreeSet<u64> = v.root_cause_pids.iter().map(|p| u64::from(*p)).collect();
+            let root = roots
+                .iter()
+                .find(|r| {
+                    r["tasks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t["pid"].as_u64().unwrap())
+                        .collect::<BTreeSet<_>>()
+                        == want
+                })
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} {}: scenario {}: no root cause is exactly {:?} ({want:?}); got {}",
+                        fx.name, f.file, v.scenario, v.root_cause_comms, report["root_causes"]
+                    )
+                });
+            let is_cycle = matches!(root["kind"].as_str(), Some("self_deadlock" | "deadlock"));
+            assert_eq!(
+                is_cycle, v.cycle,
+                "{} {}: scenario {}: root cause kind {}",
+                fx.name, f.file, v.scenario, root["kind"]
+            );
+        }
+        // Nothing but the seven scenarios is blamed: no task outside the truth is a root cause.
+        let truth_pids: BTreeSet<u64> = fx
+            .truth()
+            .iter()
+            .filter_map(|l| match l {
+                TruthLine::Fact(f) => Some(u64::from(f.pid)),
+                TruthLine::Verdict(_) => None,
+            })
+            .collect();
+        for r in roots {
+            for t in r["tasks"].as_array().unwrap() {
+                assert!(
+                    truth_pids.contains(&t["pid"].as_u64().unwrap()),
+                    "{} {}: unexpected root cause {t}",
+                    fx.name,
+                    f.file
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_fact_in_the_report_contradicts_the_truth() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let report: Value =
+            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+        let truth: Vec<Fact> = fx
+            .truth()
+            .into_iter()
+            .filter_map(|l| match l {
+                TruthLine::Fact(f) => Some(f),
+                TruthLine::Verdict(_) => None,
+            })
+            .collect();
+        let truth_locks: BTreeSet<u64> = truth.iter().map(|f| parse_hex(&f.lock)).collect();
+        for l in report["locks"].as_array().unwrap() {
+            let lock = hex_of(&l["lock"]);
+            if !truth_locks.contains(&lock) {
+                continue;
+            }
+            for (role, list) in [(Role::Holder, &l["holders"]), (Role::Waiter, &l["waiters"])] {
+                for p in list.as_array().unwrap() {
+                    if p["evidence"]["kind"] != "fact" {
+                        continue;
+                    }
+                    let task = hex_of(&p["task"]);
+                    assert!(
+                        truth.iter().any(|f| parse_hex(&f.lock) == lock
+                            && parse_hex(&f.task) == task
+                            && f.role == role),
+                        "{} {}: the report states as fact that {} is a {role:?} of {:#x}; truth does not",
+                        fx.name,
+                        f.file,
+                        p["comm"],
+                        lock
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_seed_incident_reads_as_its_author_worked_it_out() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let text = holdup_ok(&[path.to_str().unwrap()]);
+        let truth = fx.truth();
+        let fact = |comm: &str, role: Role, ty: LockType| {
+            truth
+                .iter()
+                .find_map(|l| match l {
+                    TruthLine::Fact(x) if x.comm == comm && x.role == role && x.lock_type == ty => {
+                        Some(x.clone())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{}: truth has no {comm} {role:?} {ty:?}", fx.name))
+        };
+        let page = fact("kscand", Role::Waiter, LockType::PageLock);
+        let kscand = format!("kscand (pid {})", page.pid);
+        let bench = fact("bench", Role::Waiter, LockType::Rwsem);
+        let kcollapsed = fact("kcollapsed", Role::Waiter, LockType::Rwsem);
+        let block: String = text
+            .split("\nROOT CAUSE ")
+            .find(|b| b.split('\n').next().is_some_and(|h| h.contains(&kscand)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} {}: no root cause names {kscand}:\n{text}",
+                    fx.name, f.file
+                )
+            })
+            .to_string();
+        let what = format!("{} {}", fx.name, f.file);
+        assert!(block.contains("self-deadlock"), "{what}: {block}");
+        assert!(
+            block.contains(&format!("pfn {}", page.pfn.unwrap())),
+            "{what}: no pfn: {block}"
+        );
+        assert!(
+            block.contains(page.page.as_deref().unwrap()),
+            "{what}: no page address: {block}"
+        );
+        let held = format!("(bench, pid {}) (read)", bench.pid);
+        assert!(
+            block
+                .lines()
+                .any(|l| l.contains("holds mmap_lock of mm") && l.contains(&held)),
+            "{what}: kscand holds the mmap_lock of bench for read: {block}"
+        );
+        assert!(
+            block.contains(&format!(
+                "#0 kcollapsed (pid {}) (write), #1 bench (pid {}) (read)",
+                kcollapsed.pid, bench.pid
+            )),
+            "{what}: kcollapsed queued as writer, then bench as reader: {block}"
+        );
+    }
+}
