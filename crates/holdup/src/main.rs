@@ -47,6 +47,8 @@ enum Command {
     Bt(cmd::bt::BtArgs),
     /// Every lock with a holder or waiters: who holds it, who waits, and how each is known.
     Locks(DumpArgs),
+    /// One page decoded, its lock, its waiters and who may hold it (crash's `kmem -p`).
+    Page(cmd::page::PageArgs),
 }
 
 /// Exit statuses.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Some(Command::Ps(args)) => cmd::ps::run(&args),
         Some(Command::Bt(args)) => cmd::bt::run(&args),
         Some(Command::Locks(args)) => cmd::locks::run(&args),
+        Some(Command::Page(args)) => cmd::page::run(&args),
         None => cmd::report::run(&cli.report),
     };
     match result {

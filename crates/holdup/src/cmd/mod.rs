@@ -4,6 +4,7 @@ pub mod bt;
 pub mod info;
 pub mod locks;
 pub mod log;
+pub mod page;
 pub mod ps;
 pub mod report;
 

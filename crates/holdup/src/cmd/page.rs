@@ -1,0 +1,200 @@
+//! `holdup page DUMP ADDR|PFN`: one page decoded, like crash's `kmem -p`, with the story of
+//! its lock: who waits for it (the folio wait table) and who may hold it.
+
+use super::{Failure, open, print_json};
+use crate::{DumpArgs, exit};
+use clap::Args;
+use holdup_kernel::Kernel;
+use holdup_kernel::locking::{self, HolderId, LockKind};
+use holdup_kernel::mm::MemMap;
+use holdup_kernel::sched;
+use serde::Serialize;
+
+#[derive(Args, Clone)]
+pub struct PageArgs {
+    #[command(flatten)]
+    pub dump: DumpArgs,
+    /// A `struct page` address (`0xfffff...`, in the vmemmap), or a page frame number
+    /// (decimal, or hex with 0x).
+    #[arg(value_name = "ADDR|PFN")]
+    pub page: String,
+}
+
+#[derive(Serialize)]
+struct PageReport {
+    page: holdup_kernel::mm::PageInfo,
+    /// Tasks waiting on a bit of this folio (from `folio_wait_table`).
+    waiters: Vec<Party>,
+    /// Who holds its lock: inferences (the kernel records no page-lock owner).
+    holders: Vec<Party>,
+}
+
+#[derive(Serialize)]
+struct Party {
+    pid: Option<u32>,
+    comm: Option<String>,
+    task: Option<String>,
+    what: String,
+    evidence: String,
+}
+
+fn parse_number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+pub fn run(args: &PageArgs) -> Result<(), Failure> {
+    let kernel = open(&args.dump)?;
+    let memmap = MemMap::new(&kernel).map_err(|e| {
+        Failure::new(
+            exit::UNREADABLE,
+            format!("cannot find the struct pages: {e}"),
+        )
+    })?;
+    let value = parse_number(&args.page).ok_or_else(|| {
+        Failure::new(
+            exit::UNREADABLE,
+            format!("{:?} is neither a struct page address nor a pfn", args.page),
+        )
+    })?;
+    let page = if value >= memmap.vmemmap {
+        value
+    } else if value < memmap.max_pfn {
+        memmap.pfn_to_page(value)
+    } else {
+        return Err(Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "{value:#x} is above the last pfn ({:#x}) and below the vmemmap ({:#x})",
+                memmap.max_pfn, memmap.vmemmap
+            ),
+        ));
+    };
+    let info = memmap
+        .read_page(kernel.mem(), page)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("struct page {page:#x}: {e}")))?;
+    let report = page_story(&kernel, info)?;
+    if args.dump.json {
+        return print_json(&report);
+    }
+    let p = &report.page;
+    println!("      PAGE        PFN        FOLIO            MAPPING          INDEX  FLAGS");
+    println!(
+        "{:#x} {:>9} {:#x} {:#x} {:>6x}  {:#x} {}",
+        p.page,
+        p.pfn.map_or_else(|| "?".into(), |v| v.to_string()),
+        p.folio.value,
+        p.mapping.value,
+        p.index,
+        p.flags.value.raw,
+        p.flags.value.names.join(",")
+    );
+    if p.folio.value != p.page {
+        println!(
+            "a tail page of folio {:#x} ({} pages), whose flags are {}",
+            p.folio.value,
+            p.nr_pages,
+            p.folio_flags.value.names.join(",")
+        );
+    }
+    let locked = p.folio_flags.value.locked;
+    println!(
+        "page lock: {}",
+        if locked {
+            "LOCKED (PG_locked set)  [fact: folio.flags]"
+        } else {
+            "not locked"
+        }
+    );
+    for w in &report.waiters {
+        println!("  waiter: {}  [{}]", describe(w), w.evidence);
+    }
+    for h in &report.holders {
+        println!("  holder: {}  [{}]", describe(h), h.evidence);
+    }
+    if locked && report.holders.is_empty() {
+        println!(
+            "  holder: unknown (the kernel records no page-lock owner, and no task's stack points to it)"
+        );
+    }
+    Ok(())
+}
+
+fn describe(p: &Party) -> String {
+    match (&p.comm, p.pid) {
+        (Some(c), Some(pid)) => format!("{c} (pid {pid}) {}", p.what),
+        _ => p.what.clone(),
+    }
+}
+
+/// Waiters from the wait table and holder candidates from the lock analysis of the
+/// blocked tasks.
+fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageReport, Failure> {
+    let folio = page.folio.value;
+    let tasks = sched::all_tasks(k)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot list tasks: {e}")))?;
+    let blocked: Vec<u64> = tasks
+        .tasks
+        .iter()
+        .filter(|t| t.state_char == 'D')
+        .map(|t| t.task)
+        .collect();
+    let analysis =
+        locking::analyze_with(k, &blocked, &locking::AnalyzeOptions { scan_pages: false })
+            .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot read locks: {e}")))?;
+    let named = |task: u64| {
+        let t = tasks.tasks.iter().find(|t| t.task == task);
+        (
+            t.map(|t| t.pid),
+            t.map(|t| t.comm.clone()),
+            Some(format!("{task:#x}")),
+        )
+    };
+    let mut waiters = Vec::new();
+    for w in analysis
+        .page_waiters
+        .iter()
+        .filter(|w| w.value.folio == folio)
+    {
+        let (pid, comm, task) = named(w.value.task);
+        let what = match w.value.kind {
+            LockKind::PageLock => "waits to lock it".to_string(),
+            LockKind::PageWriteback => "waits for its writeback to end".to_string(),
+            _ => format!("waits for bit {} to clear", w.value.bit_nr),
+        };
+        waiters.push(Party {
+            pid,
+            comm,
+            task,
+            what,
+            evidence: w.evidence.to_string(),
+        });
+    }
+    let mut holders = Vec::new();
+    for l in analysis.locks.iter().filter(|l| l.id.addr == folio) {
+        for h in &l.holders {
+            let (pid, comm, task) = match &h.who {
+                HolderId::Task { task } => named(*task),
+                HolderId::Io { .. } => (None, None, None),
+            };
+            let what = match &h.who {
+                HolderId::Task { .. } => "may hold its lock".to_string(),
+                HolderId::Io { what } => format!("I/O in flight: {what}"),
+            };
+            holders.push(Party {
+                pid,
+                comm,
+                task,
+                what,
+                evidence: h.evidence.to_string(),
+            });
+        }
+    }
+    Ok(PageReport {
+        page,
+        waiters,
+        holders,
+    })
+}
