@@ -32,6 +32,10 @@ def fixture_plan(kernel):
     dumps = [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib")]
     if kernel == "6.1":
         dumps.append(("vmcore.elf-d31.zst", "vmcore.elf-d31.zst", "dump-zst", "elf"))
+        # Every compression and the flattened format, for real but small: every 8th page.
+        for c in ("lzo", "snappy", "zstd"):
+            dumps.append((f"vmcore.kdump-{c}.sample", f"vmcore.kdump-{c}.sample", "dump-sample", f"kdump-{c}"))
+        dumps.append(("vmcore.flat-zlib.sample", "vmcore.flat-zlib.sample", "dump-sample", "flat-zlib"))
     plans.append((kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
                   "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic", False))
     if kernel == "6.12":
@@ -71,6 +75,13 @@ def made_by(cmds, src_name, dst, role):
     if role == "oracle":
         tool = "drgn 0.3.0 (oracle/drgn_d_stacks.py)" if dst.startswith("drgn") else "crash 8.0.6"
         return f"oracles.sh: {tool} with the -dbg vmlinux"
+    if src_name.endswith(".sample"):
+        base = src_name[: -len(".sample")]
+        how = cmds.get(src_name, "oracle/kdumptool.py sample 8")
+        if "flatten" in how:
+            base = "vmcore.kdump-zlib"
+            return f"{how} (itself every 8th page of {base}: {cmds.get(base, 'makedumpfile')})"
+        return f"{how} ({base}: {cmds.get(base, 'makedumpfile')})"
     if src_name.endswith(".zst"):
         return cmds.get(src_name[:-4], "makedumpfile") + " | zstd -19"
     return cmds.get(src_name, "dumps/gen/formats.sh")

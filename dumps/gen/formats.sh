@@ -9,6 +9,10 @@
 #   vmcore.kdump-snappy     makedumpfile -p -d L, or oracle/kdumptool.py reencode of kdump-zlib
 #   vmcore.kdump-zstd       makedumpfile -z -d L, or oracle/kdumptool.py reencode of kdump-zlib
 #   vmcore.flat-zlib        makedumpfile -F -c -d L       (flattened)
+#   vmcore.kdump-{lzo,snappy,zstd}.sample, vmcore.flat-zlib.sample
+#                           every 8th page of those files, their compressed bytes copied
+#                           verbatim (oracle/kdumptool.py sample; flatten for the last):
+#                           small enough to commit, so CI reads every compression for real
 #   vmcore.overfiltered     (6.12 only) bookworm's makedumpfile 1.7.2 -c -d 31: a real
 #                           incomplete dump (1.7.2 does not know 6.12's page types)
 #   vmcoreinfo.txt          the VMCOREINFO note's text, byte for byte
@@ -128,6 +132,13 @@ t0=$SECONDS
 rm -f "$DIR/vmcore.elf-d31.zst"
 zstd -q -19 "$DIR/vmcore.elf-d31" -o "$DIR/vmcore.elf-d31.zst"
 say "vmcore.elf-d31.zst: zstd -19 ($((SECONDS - t0)) s)"
+
+for c in zlib lzo snappy zstd; do
+    "$PY" "$KT" sample 8 "$DIR/vmcore.kdump-$c" "$DIR/vmcore.kdump-$c.sample"
+    say "vmcore.kdump-$c.sample: oracle/kdumptool.py sample 8 vmcore.kdump-$c (0 s)"
+done
+"$PY" "$KT" flatten "$DIR/vmcore.kdump-zlib.sample" "$DIR/vmcore.flat-zlib.sample"
+say "vmcore.flat-zlib.sample: oracle/kdumptool.py flatten vmcore.kdump-zlib.sample (0 s)"
 
 if [ "$KERNEL" = 6.12 ]; then
     mdf "$MDF_OLD" "$DIR/vmcore.overfiltered" -c -d 31

@@ -45,7 +45,8 @@ pub struct Fixture {
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
     pub file: String,
-    /// `dump`, `dump-zst` (a dump compressed with zstd), `truth`, `oracle`, `serial`,
+    /// `dump`, `dump-zst` (a dump compressed with zstd), `dump-sample` (every 8th page of a
+    /// dump, in another compression or format: not for analysis), `truth`, `oracle`, `serial`,
     /// `vmcoreinfo`, `symbols`, `offsets`, `meta`.
     pub role: String,
     /// For dumps: `elf`, `kdump-zlib`, `kdump-lzo`, `kdump-snappy`, `kdump-zstd`, `flat-zlib`.

@@ -52,6 +52,61 @@ fn all_formats_of_a_capture_agree_on_every_page_they_share() {
     }
 }
 
+#[test]
+fn every_compression_and_the_flattened_format_read_the_same_pages() {
+    let m = manifest();
+    let mut formats = std::collections::BTreeSet::new();
+    for fx in &m.fixtures {
+        let main = fx
+            .files
+            .iter()
+            .find(|f| f.role == "dump" && f.format.as_deref() == Some("kdump-zlib"))
+            .expect("a kdump-zlib dump");
+        let base = Dump::open(fx.path(&main.file)).expect("open the kdump-zlib dump");
+        for f in fx.files_with_role("dump-sample") {
+            let what = format!("{} {}", fx.name, f.file);
+            let sample = Dump::open(fx.path(&f.file)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let format = f.format.as_deref().expect("sample format");
+            let name = sample.format_name();
+            let word = format
+                .trim_start_matches("kdump-")
+                .trim_start_matches("flat-");
+            assert!(
+                name.to_lowercase().contains(word),
+                "{what}: format {name:?}, expected {format}"
+            );
+            if format.starts_with("flat") {
+                assert!(
+                    name.to_lowercase().contains("flat"),
+                    "{what}: format {name:?}"
+                );
+            }
+            let (mut same, mut a, mut b) = (0u64, vec![0u8; 4096], vec![0u8; 4096]);
+            for pfn in 0..sample.max_pfn() {
+                if sample.page_state(pfn) != PageState::Present {
+                    continue;
+                }
+                sample
+                    .read_phys(pfn << 12, &mut a)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                base.read_phys(pfn << 12, &mut b).unwrap_or_else(|e| {
+                    panic!(
+                        "{what}: pfn {pfn:#x} in the sample, not in {}: {e}",
+                        main.file
+                    )
+                });
+                assert!(a == b, "{what}: pfn {pfn:#x} differs from {}", main.file);
+                same += 1;
+            }
+            assert!(same > 2000, "{what}: only {same} pages");
+            formats.insert(format.to_string());
+        }
+    }
+    for want in ["kdump-lzo", "kdump-snappy", "kdump-zstd", "flat-zlib"] {
+        assert!(formats.contains(want), "no committed {want} sample");
+    }
+}
+
 /// A copy of `src` in the scratch directory with every `from` replaced by `to` (same length).
 fn patched_copy(src: &Path, name: &str, from: &[u8], to: &[u8]) -> PathBuf {
     assert_eq!(from.len(), to.len());

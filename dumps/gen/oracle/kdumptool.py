@@ -21,6 +21,14 @@ usage:
       prints counts; exit status 1 on any mismatch.
   kdumptool.py pages FILE PFN...
       print sha256 of each page (or 'absent').
+  kdumptool.py sample STRIDE IN OUT
+      a small kdump-compressed file holding every STRIDE-th dumped page of IN: header,
+      sub-header, notes and 1st bitmap copied, the 2nd bitmap cut down, and each kept page's
+      descriptor and compressed bytes copied verbatim (so the bytes are IN's own: e.g.
+      makedumpfile's lzo output). Every format of one capture keeps the same pfns.
+  kdumptool.py flatten IN OUT
+      IN (kdump-compressed) in the flattened format (makedumpfile -F): a 4096-byte header,
+      then big-endian {offset, size} records, written out of file order, and the end marker.
 """
 import hashlib
 import struct
@@ -245,6 +253,71 @@ def reencode(kind, src, dst):
     print(f"reencode {kind}: {len(descs)} descriptors, {stats}", file=sys.stderr)
 
 
+def sample(stride, src, dst):
+    _, io = open_any(src)
+    k = Kdump(io)
+    if k.split:
+        raise SystemExit("split dumps are not supported")
+    bs = k.block_size
+    descs = k.descs()
+    keep = set(range(0, len(descs), stride))
+    nbytes = -(-k.max_mapnr // 8)
+    blen = k.bitmap_blocks * bs
+    need = -(-nbytes // bs) * bs
+    bitmap2_off = k.bitmap_off + (blen // 2 if blen >= 2 * need else 0)
+    new_bitmap = bytearray(len(k.bitmap2))
+    kept_descs = []
+    i = 0
+    for byte_i in range(nbytes):
+        b = k.bitmap2[byte_i]
+        for bit in range(8):
+            if b >> bit & 1:
+                if i in keep:
+                    new_bitmap[byte_i] |= 1 << bit
+                    kept_descs.append(descs[i])
+                i += 1
+    prefix = bytearray(io.pread(0, k.desc_off))
+    prefix[bitmap2_off:bitmap2_off + len(new_bitmap)] = new_bitmap
+    # No eraseinfo in a sample.
+    struct.pack_into("<qQ", prefix, bs + 64, 0, 0)
+    data_start = k.desc_off + len(kept_descs) * PAGE_DESC.size
+    moved = {}
+    with open(dst, "wb") as out:
+        out.write(prefix)
+        out.seek(data_start)
+        pos = data_start
+        new = []
+        for off, size, flags, pf in kept_descs:
+            key = (off, size, flags)
+            if key not in moved:
+                out.write(io.pread(off, size))
+                moved[key] = pos
+                pos += size
+            new.append((moved[key], size, flags, pf))
+        out.seek(k.desc_off)
+        out.write(b"".join(PAGE_DESC.pack(*d) for d in new))
+    print(f"sample 1/{stride}: {len(new)} of {len(descs)} pages", file=sys.stderr)
+
+
+def flatten(src, dst):
+    data = open(src, "rb").read()
+    if data[:8] != b"KDUMP   ":
+        raise SystemExit("flatten: not a kdump-compressed file")
+    header = bytearray(4096)
+    header[:16] = b"makedumpfile".ljust(16, b"\0")
+    struct.pack_into(">qq", header, 16, 1, 1)  # TYPE_FLAT_HEADER, VERSION_FLAT_HEADER
+    chunk = 65536
+    pieces = [(o, data[o:o + chunk]) for o in range(0, len(data), chunk)]
+    # Like makedumpfile, not in file order: the first block (the header) last.
+    pieces = pieces[1:] + pieces[:1]
+    with open(dst, "wb") as out:
+        out.write(header)
+        for o, piece in pieces:
+            out.write(struct.pack(">qq", o, len(piece)))
+            out.write(piece)
+        out.write(struct.pack(">qq", -1, -1))
+
+
 # --------------------------------------------------------------------------- ELF
 class Elf:
     def __init__(self, io):
@@ -371,6 +444,10 @@ def main(argv):
         reencode(argv[2], argv[3], argv[4])
     elif cmd == "vmcoreinfo":
         sys.stdout.buffer.write(vmcoreinfo_text(argv[2]))
+    elif cmd == "sample":
+        sample(int(argv[2]), argv[3], argv[4])
+    elif cmd == "flatten":
+        flatten(argv[2], argv[3])
     elif cmd == "compare":
         return compare(argv[2], argv[3:])
     elif cmd == "pages":
