@@ -3,23 +3,67 @@
 
 mod cmd;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use cmd::style::{ColorChoice, Ui};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// What `--help` shows after the options: examples and the exit statuses.
+const AFTER_HELP: &str = "\
+Examples:
+  holdup /var/crash/202611241951/dump.202611241951     the hang report of one dump
+  holdup vmcore --json | jq '.root_causes[0]'         the same, for scripts
+  holdup vmcore --dot | dot -Tsvg > hang.svg          the wait-for graph as a picture
+  holdup bt vmcore --state D                          backtraces of the blocked tasks
+  holdup triage /var/crash > triage.jsonl             one JSON line per dump found
+  holdup triage -q /var/crash | jq -r .signature | sort | uniq -c
+
+Symbols and types come from the dump (kallsyms, BTF). A vmlinux with DWARF is used when
+given (--vmlinux), or when /usr/lib/debug/boot/vmlinux-RELEASE or
+/usr/lib/debug/lib/modules/RELEASE/vmlinux exists for the dump's kernel release
+(HOLDUP_DEBUG_ROOT replaces /usr/lib/debug; empty, nothing is searched). -v says which.
+
+Exit status:
+  0  done; for the report: blocked tasks found and explained; for triage: every dump analysed
+  1  the report found no blocked task (nothing to explain); bt: no task matched
+  2  the dump could not be read, or the command line is wrong
+  3  triage: some dumps could not be analysed (their lines have \"errors\")
+
+Environment: NO_COLOR (no colour with --color auto), HOLDUP_LOG (log filter, as RUST_LOG),
+HOLDUP_DEBUG_ROOT, COLUMNS (width of the report's table).";
+
 /// Explain a Linux kernel hang from its vmcore: who holds what, and the root cause.
 #[derive(Parser)]
+// Not `args_conflicts_with_subcommands`: it would refuse global options before a subcommand
+// (`holdup -v triage ...`); the report's own options are refused with a subcommand in `main`.
 #[command(
     name = "holdup",
     version,
     about,
-    args_conflicts_with_subcommands = true
+    override_usage = "holdup [OPTIONS] DUMP\n       holdup [OPTIONS] <COMMAND> [ARGS]",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     report: cmd::report::ReportArgs,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+/// Options of every command.
+#[derive(Args, Clone)]
+struct GlobalArgs {
+    /// More on stderr: -v says which vmlinux and symbols are used, -vv debugging, -vvv tracing.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Errors only on stderr: no warnings, progress or summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
 }
 
 /// Options every command that reads a dump takes.
@@ -27,7 +71,8 @@ struct Cli {
 pub struct DumpArgs {
     /// The vmcore: ELF (/proc/vmcore copy, makedumpfile -E, QEMU), kdump-compressed or flattened.
     dump: Option<PathBuf>,
-    /// A vmlinux with DWARF for this kernel; by default symbols and types come from the dump.
+    /// A vmlinux with DWARF for this kernel; by default symbols and types come from the dump,
+    /// or from the debug package's vmlinux for the dump's release when one is installed.
     #[arg(long, global = true, value_name = "PATH")]
     vmlinux: Option<PathBuf>,
     /// Machine-readable output.
@@ -49,26 +94,65 @@ enum Command {
     Locks(DumpArgs),
     /// One page decoded, its lock, its waiters and who may hold it (crash's `kmem -p`).
     Page(cmd::page::PageArgs),
+    /// Many dumps at once, in parallel: one JSON line per dump, hangs grouped by signature.
+    #[command(after_help = cmd::triage::AFTER_HELP)]
+    Triage(cmd::triage::TriageArgs),
+    /// Shell completions on stdout (e.g. `holdup completions bash > /etc/bash_completion.d/holdup`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout (e.g. `holdup man > holdup.1; man ./holdup.1`).
+    Man,
 }
 
-/// Exit statuses.
+/// Exit statuses. Stable: scripts rely on them (README, `--help`).
 pub mod exit {
-    /// The command did what was asked (for the report: blocked tasks were found and explained).
+    /// The command did what was asked (for the report: blocked tasks were found and explained;
+    /// for triage: every dump was analysed).
     pub const OK: u8 = 0;
     /// The report found no blocked task: nothing to explain.
     pub const NO_HANG: u8 = 1;
-    /// The dump could not be read (not a dump, truncated, no symbols...).
+    /// The dump could not be read (not a dump, truncated, no symbols...), or bad usage.
     pub const UNREADABLE: u8 = 2;
+    /// Triage: at least one dump could not be analysed; its line has `errors`.
+    pub const SOME_FAILED: u8 = 3;
+}
+
+fn init_logging(g: &GlobalArgs) {
+    let mut b = env_logger::Builder::new();
+    b.filter_level(::log::LevelFilter::Warn)
+        .format_target(false)
+        .format_timestamp(None)
+        .parse_env("HOLDUP_LOG");
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => Some(::log::LevelFilter::Error),
+        (false, 0) => None,
+        (false, 1) => Some(::log::LevelFilter::Info),
+        (false, 2) => Some(::log::LevelFilter::Debug),
+        (false, _) => Some(::log::LevelFilter::Trace),
+    };
+    if let Some(l) = level {
+        b.filter_level(l);
+    }
+    b.init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::new()
-        .filter_level(::log::LevelFilter::Warn)
-        .format_target(false)
-        .format_timestamp(None)
-        .parse_env("HOLDUP_LOG")
-        .init();
+    if cli.command.is_some() && (cli.report.dot || cli.report.no_page_scan) {
+        let mut cmd = Cli::command();
+        cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--dot and --no-page-scan are options of the report (`holdup DUMP`), not of a subcommand",
+        )
+        .exit();
+    }
+    init_logging(&cli.global);
+    cmd::style::init(Ui {
+        color: cli.global.color,
+        quiet: cli.global.quiet,
+    });
     let result = match cli.command {
         Some(Command::Info(args)) => cmd::info::run(&args),
         Some(Command::Log(args)) => cmd::log::run(&args),
@@ -76,6 +160,12 @@ fn main() -> ExitCode {
         Some(Command::Bt(args)) => cmd::bt::run(&args),
         Some(Command::Locks(args)) => cmd::locks::run(&args),
         Some(Command::Page(args)) => cmd::page::run(&args),
+        Some(Command::Triage(args)) => cmd::triage::run(&args),
+        Some(Command::Completions { shell }) => {
+            cmd::shell::completions(shell, Cli::command());
+            Ok(())
+        }
+        Some(Command::Man) => cmd::shell::man(Cli::command()),
         None => cmd::report::run(&cli.report),
     };
     match result {

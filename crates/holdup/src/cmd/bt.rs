@@ -176,7 +176,7 @@ pub fn run(args: &BtArgs) -> Result<(), Failure> {
     }
     print!("{out}");
     for p in &problems {
-        eprintln!("holdup: bt: {p}");
+        super::note("bt", p);
     }
     Ok(())
 }

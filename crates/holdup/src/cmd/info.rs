@@ -72,7 +72,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         println!("{k:>12}: {v}");
     }
     for p in &info.problems {
-        eprintln!("holdup: info: {p}");
+        super::note("info", p);
     }
     Ok(())
 }

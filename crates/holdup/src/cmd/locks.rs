@@ -51,7 +51,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         }
     }
     for p in &analysis.problems {
-        eprintln!("holdup: locks: {p}");
+        super::note("locks", p);
     }
     Ok(())
 }

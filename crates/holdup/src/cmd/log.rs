@@ -17,7 +17,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     }
     print!("{out}");
     for s in &log.skipped {
-        eprintln!("holdup: log: skipped {s}");
+        super::note("log", format_args!("skipped {s}"));
     }
     Ok(())
 }

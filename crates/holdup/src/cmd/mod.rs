@@ -7,9 +7,12 @@ pub mod log;
 pub mod page;
 pub mod ps;
 pub mod report;
+pub mod shell;
+pub mod style;
+pub mod triage;
 
 use crate::{DumpArgs, exit};
-use holdup_kernel::{Kernel, OpenOptions};
+use holdup_kernel::Kernel;
 
 /// A command that failed: the exit status and a one-line message for a person.
 pub struct Failure {
@@ -26,21 +29,32 @@ impl Failure {
     }
 }
 
-/// Opens the dump named on the command line.
+/// Opens the dump named on the command line, with the vmlinux given or found for its
+/// release (see `holdup_triage::debuginfo`; `-v` says which).
 pub fn open(args: &DumpArgs) -> Result<Kernel, Failure> {
     let path = args
         .dump
         .as_ref()
         .ok_or_else(|| Failure::new(exit::UNREADABLE, "no dump given"))?;
-    let opts = OpenOptions {
-        vmlinux: args.vmlinux.clone(),
-    };
-    let kernel =
-        Kernel::open(path, &opts).map_err(|e| Failure::new(exit::UNREADABLE, e.to_string()))?;
+    let (kernel, _) = holdup_triage::debuginfo::open_kernel(path, args.vmlinux.as_deref())
+        .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
+    ::log::info!(
+        "{}: symbols: {}; types: {}",
+        path.display(),
+        kernel.symbols_source,
+        kernel.types_source
+    );
     for w in &kernel.warnings {
         ::log::warn!("{w}");
     }
     Ok(kernel)
+}
+
+/// A problem a command met but went on after (`holdup: ps: ...`) on stderr; `-q` silences it.
+pub fn note(cmd: &str, msg: impl std::fmt::Display) {
+    if !style::ui().quiet {
+        eprintln!("holdup: {cmd}: {msg}");
+    }
 }
 
 /// Prints a value as pretty JSON on stdout.

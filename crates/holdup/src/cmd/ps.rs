@@ -134,7 +134,7 @@ pub fn run(args: &PsArgs) -> Result<(), Failure> {
     }
     print!("{out}");
     for p in &list.problems {
-        eprintln!("holdup: ps: {p}");
+        super::note("ps", p);
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `holdup DUMP`: the hang report — who holds what, the chains, the root causes.
 
-use super::{Failure, open};
+use super::{Failure, open, style};
 use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_analysis::hang::{HangOptions, analyse_hang};
@@ -59,12 +59,18 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
             ));
         }
     };
+    let spinner = style::spinner(&format!("reading {path}"));
     let kernel = open(&args.dump)?;
-    let report = build(&kernel, &path, args.no_page_scan)?;
+    spinner.set_message(format!("analysing {path}"));
+    let report = build(&kernel, &path, args.no_page_scan);
+    spinner.finish_and_clear();
+    let report = report?;
     if args.dump.json {
         println!("{}", to_json(&report));
     } else if args.dot {
         print!("{}", render_dot(&report));
+    } else if style::color_on(style::Stream::Stdout) {
+        print!("{}", style::color_report(&render_text(&report)));
     } else {
         print!("{}", render_text(&report));
     }
