@@ -25,10 +25,31 @@ run *ARGS:
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 
-# Benchmarks against crash and drgn on the same dumps.
-bench:
-    @echo "no benchmark yet: see issue 3 (info/log), 4 (bt) and 5 (the report)" && exit 1
+# holdup vs crash and drgn on one dump (default: the 6.1 kdump-zlib fixture); see benches/README.md.
+bench KERNEL="6.1" *DUMP:
+    bash benches/run.sh {{KERNEL}} {{DUMP}}
 
-# Run every fuzz target for SECONDS each.
-fuzz SECONDS="60":
-    @echo "no fuzz targets yet: see issue 7" && exit 1
+# Run every fuzz target for SECONDS each (libFuzzer via cargo-fuzz on the stable toolchain,
+# RUSTC_BOOTSTRAP=1; `cargo install cargo-fuzz` once). New inputs go to fuzz/target/corpus/,
+# crashes to fuzz/artifacts/ (copy them to fuzz/regressions/<target>/ once fixed). See SECURITY.md.
+fuzz SECONDS="60" *TARGETS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export RUSTC_BOOTSTRAP=1
+    cargo fuzz build -a --sanitizer none
+    targets="{{TARGETS}}"
+    [ -n "$targets" ] || targets=$(cargo fuzz list)
+    for t in $targets; do
+        mkdir -p fuzz/target/corpus/$t fuzz/corpus/$t
+        echo "== $t ({{SECONDS}} s)"
+        cargo fuzz run -a --sanitizer none $t fuzz/target/corpus/$t fuzz/corpus/$t -- \
+            -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 2>&1 \
+            | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|Test unit written)' || true
+        if compgen -G "fuzz/artifacts/$t/*-*" >/dev/null; then
+            echo "$t: FAILED, see fuzz/artifacts/$t/"; exit 1
+        fi
+    done
+
+# Regenerate the fuzz seed corpus (fuzz/corpus/*/seed-*) from the committed fixtures.
+fuzz-seeds:
+    cargo run --release -p holdup-fuzz-targets --example make_seeds

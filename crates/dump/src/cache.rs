@@ -3,15 +3,24 @@
 //! Sharded by pfn so rayon workers rarely contend. Each shard keeps two generations (a cheap
 //! approximation of LRU): hits in the old generation are promoted, and when the young one is
 //! full the old one is dropped. A shard never holds more than `2 * per_generation` pages.
+//!
+//! Pages read whole are usually read once (the BTF blob, kallsyms tables, the struct pages
+//! of a scan): the first whole read of a page only notes its pfn (see
+//! [`PageCache::first_whole_read`]) and decompresses straight into the reader's buffer; a
+//! page read whole a second time is cached like any other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
+/// Pfns remembered per shard as read whole once (8 bytes each, 2 MiB in all at most).
+const SEEN_PER_SHARD: usize = 16 << 10;
 
 struct Shard {
     young: HashMap<u64, Arc<[u8]>>,
     old: HashMap<u64, Arc<[u8]>>,
+    /// Pfns read whole once and not cached (forgotten in bulk when it grows too large).
+    seen_whole: HashSet<u64>,
 }
 
 pub(crate) struct PageCache {
@@ -29,6 +38,7 @@ impl PageCache {
                     Mutex::new(Shard {
                         young: HashMap::new(),
                         old: HashMap::new(),
+                        seen_whole: HashSet::new(),
                     })
                 })
                 .collect(),
@@ -51,6 +61,16 @@ impl PageCache {
         let p = s.old.remove(&pfn)?;
         self.insert_locked(&mut s, pfn, p.clone());
         Some(p)
+    }
+
+    /// Whether this is the first whole-page read of `pfn` (then it is noted, and the caller
+    /// should not cache the page); `false` when it was read whole before.
+    pub(crate) fn first_whole_read(&self, pfn: u64) -> bool {
+        let mut s = self.shard(pfn);
+        if s.seen_whole.len() >= SEEN_PER_SHARD {
+            s.seen_whole.clear();
+        }
+        s.seen_whole.insert(pfn)
     }
 
     pub(crate) fn insert(&self, pfn: u64, page: Arc<[u8]>) {

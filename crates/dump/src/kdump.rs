@@ -151,6 +151,43 @@ fn word(bm: &[u8], w: usize) -> u64 {
     }
 }
 
+/// Where a present page's data is.
+enum Located<'s> {
+    /// Stored raw: the page itself.
+    Raw(std::borrow::Cow<'s, [u8]>),
+    /// Compressed data, and its descriptor to describe a failure to decode it.
+    Compressed(Compression, std::borrow::Cow<'s, [u8]>, Desc),
+}
+
+/// A page descriptor, kept to describe a page that does not decode.
+#[derive(Clone, Copy)]
+struct Desc {
+    paddr: u64,
+    /// File offset of the descriptor.
+    at: u64,
+    offset: u64,
+    size: u64,
+    flags: u32,
+}
+
+impl Desc {
+    fn corrupt(&self, what: String) -> PhysError {
+        let Desc {
+            paddr,
+            at,
+            offset,
+            size,
+            flags,
+        } = *self;
+        PhysError {
+            paddr,
+            failure: ReadFailure::Corrupt(format!(
+                "page descriptor at file offset {at:#x} (offset {offset:#x}, size {size:#x}, flags {flags:#x}): {what}"
+            )),
+        }
+    }
+}
+
 pub(crate) struct KdumpDump {
     pub(crate) header: KdumpHeader,
     bitmap1: Bitmap,
@@ -159,6 +196,8 @@ pub(crate) struct KdumpDump {
     rank: Vec<u64>,
     desc_start: u64,
     cache: PageCache,
+    /// Pages decompressed so far (cache misses of compressed pages).
+    pub(crate) decompressed: std::sync::atomic::AtomicU64,
 }
 
 fn u32at(b: &[u8], o: usize) -> u32 {
@@ -361,6 +400,31 @@ impl KdumpDump {
                 }
             ));
         }
+        // A cut copy keeps its descriptors (they come first) but loses the page data at the
+        // end. Data is written in descriptor order, except that all-zero pages share one
+        // block at the start: the furthest data end among the last descriptors says whether
+        // the file is whole.
+        if total > 0 && desc_end <= flen {
+            let n = total.min(4096);
+            let first = desc_start + (total - n) * PAGE_DESC_SIZE;
+            if let Ok(d) = src.get(first, (n * PAGE_DESC_SIZE) as usize) {
+                let end = d
+                    .chunks_exact(PAGE_DESC_SIZE as usize)
+                    .map(|d| u64at(d, 0).saturating_add(u64::from(u32at(d, 8))))
+                    .max()
+                    .unwrap_or(0);
+                if end > flen {
+                    warnings.push(format!(
+                        "kdump file ends at {flen:#x}, before the data of its last dumped page (which ends at {end:#x}){}: pages whose data lies past the end read as missing",
+                        if status & DH_COMPRESSED_INCOMPLETE != 0 {
+                            " (the dump is marked incomplete)"
+                        } else {
+                            " (truncated file)"
+                        }
+                    ));
+                }
+            }
+        }
         if status & DH_COMPRESSED_INCOMPLETE != 0 {
             warnings.push(
                 "kdump header says the dump is incomplete: makedumpfile could not write every page"
@@ -397,6 +461,7 @@ impl KdumpDump {
             rank,
             desc_start,
             cache: PageCache::new(cache_pages),
+            decompressed: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -453,13 +518,79 @@ impl KdumpDump {
         pfn: u64,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, PhysError> {
-        let bs = self.header.block_size as u64;
-        let paddr = pfn * bs;
-        let err = |failure| PhysError { paddr, failure };
         // Only present pages are ever cached.
         if let Some(p) = self.cache.get(pfn) {
             return Ok(f(&p));
         }
+        match self.locate(src, pfn)? {
+            // Raw pages (including the shared zero page) are read in place, uncached.
+            Located::Raw(data) => Ok(f(&data)),
+            Located::Compressed(comp, data, desc) => {
+                // Decompressed straight into the cache's buffer (collecting zeros into an
+                // `Arc<[u8]>` allocates it once, with no copy).
+                let mut page: Arc<[u8]> =
+                    std::iter::repeat_n(0u8, self.header.block_size as usize).collect();
+                let buf = Arc::get_mut(&mut page).expect("a new Arc is unique");
+                self.inflate(comp, &data, buf, &desc)?;
+                let r = f(&page);
+                self.cache.insert(pfn, page);
+                Ok(r)
+            }
+        }
+    }
+
+    /// Fills `out` (exactly one page) with page `pfn`. The first time a page is read whole
+    /// it is decompressed straight into `out` and not cached (see [`PageCache`]).
+    fn read_whole_page(&self, src: &Source, pfn: u64, out: &mut [u8]) -> Result<(), PhysError> {
+        if let Some(p) = self.cache.get(pfn) {
+            out.copy_from_slice(&p);
+            return Ok(());
+        }
+        match self.locate(src, pfn)? {
+            Located::Raw(data) => out.copy_from_slice(&data),
+            Located::Compressed(comp, data, desc) => {
+                if self.cache.first_whole_read(pfn) {
+                    self.inflate(comp, &data, out, &desc)?;
+                } else {
+                    let mut page: Arc<[u8]> =
+                        std::iter::repeat_n(0u8, self.header.block_size as usize).collect();
+                    let buf = Arc::get_mut(&mut page).expect("a new Arc is unique");
+                    self.inflate(comp, &data, buf, &desc)?;
+                    out.copy_from_slice(&page);
+                    self.cache.insert(pfn, page);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decompresses one page's data into `out`, which must be filled exactly.
+    fn inflate(
+        &self,
+        comp: Compression,
+        data: &[u8],
+        out: &mut [u8],
+        desc: &Desc,
+    ) -> Result<(), PhysError> {
+        let n = decompress(comp, data, out).map_err(|e| desc.corrupt(e))?;
+        if n != out.len() {
+            return Err(desc.corrupt(format!(
+                "{} data decompresses to {n} bytes, not {}",
+                comp.name(),
+                out.len()
+            )));
+        }
+        self.decompressed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Finds page `pfn`'s data in the file: raw, or compressed (with an error maker that
+    /// describes its page descriptor).
+    fn locate<'s>(&self, src: &'s Source, pfn: u64) -> Result<Located<'s>, PhysError> {
+        let bs = self.header.block_size as u64;
+        let paddr = pfn * bs;
+        let err = move |failure| PhysError { paddr, failure };
         let (state, desc_off) = self.classify(src, pfn);
         match state {
             PageState::Present => {}
@@ -484,11 +615,14 @@ impl KdumpDump {
         let offset = u64at(&d, 0);
         let size = u32at(&d, 8) as u64;
         let flags = u32at(&d, 12);
-        let corrupt = |what: String| {
-            err(ReadFailure::Corrupt(format!(
-                "page descriptor at file offset {desc_off:#x} (offset {offset:#x}, size {size:#x}, flags {flags:#x}): {what}"
-            )))
+        let desc = Desc {
+            paddr,
+            at: desc_off,
+            offset,
+            size,
+            flags,
         };
+        let corrupt = |what: String| desc.corrupt(what);
         if offset == 0 || offset < self.desc_start {
             return Err(if self.header.incomplete {
                 err(ReadFailure::Truncated(
@@ -508,10 +642,11 @@ impl KdumpDump {
                         .into(),
                 ))
             } else {
-                corrupt(format!(
-                    "data lies beyond the end of the file ({:#x})",
+                // The descriptor is whole but the data is not there: a cut file.
+                err(ReadFailure::Truncated(format!(
+                    "its data lies beyond the end of the file ({:#x} bytes; truncated file)",
                     src.len()
-                ))
+                )))
             });
         }
         let data = src
@@ -523,21 +658,9 @@ impl KdumpDump {
             if size != bs {
                 return Err(corrupt(format!("uncompressed page of {size} bytes")));
             }
-            // Raw pages (including the shared zero page) are read in place, uncached.
-            return Ok(f(&data));
+            return Ok(Located::Raw(data));
         }
-        let mut page = vec![0u8; bs as usize];
-        let n = decompress(comp, &data, &mut page).map_err(&corrupt)?;
-        if n != bs as usize {
-            return Err(corrupt(format!(
-                "{} data decompresses to {n} bytes, not {bs}",
-                comp.name()
-            )));
-        }
-        let page: Arc<[u8]> = page.into();
-        let r = f(&page);
-        self.cache.insert(pfn, page);
-        Ok(r)
+        Ok(Located::Compressed(comp, data, desc))
     }
 
     pub(crate) fn read_phys(
@@ -555,10 +678,14 @@ impl KdumpDump {
             })?;
             let in_page = (pa % bs) as usize;
             let n = (bs as usize - in_page).min(buf.len() - done);
-            self.with_page(src, pa / bs, |p| {
-                buf[done..done + n].copy_from_slice(&p[in_page..in_page + n])
-            })
-            .map_err(|mut e| {
+            let r = if n == bs as usize {
+                self.read_whole_page(src, pa / bs, &mut buf[done..done + n])
+            } else {
+                self.with_page(src, pa / bs, |p| {
+                    buf[done..done + n].copy_from_slice(&p[in_page..in_page + n])
+                })
+            };
+            r.map_err(|mut e| {
                 e.paddr = pa;
                 e
             })?;
@@ -571,8 +698,8 @@ impl KdumpDump {
 thread_local! {
     // Decompression contexts are reused per thread: making one per page costs more than the
     // decompression itself.
-    static ZLIB: std::cell::RefCell<flate2::Decompress> =
-        std::cell::RefCell::new(flate2::Decompress::new(true));
+    static ZLIB: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
     static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
@@ -580,17 +707,22 @@ thread_local! {
 fn decompress(comp: Compression, input: &[u8], out: &mut [u8]) -> Result<usize, String> {
     match comp {
         Compression::None => unreachable!("raw pages are not decompressed"),
+        // One whole zlib stream (header, deflate data, Adler-32 checked) that must fill the
+        // page exactly: libdeflate refuses a stream that would write past `out`.
         Compression::Zlib => ZLIB.with(|z| {
-            let mut d = z.borrow_mut();
-            d.reset(true);
-            match d.decompress(input, out, flate2::FlushDecompress::Finish) {
-                Ok(flate2::Status::StreamEnd) => Ok(d.total_out() as usize),
-                Ok(s) => Err(format!(
-                    "zlib stream did not end within a page ({s:?}, {} bytes out)",
-                    d.total_out()
-                )),
-                Err(e) => Err(format!("zlib: {e}")),
-            }
+            z.borrow_mut()
+                .zlib_decompress(input, out)
+                .map_err(|e| match e {
+                    libdeflater::DecompressionError::InsufficientSpace => {
+                        format!(
+                            "zlib stream does not end within a page ({} bytes)",
+                            out.len()
+                        )
+                    }
+                    libdeflater::DecompressionError::BadData => {
+                        "zlib: corrupt deflate data or checksum".to_string()
+                    }
+                })
         }),
         Compression::Lzo => crate::lzo::decompress(input, out).map_err(|e| e.to_string()),
         Compression::Snappy => {

@@ -10,7 +10,9 @@
 //!
 //! The file is memory-mapped and read lazily: opening parses headers, notes and (kdump) builds
 //! a popcount index over the bitmap; pages are decoded when read, and decompressed pages are
-//! kept in a bounded, sharded cache. The dump is untrusted: sizes are checked against the file
+//! kept in a bounded, sharded cache (a page read whole is cached from its second whole read
+//! on: bulk reads such as a BTF blob or a scan of struct pages are read once). zlib pages
+//! are inflated with libdeflate. The dump is untrusted: sizes are checked against the file
 //! before anything is allocated or read, and malformed input gives an error, never a panic.
 //!
 //! Physical memory is read through the [`PhysicalMemory`] trait, which [`Dump`] implements.
@@ -445,6 +447,16 @@ impl Dump {
     /// Things found odd while opening (truncation, malformed notes, ...).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// How many pages have been decompressed so far (kdump-compressed files; each page is
+    /// decompressed again only after the page cache dropped it). A cost measure for
+    /// benchmarks.
+    pub fn pages_decompressed(&self) -> u64 {
+        match &self.body {
+            Body::Kdump(k) => k.decompressed.load(std::sync::atomic::Ordering::Relaxed),
+            Body::Elf(_) => 0,
+        }
     }
 }
 

@@ -480,13 +480,18 @@ fn kdump_truncated_and_incomplete() {
             match d.read_phys(pfn * 4096, &mut b) {
                 Ok(()) => assert_eq!(&b, c.as_ref().unwrap()),
                 Err(e) => {
-                    assert!(matches!(e.failure, ReadFailure::Corrupt(_)), "{e}");
+                    assert!(matches!(e.failure, ReadFailure::Truncated(_)), "{e}");
                     failures += 1;
                 }
             }
         }
     }
     assert!(failures > 0);
+    assert!(
+        d.warnings().iter().any(|w| w.contains("truncated file")),
+        "{:?}",
+        d.warnings()
+    );
     // The same, marked incomplete: the failures are "truncated".
     cut[424] |= 8;
     let d = Dump::from_bytes(cut).unwrap();

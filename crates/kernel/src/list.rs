@@ -20,6 +20,22 @@ pub enum ListEnd {
     TooLong { limit: usize },
 }
 
+impl std::fmt::Display for ListEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListEnd::Complete => f.write_str("complete"),
+            ListEnd::Cycle { node } => write!(
+                f,
+                "corrupt: node {node:#x} is reached twice before the head (a cycle)"
+            ),
+            ListEnd::Unreadable(e) => write!(f, "a next pointer is unreadable: {e}"),
+            ListEnd::TooLong { limit } => {
+                write!(f, "longer than {limit} nodes (corrupt?); walk stopped")
+            }
+        }
+    }
+}
+
 /// The nodes of the list whose `struct list_head` is at `head` (the head itself excluded),
 /// in `next` order, and how the walk ended.
 pub fn list_nodes(mem: &dyn KernelMemory, head: u64, limit: usize) -> (Vec<u64>, ListEnd) {

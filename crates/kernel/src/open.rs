@@ -67,6 +67,24 @@ impl Kernel {
             path: shown.clone(),
             source,
         })?;
+        Self::from_kernel_dump(dump, &shown, opts)
+    }
+
+    /// [`Kernel::open`] on a dump already opened for kernel-memory reads (e.g. over a view
+    /// of its physical memory, [`KernelDump::with_phys`]); `shown` names it in errors.
+    pub fn from_kernel_dump(
+        dump: KernelDump,
+        shown: &str,
+        opts: &OpenOptions,
+    ) -> Result<Kernel, OpenError> {
+        let shown = shown.to_string();
+        let t0 = std::time::Instant::now();
+        let phase = |what: &str| {
+            log::debug!(
+                "open: {what} done at {:.2} ms",
+                t0.elapsed().as_secs_f64() * 1e3
+            )
+        };
         let release = dump
             .vmcoreinfo
             .osrelease()
@@ -96,6 +114,7 @@ impl Kernel {
             }
         };
 
+        phase("symbols");
         // The direct map's base is KASLR-randomised; the kernel keeps it in page_offset_base.
         match symbols.address_of("page_offset_base") {
             Some(addr) => match dump.mem.read_u64(addr) {
@@ -126,6 +145,7 @@ impl Kernel {
             }
         };
 
+        phase("types");
         match symbols.add_modules(&dump.mem, &types) {
             Ok(_) => {}
             Err(e) => warnings.push(format!("module symbols: {e}")),
@@ -136,6 +156,7 @@ impl Kernel {
             }
         }
 
+        phase("modules");
         Ok(Kernel {
             dump,
             symbols,

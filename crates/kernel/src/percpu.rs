@@ -22,7 +22,7 @@ pub fn nr_cpu_ids(k: &Kernel) -> Result<u32, ReadError> {
 /// link-time address is `addr`.
 pub fn per_cpu_ptr(k: &Kernel, addr: u64, cpu: u32) -> Result<u64, ReadError> {
     let offsets = k.symbol("__per_cpu_offset")?;
-    let off = k.mem().read_u64(offsets + 8 * u64::from(cpu))?;
+    let off = k.mem().read_u64(offsets.wrapping_add(8 * u64::from(cpu)))?;
     Ok(addr.wrapping_add(off))
 }
 

@@ -18,6 +18,10 @@ const DESC_FINALIZED: u64 = 2;
 /// (`LOG_BUF_SHIFT` is at most 25, descriptors 2^(shift-5)).
 const MAX_DESC_COUNT_BITS: u32 = 22;
 const MAX_DATA_SIZE_BITS: u32 = 28;
+/// Unreadable records listed one by one; the rest are counted.
+const MAX_SKIPPED_SHOWN: usize = 64;
+/// Unreadable records in a row after which the ring is given up on.
+const MAX_FAILED_IN_A_ROW: u64 = 4096;
 
 /// Where the fields of the ring buffer structures are, in bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +95,7 @@ impl PrintkLayout {
             info_seq: get("OFFSET(printk_info.seq)")?,
             info_ts_nsec: get("OFFSET(printk_info.ts_nsec)")?,
             info_text_len,
-            info_flags_level: info_text_len + 3,
+            info_flags_level: info_text_len.saturating_add(3),
             info_caller_id: get("OFFSET(printk_info.caller_id)")?,
             data_ring_size_bits: get("OFFSET(prb_data_ring.size_bits)")?,
             data_ring_data: get("OFFSET(prb_data_ring.data)")?,
@@ -152,9 +156,11 @@ pub fn read_log(
     rb: u64,
     layout: &PrintkLayout,
 ) -> Result<Log, PrintkError> {
-    let desc_ring = rb + layout.rb_desc_ring;
-    let data_ring = rb + layout.rb_text_data_ring;
-    let count_bits = mem.read_u32(desc_ring + layout.desc_ring_count_bits)?;
+    // Addresses and offsets come from the dump: wrap rather than overflow (a wrapped
+    // address just fails to read).
+    let desc_ring = rb.wrapping_add(layout.rb_desc_ring);
+    let data_ring = rb.wrapping_add(layout.rb_text_data_ring);
+    let count_bits = mem.read_u32(desc_ring.wrapping_add(layout.desc_ring_count_bits))?;
     if count_bits > MAX_DESC_COUNT_BITS {
         return Err(PrintkError::Absurd {
             addr: rb,
@@ -162,7 +168,7 @@ pub fn read_log(
             value: count_bits.into(),
         });
     }
-    let size_bits = mem.read_u32(data_ring + layout.data_ring_size_bits)?;
+    let size_bits = mem.read_u32(data_ring.wrapping_add(layout.data_ring_size_bits))?;
     if size_bits > MAX_DATA_SIZE_BITS {
         return Err(PrintkError::Absurd {
             addr: rb,
@@ -170,13 +176,19 @@ pub fn read_log(
             value: size_bits.into(),
         });
     }
-    let descs = mem.read_u64(desc_ring + layout.desc_ring_descs)?;
-    let infos = mem.read_u64(desc_ring + layout.desc_ring_infos)?;
-    let data = mem.read_u64(data_ring + layout.data_ring_data)?;
-    let head_id =
-        mem.read_u64(desc_ring + layout.desc_ring_head_id + layout.atomic_long_counter)?;
-    let tail_id =
-        mem.read_u64(desc_ring + layout.desc_ring_tail_id + layout.atomic_long_counter)?;
+    let descs = mem.read_u64(desc_ring.wrapping_add(layout.desc_ring_descs))?;
+    let infos = mem.read_u64(desc_ring.wrapping_add(layout.desc_ring_infos))?;
+    let data = mem.read_u64(data_ring.wrapping_add(layout.data_ring_data))?;
+    let head_id = mem.read_u64(
+        desc_ring
+            .wrapping_add(layout.desc_ring_head_id)
+            .wrapping_add(layout.atomic_long_counter),
+    )?;
+    let tail_id = mem.read_u64(
+        desc_ring
+            .wrapping_add(layout.desc_ring_tail_id)
+            .wrapping_add(layout.atomic_long_counter),
+    )?;
 
     let ring = Ring {
         mem,
@@ -190,17 +202,40 @@ pub fn read_log(
     let mut log = Log::default();
     let mut id = tail_id & DESC_ID_MASK;
     let head_id = head_id & DESC_ID_MASK;
-    // At most one lap of the descriptor ring, whatever the ids claim.
+    // At most one lap of the descriptor ring, whatever the ids claim; a ring whose records
+    // all fail to read (a corrupted pointer) is given up on, and only the first failures
+    // are kept.
+    let (mut failed, mut failed_in_a_row) = (0u64, 0u64);
     for _ in 0..ring.count {
         match ring.record(id) {
-            Ok(Some(record)) => log.records.push(record),
-            Ok(None) => {}
-            Err(e) => log.skipped.push(format!("record id {id}: {e}")),
+            Ok(Some(record)) => {
+                log.records.push(record);
+                failed_in_a_row = 0;
+            }
+            Ok(None) => failed_in_a_row = 0,
+            Err(e) => {
+                failed += 1;
+                failed_in_a_row += 1;
+                if log.skipped.len() < MAX_SKIPPED_SHOWN {
+                    log.skipped.push(format!("record id {id}: {e}"));
+                }
+                if failed_in_a_row >= MAX_FAILED_IN_A_ROW {
+                    log.skipped.push(format!(
+                        "{failed_in_a_row} records in a row are unreadable: the rest of the ring is not read"
+                    ));
+                    break;
+                }
+            }
         }
         if id == head_id {
             break;
         }
         id = (id + 1) & DESC_ID_MASK;
+    }
+    if failed > log.skipped.len() as u64 {
+        log.skipped.push(format!(
+            "{failed} unreadable records in all (the first {MAX_SKIPPED_SHOWN} are listed)"
+        ));
     }
     log.records.sort_by_key(|r| r.seq);
     Ok(log)
@@ -216,9 +251,19 @@ struct Region {
 
 impl Region {
     fn read(mem: &dyn KernelMemory, base: u64, len: usize) -> Region {
+        // In chunks: the size comes from the dump, so memory is only allocated as far as
+        // the dump backs it.
+        const CHUNK: usize = 1 << 20;
+        let mut bytes = Vec::new();
+        let mut result = Ok(());
+        while bytes.len() < len && result.is_ok() {
+            let start = bytes.len();
+            bytes.resize(start + (len - start).min(CHUNK), 0);
+            result = mem.read(base.wrapping_add(start as u64), &mut bytes[start..]);
+        }
         Region {
             base,
-            bytes: mem.read_vec(base, len),
+            bytes: result.map(|()| bytes),
             len,
         }
     }
@@ -229,7 +274,7 @@ impl Region {
             Ok(b) => Ok(b[off.min(end)..end].to_vec()),
             // The whole ring did not read: fall back to this record alone, so one filtered
             // page costs only the records on it.
-            Err(_) => mem.read_vec(self.base + off as u64, end - off.min(end)),
+            Err(_) => mem.read_vec(self.base.wrapping_add(off as u64), end - off.min(end)),
         }
     }
 }
@@ -250,27 +295,30 @@ impl Ring<'_> {
     fn record(&self, id: u64) -> Result<Option<LogRecord>, ReadError> {
         let l = self.layout;
         let idx = id & (self.count - 1);
-        let desc = self.descs + idx * l.desc_size;
-        let state_var = self
-            .mem
-            .read_u64(desc + l.desc_state_var + l.atomic_long_counter)?;
+        let desc = self.descs.wrapping_add(idx.wrapping_mul(l.desc_size));
+        let state_var = self.mem.read_u64(
+            desc.wrapping_add(l.desc_state_var)
+                .wrapping_add(l.atomic_long_counter),
+        )?;
         let state = state_var >> DESC_FLAGS_SHIFT;
         if state_var & DESC_ID_MASK != id || !(state == DESC_COMMITTED || state == DESC_FINALIZED) {
             return Ok(None);
         }
-        let begin = self
-            .mem
-            .read_u64(desc + l.desc_text_blk_lpos + l.lpos_begin)?;
-        let next = self
-            .mem
-            .read_u64(desc + l.desc_text_blk_lpos + l.lpos_next)?;
+        let begin = self.mem.read_u64(
+            desc.wrapping_add(l.desc_text_blk_lpos)
+                .wrapping_add(l.lpos_begin),
+        )?;
+        let next = self.mem.read_u64(
+            desc.wrapping_add(l.desc_text_blk_lpos)
+                .wrapping_add(l.lpos_next),
+        )?;
 
-        let info = self.infos + idx * l.info_size;
-        let seq = self.mem.read_u64(info + l.info_seq)?;
-        let ts_nsec = self.mem.read_u64(info + l.info_ts_nsec)?;
-        let text_len = self.mem.read_u16(info + l.info_text_len)?;
-        let level = self.mem.read_u8(info + l.info_flags_level)? >> 5;
-        let caller_id = self.mem.read_u32(info + l.info_caller_id)?;
+        let info = self.infos.wrapping_add(idx.wrapping_mul(l.info_size));
+        let seq = self.mem.read_u64(info.wrapping_add(l.info_seq))?;
+        let ts_nsec = self.mem.read_u64(info.wrapping_add(l.info_ts_nsec))?;
+        let text_len = self.mem.read_u16(info.wrapping_add(l.info_text_len))?;
+        let level = self.mem.read_u8(info.wrapping_add(l.info_flags_level))? >> 5;
+        let caller_id = self.mem.read_u32(info.wrapping_add(l.info_caller_id))?;
 
         let text = match self.text_block(begin, next) {
             Some((off, size)) if size >= 8 => {

@@ -17,7 +17,7 @@ pub(crate) fn read_member(k: &Kernel, base: u64, path: &str) -> Result<u64, Read
         detail: format!("types: {e}"),
     })?;
     let size = k.types.sizeof_id(field.ty).unwrap_or(8);
-    let addr = base + field.offset;
+    let addr = base.wrapping_add(field.offset);
     Ok(match size {
         1 => k.mem().read_u8(addr)?.into(),
         2 => k.mem().read_u16(addr)?.into(),
@@ -189,7 +189,7 @@ pub fn task_pid(k: &Kernel, task: u64) -> Result<u32, ReadError> {
 /// `task->comm`.
 pub fn task_comm(k: &Kernel, task: u64) -> Result<String, ReadError> {
     k.mem()
-        .read_cstr(task + offset_of(k, "task_struct.comm")?, 16)
+        .read_cstr(task.wrapping_add(offset_of(k, "task_struct.comm")?), 16)
 }
 
 /// `task_cpu(p)`: the CPU the task runs or last ran on (`thread_info.cpu` on 5.16+,
@@ -300,7 +300,7 @@ fn discover_tasks(k: &Kernel) -> Result<Discovered, ReadError> {
     let thread_head_off = offset_of(k, "signal_struct.thread_head")?;
     let thread_node_off = offset_of(k, "task_struct.thread_node")?;
     let mut problems = Vec::new();
-    let head = init_task + tasks_off;
+    let head = init_task.wrapping_add(tasks_off);
     let mut processes: Vec<u64> = std::iter::once(init_task)
         .chain(
             list_nodes_both_ways(k, head, "init_task.tasks", &mut problems)
@@ -320,11 +320,11 @@ fn discover_tasks(k: &Kernel) -> Result<Discovered, ReadError> {
             if known.contains(&t) {
                 continue;
             }
-            let node = t + tasks_off;
+            let node = t.wrapping_add(tasks_off);
             let linked = (|| -> Result<bool, ReadError> {
                 let next = mem.read_u64(node)?;
-                let prev = mem.read_u64(node + 8)?;
-                Ok(mem.read_u64(next + 8).ok() == Some(node)
+                let prev = mem.read_u64(node.wrapping_add(8))?;
+                Ok(mem.read_u64(next.wrapping_add(8)).ok() == Some(node)
                     || mem.read_u64(prev).ok() == Some(node))
             })()
             .unwrap_or(false);
@@ -336,7 +336,7 @@ fn discover_tasks(k: &Kernel) -> Result<Discovered, ReadError> {
             for dir in [0u64, 8] {
                 let mut n = node;
                 for _ in 0..crate::list::MAX_LIST_NODES {
-                    n = match mem.read_u64(n + dir) {
+                    n = match mem.read_u64(n.wrapping_add(dir)) {
                         Ok(x) => x,
                         Err(_) => break,
                     };
@@ -353,7 +353,7 @@ fn discover_tasks(k: &Kernel) -> Result<Discovered, ReadError> {
     let mut all = Vec::with_capacity(processes.len());
     let mut seen = HashSet::new();
     for p in processes {
-        let signal = match mem.read_u64(p + signal_off) {
+        let signal = match mem.read_u64(p.wrapping_add(signal_off)) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(format!("task {p:#x}: signal: {e}"));
@@ -365,7 +365,7 @@ fn discover_tasks(k: &Kernel) -> Result<Discovered, ReadError> {
         };
         let threads: Vec<u64> = list_nodes_both_ways(
             k,
-            signal + thread_head_off,
+            signal.wrapping_add(thread_head_off),
             &format!("threads of task {p:#x}"),
             &mut problems,
         )
@@ -401,7 +401,7 @@ fn list_nodes_both_ways(k: &Kernel, head: u64, what: &str, problems: &mut Vec<St
         ListEnd::Complete => return nodes,
         ListEnd::Unreadable(e) => e,
         other => {
-            problems.push(format!("{what}: {other:?}"));
+            problems.push(format!("{what}: {other}"));
             return nodes;
         }
     };
@@ -409,7 +409,7 @@ fn list_nodes_both_ways(k: &Kernel, head: u64, what: &str, problems: &mut Vec<St
     // `next` failed (or the head's own `next` was unreadable).
     let mut seen: HashSet<u64> = nodes.iter().copied().collect();
     let mut back = Vec::new();
-    let mut node = match mem.read_u64(head + 8) {
+    let mut node = match mem.read_u64(head.wrapping_add(8)) {
         Ok(n) => n,
         Err(_) if nodes.is_empty() => {
             problems.push(format!(
@@ -430,7 +430,7 @@ fn list_nodes_both_ways(k: &Kernel, head: u64, what: &str, problems: &mut Vec<St
         }
         seen.insert(node);
         back.push(node);
-        node = match mem.read_u64(node + 8) {
+        node = match mem.read_u64(node.wrapping_add(8)) {
             Ok(n) => n,
             Err(e) => {
                 problems.push(format!("{what}: going backwards: {e}"));
@@ -457,9 +457,12 @@ const MAX_XA_NODES: usize = 1 << 16;
 pub fn pid_tasks(k: &Kernel) -> Result<PidTasks, ReadError> {
     let mem = k.mem();
     let ns = k.symbol("init_pid_ns")?;
-    let idr = ns + offset_of(k, "pid_namespace.idr")?;
-    let head = mem.read_u64(idr + offset_of(k, "idr.idr_rt")? + offset_of(k, "xarray.xa_head")?)?;
-    let base = u64::from(mem.read_u32(idr + offset_of(k, "idr.idr_base")?)?);
+    let idr = ns.wrapping_add(offset_of(k, "pid_namespace.idr")?);
+    let head = mem.read_u64(
+        idr.wrapping_add(offset_of(k, "idr.idr_rt")?)
+            .wrapping_add(offset_of(k, "xarray.xa_head")?),
+    )?;
+    let base = u64::from(mem.read_u32(idr.wrapping_add(offset_of(k, "idr.idr_base")?))?);
     let shift_off = offset_of(k, "xa_node.shift")?;
     let slots_off = offset_of(k, "xa_node.slots")?;
     let tasks_off = offset_of(k, "pid.tasks")?;
@@ -480,7 +483,7 @@ pub fn pid_tasks(k: &Kernel) -> Result<PidTasks, ReadError> {
                 break;
             }
             let node = entry - 2;
-            let shift = match mem.read_u8(node + shift_off) {
+            let shift = match mem.read_u8(node.wrapping_add(shift_off)) {
                 Ok(s) if s < 64 && s % 6 == 0 => u32::from(s),
                 Ok(s) => {
                     problems.push(format!("init_pid_ns.idr: node {node:#x} has shift {s}"));
@@ -491,12 +494,12 @@ pub fn pid_tasks(k: &Kernel) -> Result<PidTasks, ReadError> {
                     continue;
                 }
             };
-            match mem.read_vec(node + slots_off, 64 * 8) {
+            match mem.read_vec(node.wrapping_add(slots_off), 64 * 8) {
                 Ok(b) => {
                     for i in (0..64u64).rev() {
                         let e = u64::from_le_bytes(b[i as usize * 8..][..8].try_into().unwrap());
                         if e != 0 {
-                            todo.push((e, index + (i << shift)));
+                            todo.push((e, index.wrapping_add(i << shift)));
                         }
                     }
                 }
@@ -508,8 +511,8 @@ pub fn pid_tasks(k: &Kernel) -> Result<PidTasks, ReadError> {
         if entry & 3 != 0 || entry < 4096 {
             continue;
         }
-        let nr = index + base;
-        match mem.read_u64(entry + tasks_off) {
+        let nr = index.wrapping_add(base);
+        match mem.read_u64(entry.wrapping_add(tasks_off)) {
             Ok(0) => {}
             Ok(first) => out.push((nr as u32, first.wrapping_sub(links_off))),
             Err(e) => {
@@ -730,37 +733,41 @@ pub fn read_task(
 ) -> Result<Task, ReadError> {
     let mem = k.mem();
     let state = if l.state.1 == 4 {
-        mem.read_u32(task + l.state.0)?
+        mem.read_u32(task.wrapping_add(l.state.0))?
     } else {
-        mem.read_u64(task + l.state.0)? as u32
+        mem.read_u64(task.wrapping_add(l.state.0))? as u32
     };
-    let exit_state = mem.read_u32(task + l.exit_state)?;
-    let pid = mem.read_u32(task + l.pid)?;
-    let tgid = mem.read_u32(task + l.tgid)?;
-    let parent = mem.read_u64(task + l.real_parent)?;
+    let exit_state = mem.read_u32(task.wrapping_add(l.exit_state))?;
+    let pid = mem.read_u32(task.wrapping_add(l.pid))?;
+    let tgid = mem.read_u32(task.wrapping_add(l.tgid))?;
+    let parent = mem.read_u64(task.wrapping_add(l.real_parent))?;
     // getppid(): the real parent's tgid (crash shows `parent`, which differs only for the
     // idle tasks of secondary CPUs: their `parent` is a copy of kernel_init's).
     let ppid = if parent == task {
         tgid
     } else {
-        mem.read_u32(parent + l.tgid)?
+        mem.read_u32(parent.wrapping_add(l.tgid))?
     };
-    let comm = mem.read_cstr(task + l.comm, 16)?;
-    let cpu = mem.read_u32(task + l.cpu)?;
+    let comm = mem.read_cstr(task.wrapping_add(l.comm), 16)?;
+    let cpu = mem.read_u32(task.wrapping_add(l.cpu))?;
     let on_cpu = match l.on_cpu {
-        Some(o) => mem.read_u32(task + o)? != 0,
+        Some(o) => mem.read_u32(task.wrapping_add(o))? != 0,
         None => false,
     };
-    let flags = mem.read_u32(task + l.flags)?;
-    let stack = mem.read_u64(task + l.stack)?;
-    let mm = mem.read_u64(task + l.mm)?;
-    let thread_sp = mem.read_u64(task + l.thread_sp)?;
+    let flags = mem.read_u32(task.wrapping_add(l.flags))?;
+    let stack = mem.read_u64(task.wrapping_add(l.stack))?;
+    let mm = mem.read_u64(task.wrapping_add(l.mm))?;
+    let thread_sp = mem.read_u64(task.wrapping_add(l.thread_sp))?;
     let is_current = current.get(&cpu) == Some(&task);
     let blocked = if is_current || state == TASK_RUNNING {
         None
     } else {
-        let last_arrival_ns = l.last_arrival.and_then(|o| mem.read_u64(task + o).ok());
-        let last_switch_time = l.last_switch_time.and_then(|o| mem.read_u64(task + o).ok());
+        let last_arrival_ns = l
+            .last_arrival
+            .and_then(|o| mem.read_u64(task.wrapping_add(o)).ok());
+        let last_switch_time = l
+            .last_switch_time
+            .and_then(|o| mem.read_u64(task.wrapping_add(o)).ok());
         Some(Blocked {
             last_arrival_ns,
             since_last_arrival_ns: match (clocks.now_ns, last_arrival_ns) {
@@ -771,7 +778,7 @@ pub fn read_task(
             // Only what the detector looks at: its timestamp is stale for other states.
             hung_task_ms: match (clocks.jiffies, last_switch_time, clocks.hz) {
                 (Some(j), Some(t), Some(hz)) if t != 0 && j >= t && hung_task_candidate(state) => {
-                    Some((j - t) * 1000 / hz)
+                    Some((j - t).saturating_mul(1000) / hz)
                 }
                 _ => None,
             },

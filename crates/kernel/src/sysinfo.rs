@@ -97,6 +97,9 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         })
     });
     let dump = &k.dump.dump;
+    // What the dump file itself lacks (cut short, incomplete, malformed notes): every
+    // finding that needed those pages is affected.
+    problems.extend(dump.warnings().iter().map(|w| format!("dump file: {w}")));
     let level = dump.dump_level();
     SystemInfo {
         release,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use holdup_dump::{Dump, DumpError, FormatKind, OpenOptions};
+use holdup_dump::{Dump, DumpError, FormatKind, OpenOptions, PhysicalMemory};
 use holdup_vmcoreinfo::VmcoreInfo;
 
 use crate::x86_64::{ConfigError, X86_64Memory};
@@ -27,7 +27,9 @@ pub enum OpenError {
 pub struct KernelDump {
     pub dump: Arc<Dump>,
     pub vmcoreinfo: VmcoreInfo,
-    pub mem: X86_64Memory<Arc<Dump>>,
+    /// Kernel virtual memory over the dump's physical memory (or over a view of it, see
+    /// [`KernelDump::with_phys`]).
+    pub mem: X86_64Memory<Arc<dyn PhysicalMemory>>,
     /// Where the direct-map base came from, if it was found while opening.
     pub direct_map_source: Option<&'static str>,
 }
@@ -49,10 +51,21 @@ impl KernelDump {
     /// confirms it, else found by probing the page tables; the symbols layer may later
     /// override it with `page_offset_base` from kallsyms.
     pub fn from_dump(dump: Dump) -> Result<KernelDump, OpenError> {
+        let dump = Arc::new(dump);
+        let phys: Arc<dyn PhysicalMemory> = dump.clone();
+        Self::with_phys(dump, phys)
+    }
+
+    /// Sets up kernel memory over `phys`, a view of `dump`'s physical memory (tests and
+    /// fuzzing overlay modified pages on a real dump this way); headers, notes and
+    /// VMCOREINFO still come from `dump`.
+    pub fn with_phys(
+        dump: Arc<Dump>,
+        phys: Arc<dyn PhysicalMemory>,
+    ) -> Result<KernelDump, OpenError> {
         let raw = dump.vmcoreinfo_raw().ok_or(OpenError::NoVmcoreinfo)?;
         let vmcoreinfo = VmcoreInfo::parse_bytes(raw);
-        let dump = Arc::new(dump);
-        let mem = X86_64Memory::from_vmcoreinfo(dump.clone(), &vmcoreinfo)?;
+        let mem = X86_64Memory::from_vmcoreinfo(phys, &vmcoreinfo)?;
         let mut direct_map_source = None;
         let hint = dump.elf_info().and_then(|e| e.direct_map_hint);
         if let Some(h) = hint

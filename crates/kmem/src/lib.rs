@@ -7,9 +7,11 @@
 //! [`X86_64Memory`] implements it over a dump's physical memory ([`holdup_dump::PhysicalMemory`]);
 //! [`KernelDump::open`] opens a dump file and sets everything up from its VMCOREINFO.
 
+mod bulk;
 mod kernel_dump;
 mod x86_64;
 
+pub use bulk::read_vec_parallel;
 pub use kernel_dump::{KernelDump, OpenError};
 pub use x86_64::{
     ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,

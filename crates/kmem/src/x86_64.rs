@@ -176,6 +176,11 @@ impl Tlb {
     fn get(&self, vpn: u64) -> Option<(u64, u64)> {
         self.shard(vpn).get(&vpn).copied()
     }
+    fn clear(&self) {
+        for s in &self.shards {
+            s.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
     fn insert(&self, vpn: u64, ppn_and_size: (u64, u64)) {
         let mut s = self.shard(vpn);
         if s.len() >= TLB_SHARD_CAP {
@@ -251,6 +256,12 @@ impl<P: PhysicalMemory> X86_64Memory<P> {
     /// direct-map addresses are translated by walking the page tables.
     pub fn set_direct_map_base(&self, base: u64) {
         self.direct_map_base.store(base, Ordering::Relaxed);
+    }
+
+    /// Forgets every cached translation: needed when the physical memory underneath
+    /// changes (an overlay of modified pages, in tests and fuzzing).
+    pub fn flush_tlb(&self) {
+        self.tlb.clear();
     }
 
     /// The direct map's base, if known.

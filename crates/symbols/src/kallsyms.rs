@@ -17,6 +17,8 @@
 use crate::table::{SymbolOrigin, SymbolTable};
 use crate::{Result, SymbolError, read_err, read_prefix};
 use holdup_kmem::KernelMemory;
+use rayon::prelude::*;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Most symbols accepted (Debian's 6.x kernels have about 150-200 thousand).
@@ -120,7 +122,7 @@ pub struct Kallsyms {
 struct Stream<'m> {
     mem: &'m dyn KernelMemory,
     base: u64,
-    buf: Vec<u8>,
+    buf: Cow<'m, [u8]>,
     /// Offset (from base) of `buf[0]`.
     buf_off: u64,
     pos: u64,
@@ -154,19 +156,67 @@ impl Stream<'_> {
                 }
             }
         }
-        self.buf = buf;
+        self.buf = Cow::Owned(buf);
         self.buf_off = self.pos;
         Ok(())
     }
 
-    fn byte(&mut self) -> Result<u8> {
-        if self.pos < self.buf_off || self.pos >= self.buf_off + self.buf.len() as u64 {
-            self.fill()?;
+    /// The next `n` bytes.
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let i = self.pos.wrapping_sub(self.buf_off);
+        if i > self.buf.len() as u64 || self.buf.len() - (i as usize) < n {
+            self.refill(n)?;
         }
-        let b = self.buf[(self.pos - self.buf_off) as usize];
-        self.pos += 1;
-        Ok(b)
+        let i = (self.pos - self.buf_off) as usize;
+        self.pos += n as u64;
+        Ok(&self.buf[i..i + n])
     }
+
+    /// Makes `buf` start at `pos` and hold at least `n` bytes, or says which byte is past
+    /// the limit or unreadable.
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<()> {
+        self.fill()?;
+        while self.buf.len() < n {
+            let at = self.pos + self.buf.len() as u64;
+            if at >= self.limit {
+                return Err(SymbolError::Bad {
+                    field: self.what.into(),
+                    detail: format!("runs past {} bytes", self.limit),
+                });
+            }
+            let addr = self.base.wrapping_add(at);
+            let want = (n - self.buf.len())
+                .min((0x1000 - (addr & 0xfff)) as usize)
+                .min((self.limit - at) as usize);
+            let mut more = vec![0; want];
+            self.mem
+                .read(addr, &mut more)
+                .map_err(read_err(format!("{} at {addr:#x}", self.what)))?;
+            self.buf.to_mut().extend_from_slice(&more);
+        }
+        Ok(())
+    }
+}
+
+/// Where `kallsyms_names` ends at the latest: the nearest other kallsyms table above it
+/// (`scripts/kallsyms.c` emits `kallsyms_markers` and then `kallsyms_token_table` right
+/// after the names, whatever the kernel version's order of the others). `None` when no
+/// table lies above it within the size limit.
+fn names_bound(a: &KallsymsAddrs, limit: u64) -> Option<u64> {
+    [
+        a.token_table,
+        a.token_index,
+        a.offsets,
+        a.relative_base,
+        a.num_syms,
+    ]
+    .into_iter()
+    .filter(|&t| t > a.names)
+    .min()
+    .map(|t| t - a.names)
+    .filter(|&len| len <= limit)
 }
 
 impl Kallsyms {
@@ -183,73 +233,103 @@ impl Kallsyms {
         }
         let tokens = read_tokens(mem, &addrs)?;
 
-        let offsets_raw = mem
-            .read_vec(addrs.offsets, num as usize * 4)
+        let offsets_raw = holdup_kmem::read_vec_parallel(mem, addrs.offsets, num as usize * 4)
             .map_err(read_err("kallsyms_offsets"))?;
         let base = mem
             .read_u64(addrs.relative_base)
             .map_err(read_err("kallsyms_relative_base"))?;
 
-        // Names first (the type char comes with the name).
+        // Names first (the type char comes with the name). The whole table is read at once,
+        // in parallel (it is a megabyte or more: hundreds of pages to decompress), when the
+        // next table bounds it; decoding then streams on past that if it must.
+        let limit = MAX_NAMES_BYTES.min(u64::from(num) * (2 + 0x3fff));
+        let prefetched = match names_bound(&addrs, limit) {
+            Some(bound) => {
+                // Between the names and the next table VMCOREINFO names lie
+                // `kallsyms_markers` (a u32 per 256 symbols) and, from 6.2 (and in later
+                // 6.1.y), `kallsyms_seqs_of_names` (3 bytes a symbol): read without them
+                // first, and the rest only if the names turn out to run into it.
+                let others = 3 * u64::from(num) + 4 * u64::from(num).div_ceil(256);
+                let first = bound.saturating_sub(others).max(bound / 2);
+                let mut buf = holdup_kmem::read_vec_parallel(mem, addrs.names, first as usize)
+                    .unwrap_or_default();
+                if buf.len() as u64 == first && !holds_names(&buf, num as usize) {
+                    if let Ok(rest) = holdup_kmem::read_vec_parallel(
+                        mem,
+                        addrs.names.wrapping_add(first),
+                        (bound - first) as usize,
+                    ) {
+                        buf.extend_from_slice(&rest);
+                    }
+                }
+                buf
+            }
+            None => Vec::new(),
+        };
         let mut names = Stream {
             mem,
             base: addrs.names,
-            buf: Vec::new(),
+            buf: Cow::Owned(prefetched),
             buf_off: 0,
             pos: 0,
-            limit: MAX_NAMES_BYTES.min(u64::from(num) * (2 + 0x3fff)),
+            limit,
             what: "kallsyms_names",
         };
-        let mut decoded: Vec<(u32, u32, u8)> = Vec::with_capacity(num as usize);
-        let mut arena = String::with_capacity(num as usize * 24);
-        let mut expanded = Vec::with_capacity(128);
-        let mut stext_idx = None;
-        for i in 0..num as usize {
-            let mut len = usize::from(names.byte()?);
-            if len & 0x80 != 0 {
-                // 6.1+: a 2-byte ULEB128 length for names over 127 compressed bytes.
-                let hi = names.byte()?;
-                if hi & 0x80 != 0 {
-                    return Err(SymbolError::Bad {
-                        field: "kallsyms_names".into(),
-                        detail: format!(
-                            "symbol {i} at offset {:#x}: length longer than 2 bytes",
-                            names.pos - 2
-                        ),
-                    });
-                }
-                len = (len & 0x7f) | (usize::from(hi) << 7);
+        // Names are expanded into one arena, checked as UTF-8 once at the end; addresses are
+        // computed once `_stext` has told which encoding the offsets use. When the prefetched
+        // bytes hold every name, a quick pass over the length bytes splits the table, and the
+        // pieces are expanded in parallel.
+        let tokens = Tokens::new(&tokens);
+        let (parts, names_len) = match split_names(&names.buf, num as usize, PIECES) {
+            Some((pieces, end)) => {
+                let parts: Vec<Result<Decoded>> = pieces
+                    .par_iter()
+                    .map(|&(start, stop, first, count)| {
+                        let mut piece = Stream {
+                            mem,
+                            base: addrs.names.wrapping_add(start as u64),
+                            buf: Cow::Borrowed(&names.buf[start..stop]),
+                            buf_off: 0,
+                            pos: 0,
+                            limit: (stop - start) as u64,
+                            what: "kallsyms_names",
+                        };
+                        decode_names(&mut piece, &tokens, first, count)
+                    })
+                    .collect();
+                // The first error in symbol order, as the sequential decoder would give.
+                (parts.into_iter().collect::<Result<Vec<_>>>()?, end as u64)
             }
-            if len == 0 {
-                return Err(SymbolError::Bad {
-                    field: "kallsyms_names".into(),
-                    detail: format!("symbol {i} at offset {:#x}: empty", names.pos - 1),
-                });
+            None => {
+                let d = decode_names(&mut names, &tokens, 0, num as usize)?;
+                (vec![d], names.pos)
             }
-            expanded.clear();
-            for _ in 0..len {
-                let t = &tokens[usize::from(names.byte()?)];
-                expanded.extend_from_slice(t);
-            }
-            if expanded.len() > MAX_EXPANDED || expanded.len() < 2 {
-                return Err(SymbolError::Bad {
-                    field: "kallsyms_names".into(),
-                    detail: format!(
-                        "symbol {i} expands to {} bytes (type char + name expected)",
-                        expanded.len()
-                    ),
-                });
-            }
-            let kind = expanded[0];
-            let name = String::from_utf8_lossy(&expanded[1..]);
-            if stext_idx.is_none() && name == "_stext" {
-                stext_idx = Some(i);
-            }
-            let start = arena.len() as u32;
-            arena.push_str(&name);
-            decoded.push((start, (arena.len() as u32) - start, kind));
+        };
+        // One arena; each part's entries are shifted by where its names landed in it.
+        let total: usize = parts.iter().map(|p| p.arena.len()).sum();
+        if total > u32::MAX as usize {
+            return Err(SymbolError::Bad {
+                field: "kallsyms_names".into(),
+                detail: "names add up to more than 4 GiB".into(),
+            });
         }
-        let names_len = names.pos;
+        let mut arena = Vec::with_capacity(total);
+        let mut stext_idx = None;
+        let mut bases = Vec::with_capacity(parts.len());
+        let mut count = 0usize;
+        for p in &parts {
+            bases.push(arena.len() as u32);
+            arena.extend_from_slice(&p.arena);
+            stext_idx = stext_idx.or(p.stext.map(|k| count + k));
+            count += p.entries.len();
+        }
+        let entries = || {
+            parts.iter().zip(&bases).flat_map(|(p, &b)| {
+                p.entries
+                    .iter()
+                    .map(move |&(start, len, kind)| (start + b, len, kind))
+            })
+        };
 
         let off_at = |i: usize| -> i32 {
             i32::from_le_bytes(offsets_raw[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]))
@@ -270,18 +350,29 @@ impl Kallsyms {
                 candidates,
             });
         };
-
         let mut table = SymbolTable::new(SymbolOrigin::Kallsyms { encoding });
-        table.reserve(num as usize, arena.len());
-        for (i, &(start, len, kind)) in decoded.iter().enumerate() {
-            let name = &arena[start as usize..(start + len) as usize];
-            table.push(
-                name,
-                kind,
-                encoding.decode(off_at(i), i, &addrs, base),
-                0,
-                None,
-            );
+        let addr = |i: usize| encoding.decode(off_at(i), i, &addrs, base);
+        match String::from_utf8(arena) {
+            Ok(arena) => {
+                table.extend_from_arena(
+                    arena,
+                    count,
+                    entries()
+                        .enumerate()
+                        .map(|(i, (start, len, kind))| (start, len, kind, addr(i))),
+                );
+                // The name index, from the hashes taken while the names were hot.
+                table.index_names_with(count, parts.iter().flat_map(|p| p.hashes.iter().copied()));
+            }
+            Err(e) => {
+                // Some name is not UTF-8 (never in a real kernel): convert each lossily.
+                let arena = e.into_bytes();
+                table.reserve(count, arena.len());
+                for (i, (start, len, kind)) in entries().enumerate() {
+                    let name = &arena[start as usize..(start + len) as usize];
+                    table.push(&String::from_utf8_lossy(name), kind, addr(i), 0, None);
+                }
+            }
         }
         Ok(Kallsyms {
             table,
@@ -308,6 +399,202 @@ impl Kallsyms {
     /// Length in bytes of the `kallsyms_names` table (found by decoding it).
     pub fn names_len(&self) -> u64 {
         self.names_len
+    }
+}
+
+/// Pieces the names table is cut into for parallel expansion.
+const PIECES: usize = 16;
+
+/// Expanded names of a run of symbols.
+struct Decoded {
+    arena: Vec<u8>,
+    /// (start in `arena`, length, type char) of each symbol.
+    entries: Vec<(u32, u32, u8)>,
+    /// Each name's hash for the name index.
+    hashes: Vec<u64>,
+    /// Index of `_stext`, if among them.
+    stext: Option<usize>,
+}
+
+impl Decoded {
+    fn with_capacity(n: usize) -> Decoded {
+        Decoded {
+            arena: Vec::with_capacity(n * 24),
+            entries: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            stext: None,
+        }
+    }
+}
+
+/// Expands `count` names from `names`, the first being symbol number `first`.
+fn decode_names(
+    names: &mut Stream,
+    tokens: &Tokens,
+    first: usize,
+    count: usize,
+) -> Result<Decoded> {
+    let mut out = Decoded::with_capacity(count);
+    // Room for the longest accepted name plus one token copied whole past it.
+    let mut expanded = vec![0u8; MAX_EXPANDED + MAX_TOKEN + Tokens::WIDTH];
+    for k in 0..count {
+        let i = first + k;
+        let mut len = usize::from(names.take(1)?[0]);
+        if len & 0x80 != 0 {
+            // 6.1+: a 2-byte ULEB128 length for names over 127 compressed bytes.
+            let hi = names.take(1)?[0];
+            if hi & 0x80 != 0 {
+                return Err(SymbolError::Bad {
+                    field: "kallsyms_names".into(),
+                    detail: format!(
+                        "symbol {i} at offset {:#x}: length longer than 2 bytes",
+                        names.pos - 2
+                    ),
+                });
+            }
+            len = (len & 0x7f) | (usize::from(hi) << 7);
+        }
+        if len == 0 {
+            return Err(SymbolError::Bad {
+                field: "kallsyms_names".into(),
+                detail: format!("symbol {i} at offset {:#x}: empty", names.pos - 1),
+            });
+        }
+        let mut n = 0usize;
+        let mut over = 0usize;
+        for &t in names.take(len)? {
+            if n <= MAX_EXPANDED {
+                n = tokens.append(t, &mut expanded, n);
+            } else {
+                // Too long already: only count, to say how long in the error.
+                over += tokens.len(t);
+            }
+        }
+        if n + over > MAX_EXPANDED || n < 2 {
+            return Err(SymbolError::Bad {
+                field: "kallsyms_names".into(),
+                detail: format!(
+                    "symbol {i} expands to {} bytes (type char + name expected)",
+                    n + over
+                ),
+            });
+        }
+        let name = &expanded[1..n];
+        if out.stext.is_none() && name == b"_stext" {
+            out.stext = Some(k);
+        }
+        if out.arena.len() + name.len() > u32::MAX as usize {
+            return Err(SymbolError::Bad {
+                field: "kallsyms_names".into(),
+                detail: format!("names add up to more than 4 GiB by symbol {i}"),
+            });
+        }
+        out.entries
+            .push((out.arena.len() as u32, name.len() as u32, expanded[0]));
+        out.hashes.push(crate::table::name_hash(name));
+        out.arena.extend_from_slice(name);
+    }
+    Ok(out)
+}
+
+/// A run of whole symbols in the names table: bytes `start..end`, symbols `first..first +
+/// count`.
+type Piece = (usize, usize, usize, usize);
+
+/// Whether `buf` holds all `num` names (reading only their length bytes).
+fn holds_names(buf: &[u8], num: usize) -> bool {
+    let mut pos = 0usize;
+    for _ in 0..num {
+        let Some(&b) = buf.get(pos) else {
+            return false;
+        };
+        pos += if b & 0x80 != 0 {
+            let Some(&hi) = buf.get(pos + 1) else {
+                return false;
+            };
+            2 + (usize::from(b & 0x7f) | (usize::from(hi & 0x7f) << 7))
+        } else {
+            1 + usize::from(b)
+        };
+    }
+    pos <= buf.len()
+}
+
+/// Cuts the names table in `buf` into about `pieces` runs of whole symbols by reading only
+/// their length bytes: `(start, end, first symbol, count)` each, and where the last name
+/// ends. `None` when `buf` does not hold all `num` names or a length is malformed (the
+/// sequential decoder then reads on, or says what is wrong).
+fn split_names(buf: &[u8], num: usize, pieces: usize) -> Option<(Vec<Piece>, usize)> {
+    let per = num.div_ceil(pieces).max(1);
+    let mut out = Vec::with_capacity(pieces);
+    let (mut pos, mut start, mut first) = (0usize, 0usize, 0usize);
+    for i in 0..num {
+        if i > first && i - first == per {
+            out.push((start, pos, first, i - first));
+            (start, first) = (pos, i);
+        }
+        let b = *buf.get(pos)?;
+        let len = if b & 0x80 != 0 {
+            let hi = *buf.get(pos + 1)?;
+            if hi & 0x80 != 0 {
+                return None;
+            }
+            pos += 2;
+            usize::from(b & 0x7f) | (usize::from(hi) << 7)
+        } else {
+            pos += 1;
+            usize::from(b)
+        };
+        if len == 0 {
+            return None;
+        }
+        pos += len;
+        if pos > buf.len() {
+            return None;
+        }
+    }
+    out.push((start, pos, first, num - first));
+    Some((out, pos))
+}
+
+/// The 256 tokens laid out for expansion by fixed-size copies: each short token padded to
+/// [`Tokens::WIDTH`] bytes, so appending one is one 16-byte copy and no call to `memcpy`.
+struct Tokens<'t> {
+    short: Vec<[u8; Tokens::WIDTH]>,
+    lens: [u16; 256],
+    all: &'t [Vec<u8>],
+}
+
+impl<'t> Tokens<'t> {
+    const WIDTH: usize = 16;
+
+    fn new(all: &'t [Vec<u8>]) -> Self {
+        let mut short = vec![[0u8; Self::WIDTH]; 256];
+        let mut lens = [0u16; 256];
+        for (i, t) in all.iter().enumerate().take(256) {
+            lens[i] = t.len() as u16;
+            if t.len() <= Self::WIDTH {
+                short[i][..t.len()].copy_from_slice(t);
+            }
+        }
+        Tokens { short, lens, all }
+    }
+
+    fn len(&self, t: u8) -> usize {
+        usize::from(self.lens[usize::from(t)])
+    }
+
+    /// Appends token `t` at `out[at..]` and returns the new length. `out` has room for
+    /// `Tokens::WIDTH` or the token's length past `at`, whichever is more.
+    #[inline]
+    fn append(&self, t: u8, out: &mut [u8], at: usize) -> usize {
+        let len = self.len(t);
+        if len <= Self::WIDTH {
+            out[at..at + Self::WIDTH].copy_from_slice(&self.short[usize::from(t)]);
+        } else {
+            out[at..at + len].copy_from_slice(&self.all[usize::from(t)]);
+        }
+        at + len
     }
 }
 

@@ -113,7 +113,75 @@ pub struct SymbolTable {
     modules: Vec<Module>,
     origin: SymbolOrigin,
     by_addr: OnceLock<Vec<u32>>,
-    by_name: OnceLock<Vec<u32>>,
+    /// Built on the first name lookup and then kept up to date by [`SymbolTable::push`], so
+    /// adding module symbols does not rebuild it.
+    by_name: OnceLock<NameIndex>,
+}
+
+/// Name -> symbol indices: an open-addressing hash table with linear probing. Symbols of one
+/// name are found in insertion order (a later one always lands further along the probe
+/// sequence than an earlier one, and nothing is ever removed), so vmlinux's come first.
+struct NameIndex {
+    /// Symbol index, or [`NameIndex::EMPTY`].
+    slots: Vec<u32>,
+    mask: usize,
+    len: usize,
+}
+
+impl NameIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    fn with_capacity(n: usize) -> NameIndex {
+        // Load factor at most 1/2: short probe sequences, 8 bytes a symbol.
+        let size = (n.max(16) * 2).next_power_of_two();
+        NameIndex {
+            slots: vec![Self::EMPTY; size],
+            mask: size - 1,
+            len: 0,
+        }
+    }
+
+    fn hash(name: &[u8]) -> usize {
+        name_hash(name) as usize
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.len + 1) * 2 > self.slots.len()
+    }
+
+    fn insert(&mut self, name: &[u8], sym: u32) {
+        self.insert_hashed(Self::hash(name), sym);
+    }
+
+    fn insert_hashed(&mut self, hash: usize, sym: u32) {
+        let mut i = hash & self.mask;
+        while self.slots[i] != Self::EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i] = sym;
+        self.len += 1;
+    }
+}
+
+/// The hash of a symbol name in the name index: FxHash-style multiply-rotate over 8-byte
+/// words (names are short and not hostile in a way that matters: a flood of colliding names
+/// only slows lookups down).
+pub(crate) fn name_hash(name: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h = name.len() as u64;
+    let mut chunks = name.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(26) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    // The high bits are the well-mixed ones.
+    (h ^ (h >> 32)).rotate_left(20)
 }
 
 impl fmt::Debug for SymbolTable {
@@ -160,7 +228,64 @@ impl SymbolTable {
             module: module.map(|m| m as u32).unwrap_or(VMLINUX),
         });
         self.by_addr = OnceLock::new();
+        let i = self.syms.len() as u32 - 1;
+        if self.by_name.get().is_some_and(NameIndex::needs_growth) {
+            self.by_name = OnceLock::new();
+        } else if let Some(ix) = self.by_name.get_mut() {
+            ix.insert(name.as_bytes(), i);
+        }
+    }
+
+    /// Adds vmlinux symbols whose names are already in one string: `(start, len, kind,
+    /// addr)` with `arena[start..start + len]` the name. Entries outside the arena or not on
+    /// character boundaries get an empty name.
+    pub(crate) fn extend_from_arena(
+        &mut self,
+        arena: String,
+        count: usize,
+        syms: impl Iterator<Item = (u32, u32, u8, u64)>,
+    ) {
+        let base = self.arena.len() as u32;
+        if self.arena.is_empty() {
+            self.arena = arena;
+        } else {
+            self.arena.push_str(&arena);
+        }
+        self.syms.reserve(count);
+        for (start, len, kind, addr) in syms {
+            let ok = self
+                .arena
+                .get((base + start) as usize..(base + start + len) as usize)
+                .is_some();
+            self.syms.push(Sym {
+                addr,
+                size: 0,
+                name: if ok { base + start } else { 0 },
+                name_len: if ok { len } else { 0 },
+                kind,
+                module: VMLINUX,
+            });
+        }
+        self.by_addr = OnceLock::new();
         self.by_name = OnceLock::new();
+    }
+
+    /// Builds the name index from the hashes ([`name_hash`]) of every symbol's name, in table
+    /// order, when the caller has them already (`count` of them). Does nothing if the table
+    /// does not hold exactly `count` symbols.
+    pub(crate) fn index_names_with(&mut self, count: usize, hashes: impl Iterator<Item = u64>) {
+        if count != self.syms.len() {
+            return;
+        }
+        let mut ix = NameIndex::with_capacity(count + count / 4);
+        let mut n = 0;
+        for (i, h) in hashes.enumerate().take(count) {
+            ix.insert_hashed(h as usize, i as u32);
+            n += 1;
+        }
+        if n == count {
+            self.by_name = OnceLock::from(ix);
+        }
     }
 
     pub(crate) fn push_module(&mut self, m: Module) -> usize {
@@ -222,14 +347,14 @@ impl SymbolTable {
         self.syms.iter().map(|s| self.view(s))
     }
 
-    fn by_name(&self) -> &[u32] {
+    fn by_name(&self) -> &NameIndex {
         self.by_name.get_or_init(|| {
-            let mut v: Vec<u32> = (0..self.syms.len() as u32).collect();
-            v.sort_by(|&a, &b| {
-                self.name_of(&self.syms[a as usize])
-                    .cmp(self.name_of(&self.syms[b as usize]))
-            });
-            v
+            // Room for the modules' symbols that usually follow, so they need no rebuild.
+            let mut ix = NameIndex::with_capacity(self.syms.len() + self.syms.len() / 4);
+            for (i, s) in self.syms.iter().enumerate() {
+                ix.insert(self.name_of(s).as_bytes(), i as u32);
+            }
+            ix
         })
     }
 
@@ -243,20 +368,45 @@ impl SymbolTable {
         })
     }
 
+    /// Indices of the symbols named `name`, in insertion order, each passed to `f` until it
+    /// returns `true`.
+    fn find_name(&self, name: &str, mut f: impl FnMut(u32) -> bool) {
+        let ix = self.by_name();
+        let mut i = NameIndex::hash(name.as_bytes()) & ix.mask;
+        loop {
+            let sym = ix.slots[i];
+            if sym == NameIndex::EMPTY {
+                return;
+            }
+            i = (i + 1) & ix.mask;
+            let s = &self.syms[sym as usize];
+            if s.name_len as usize == name.len() && self.name_of(s) == name && f(sym) {
+                return;
+            }
+        }
+    }
+
     /// Every symbol with exactly this name, vmlinux's first.
     pub fn lookup_all(&self, name: &str) -> impl Iterator<Item = Symbol<'_>> + '_ {
-        let idx = self.by_name();
-        let lo = idx.partition_point(|&i| self.name_of(&self.syms[i as usize]) < name);
-        let hi = lo + idx[lo..].partition_point(|&i| self.name_of(&self.syms[i as usize]) == name);
-        idx[lo..hi]
-            .iter()
-            .map(|&i| self.view(&self.syms[i as usize]))
+        let mut found = Vec::new();
+        self.find_name(name, |i| {
+            found.push(i);
+            false
+        });
+        found
+            .into_iter()
+            .map(move |i| self.view(&self.syms[i as usize]))
     }
 
     /// The symbol of that name (the first one: vmlinux before modules, and for duplicated
     /// static names the first in the table).
     pub fn lookup(&self, name: &str) -> Option<Symbol<'_>> {
-        self.lookup_all(name).next()
+        let mut first = None;
+        self.find_name(name, |i| {
+            first = Some(i);
+            true
+        });
+        first.map(|i| self.view(&self.syms[i as usize]))
     }
 
     /// Address of a symbol (`init_task`, `__per_cpu_offset`). Per-CPU variables give their
@@ -314,5 +464,74 @@ impl SymbolTable {
         self.modules
             .iter()
             .find(|m| m.regions.iter().any(|&(_, b, s)| addr >= b && addr - b < s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize) -> SymbolTable {
+        let mut t = SymbolTable::new(SymbolOrigin::Kallsyms {
+            encoding: AddressEncoding::AbsolutePercpu,
+        });
+        for i in 0..n {
+            t.push(
+                &format!("sym{i}"),
+                b'T',
+                KERNEL_HALF + 16 * i as u64,
+                0,
+                None,
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn name_index_kept_across_pushes_and_growth_in_insertion_order() {
+        let mut t = table(100);
+        assert_eq!(t.address_of("sym7"), Some(KERNEL_HALF + 16 * 7));
+        // The index exists now: later symbols (a module's) are added to it, duplicates after
+        // the earlier ones, across several growths.
+        let m = t.push_module(Module {
+            name: "m".into(),
+            addr: 0,
+            regions: Vec::new(),
+            symbols: 0,
+            error: None,
+        });
+        for i in 0..1000 {
+            t.push(&format!("sym{}", i % 150), b't', 1 + i as u64, 0, Some(m));
+        }
+        assert_eq!(t.address_of("sym7"), Some(KERNEL_HALF + 16 * 7));
+        let all: Vec<u64> = t.lookup_all("sym7").map(|s| s.addr).collect();
+        let mut want = vec![KERNEL_HALF + 16 * 7];
+        want.extend((0..1000u64).filter(|i| i % 150 == 7).map(|i| i + 1));
+        assert_eq!(all, want);
+        assert_eq!(t.lookup_in_module("m", "sym120").map(|s| s.addr), Some(121));
+        assert_eq!(t.lookup("sym149").map(|s| s.module), Some(Some("m")));
+        assert!(t.lookup("sym150").is_none() && t.lookup("").is_none());
+    }
+
+    #[test]
+    fn arena_symbols_and_resolution() {
+        let mut t = table(0);
+        let arena = "alphabetagamma".to_string();
+        let syms = [
+            (0, 5, b'T', KERNEL_HALF),
+            (5, 4, b'T', KERNEL_HALF + 0x10),
+            (9, 5, b'D', KERNEL_HALF + 0x40),
+        ];
+        t.extend_from_arena(arena, 3, syms.into_iter());
+        assert_eq!(t.address_of("beta"), Some(KERNEL_HALF + 0x10));
+        assert_eq!(t.format_address(KERNEL_HALF + 0x13), "beta+0x3/0x30");
+        // An entry outside the arena gets an empty name instead of panicking.
+        t.extend_from_arena(
+            "x".into(),
+            1,
+            [(0, 9, b'T', KERNEL_HALF + 0x80)].into_iter(),
+        );
+        assert_eq!(t.lookup("gamma").map(|s| s.kind), Some('D'));
+        assert_eq!(t.len(), 4);
     }
 }

@@ -9,7 +9,7 @@ use crate::{
     TypeError, TypeId, TypeKind, TypeSource,
 };
 use holdup_kmem::KernelMemory;
-use std::collections::HashMap;
+use rayon::prelude::*;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -49,7 +49,7 @@ pub struct Btf {
     /// `offsets[id - 1]` = absolute offset in `data` of type `id`.
     offsets: Vec<u32>,
     origin: Origin,
-    names: OnceLock<[HashMap<Box<str>, Vec<TypeId>>; 5]>,
+    names: OnceLock<NameIndex>,
     enumerators: OnceLock<crate::EnumeratorIndex>,
 }
 
@@ -210,12 +210,13 @@ impl Btf {
                 format!("{len} bytes exceeds the {BTF_MAX_SIZE} limit"),
             ));
         }
-        let data = mem
-            .read_vec(start, len as usize)
-            .map_err(|source| TypeError::Read {
+        // 4-6 MiB: over a thousand pages to inflate in a compressed dump, read in parallel.
+        let data = holdup_kmem::read_vec_parallel(mem, start, len as usize).map_err(|source| {
+            TypeError::Read {
                 what: "BTF (__start_BTF..__stop_BTF)",
                 source,
-            })?;
+            }
+        })?;
         Btf::parse(
             data,
             format!("BTF from kernel memory {start:#x}..{stop:#x}, {len} bytes"),
@@ -315,34 +316,60 @@ impl Btf {
         TypeId(u64::from(v))
     }
 
-    fn build_names(&self) -> [HashMap<Box<str>, Vec<TypeId>>; 5] {
-        let mut maps: [HashMap<Box<str>, Vec<TypeId>>; 5] = Default::default();
-        for (i, &off) in self.offsets.iter().enumerate() {
-            let Some(raw) = Self::raw_at(&self.data, off as usize, self.data.len()) else {
-                continue;
-            };
-            let nk = match raw.kind {
-                KIND_STRUCT => NameKind::Struct,
-                KIND_UNION => NameKind::Union,
-                KIND_FWD if raw.kflag => NameKind::Union,
-                KIND_FWD => NameKind::Struct,
-                KIND_ENUM | KIND_ENUM64 => NameKind::Enum,
-                KIND_TYPEDEF => NameKind::Typedef,
-                KIND_INT | KIND_FLOAT => NameKind::Base,
-                _ => continue,
-            };
-            if raw.name_off == 0 {
-                continue;
-            }
-            let Ok(name) = self.str_at(raw.name_off, String::new) else {
-                continue;
-            };
-            maps[nk.index()]
-                .entry(name.into())
-                .or_default()
-                .push(TypeId(i as u64 + 1));
+    /// The kind a type is found under by name, if any.
+    fn name_kind(raw: &Raw) -> Option<NameKind> {
+        Some(match raw.kind {
+            KIND_STRUCT => NameKind::Struct,
+            KIND_UNION => NameKind::Union,
+            KIND_FWD if raw.kflag => NameKind::Union,
+            KIND_FWD => NameKind::Struct,
+            KIND_ENUM | KIND_ENUM64 => NameKind::Enum,
+            KIND_TYPEDEF => NameKind::Typedef,
+            KIND_INT | KIND_FLOAT => NameKind::Base,
+            _ => return None,
+        })
+    }
+
+    /// The name of a type that can be looked up, and its kind.
+    fn lookup_name(&self, off: u32) -> Option<(NameKind, &[u8])> {
+        let raw = Self::raw_at(&self.data, off as usize, self.data.len())?;
+        let nk = Self::name_kind(&raw)?;
+        if raw.name_off == 0 {
+            return None;
         }
-        maps
+        let start = self.str_start.checked_add(raw.name_off as usize)?;
+        let bytes = self.data.get(start..self.str_end)?;
+        let end = bytes.iter().position(|&b| b == 0)?;
+        // Names that are not UTF-8 cannot be asked for (lookups take a `&str`).
+        std::str::from_utf8(&bytes[..end]).ok()?;
+        Some((nk, &bytes[..end]))
+    }
+
+    fn build_names(&self) -> NameIndex {
+        // Names are hashed in parallel (in order), then inserted in id order.
+        let named: Vec<(u32, u64)> = self
+            .offsets
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, &off)| {
+                let (nk, name) = self.lookup_name(off)?;
+                Some((i as u32 + 1, NameIndex::hash(nk, name)))
+            })
+            .collect();
+        let size = (named.len().max(8) * 2).next_power_of_two();
+        let mut ix = NameIndex {
+            slots: vec![(0, 0); size],
+            mask: size - 1,
+        };
+        // In id order, so that names found twice come out in id order.
+        for (id, h) in named {
+            let mut i = h as usize & ix.mask;
+            while ix.slots[i].0 != 0 {
+                i = (i + 1) & ix.mask;
+            }
+            ix.slots[i] = (id, (h >> 32) as u32);
+        }
+        ix
     }
 
     fn build_enumerators(&self) -> crate::EnumeratorIndex {
@@ -364,6 +391,34 @@ impl Btf {
             }
         }
         map
+    }
+}
+
+/// (kind, name) -> type ids: an open-addressing table with linear probing, built once. Ids
+/// are inserted in order and never removed, so the ids of one name are met in id order.
+struct NameIndex {
+    /// (type id, high half of the hash); id 0 (`void`, never named) marks an empty slot.
+    slots: Vec<(u32, u32)>,
+    mask: usize,
+}
+
+impl NameIndex {
+    /// FxHash-style multiply-rotate over 8-byte words, seeded with the kind.
+    fn hash(kind: NameKind, name: &[u8]) -> u64 {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut h = (kind.index() as u64 + 1).wrapping_mul(K) ^ name.len() as u64;
+        let mut chunks = name.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(26) ^ w).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(26) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        h ^ (h >> 29)
     }
 }
 
@@ -577,8 +632,24 @@ impl TypeSource for Btf {
     }
 
     fn find(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
-        let maps = self.names.get_or_init(|| self.build_names());
-        Ok(maps[kind.index()].get(name).cloned().unwrap_or_default())
+        let ix = self.names.get_or_init(|| self.build_names());
+        let h = NameIndex::hash(kind, name.as_bytes());
+        let mut found = Vec::new();
+        let mut i = h as usize & ix.mask;
+        loop {
+            let (id, tag) = ix.slots[i];
+            if id == 0 {
+                return Ok(found);
+            }
+            i = (i + 1) & ix.mask;
+            if tag != (h >> 32) as u32 {
+                continue;
+            }
+            let off = self.offsets[id as usize - 1];
+            if self.lookup_name(off) == Some((kind, name.as_bytes())) {
+                found.push(TypeId(u64::from(id)));
+            }
+        }
     }
 
     fn find_enumerator(&self, name: &str) -> Result<Vec<(TypeId, i128)>> {

@@ -266,7 +266,7 @@ fn lock_state(
                 if !s.count.value.writer_locked && s.count.value.readers > 0 {
                     let mm = mmap_lock_owner(k, l, users, id.addr).map(|(mm, _, _)| {
                         let size = k.types.sizeof("struct mm_struct").unwrap_or(0x400);
-                        (mm, mm + size)
+                        (mm, mm.saturating_add(size))
                     });
                     holders.extend(holders::rwsem_readers(hcx, &s, lay.size, &waiting, mm));
                     notes.push(format!(
@@ -443,7 +443,7 @@ fn lock_state(
             w.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
             (LockObject::WaitQueue, w)
         }
-        LockKind::RtMutex => match l.rt_owner.map(|o| mem.read_u64(id.addr + o)) {
+        LockKind::RtMutex => match l.rt_owner.map(|o| mem.read_u64(id.addr.wrapping_add(o))) {
             Some(Ok(raw)) => {
                 let owner = raw & !1;
                 let known = (owner != 0).then(|| {

@@ -87,7 +87,7 @@ pub fn read(
     l: &CompletionLayout,
     addr: u64,
 ) -> Result<Completion, ReadError> {
-    let done = mem.read_u32(addr + l.done)?;
+    let done = mem.read_u32(addr.wrapping_add(l.done))?;
     let (records, end) = list_entries(
         mem,
         addr + l.task_list,
@@ -99,7 +99,7 @@ pub fn read(
         waiters.push(Known::fact(
             CompletionWaiter {
                 record: r,
-                task: mem.read_u64(r + l.waiter_task)?,
+                task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
             },
             "swait_queue linked into completion.wait.task_list",
             r,
@@ -109,7 +109,7 @@ pub fn read(
         addr,
         done: Known::fact(done, "completion.done", addr + l.done),
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
         owner_note: NO_OWNER,
     })
 }

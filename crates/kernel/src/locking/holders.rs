@@ -418,7 +418,7 @@ pub(crate) fn rwsem_readers(
         .last_reader
         .as_ref()
         .map(|r| (r.value, r.evidence.clone()));
-    let lock_refs = cx.refs_all(sem.addr, sem.addr + size);
+    let lock_refs = cx.refs_all(sem.addr, sem.addr.saturating_add(size));
     let mm_refs = mm.map(|(lo, hi)| cx.refs_all(lo, hi)).unwrap_or_default();
     let mut out = Vec::new();
     for st in cx.stacks.iter() {
@@ -429,7 +429,14 @@ pub(crate) fn rwsem_readers(
         }
         let (live, stale) = lock_refs.get(&st.task).copied().unwrap_or_default();
         let live_related = mm_refs.get(&st.task).map_or(0, |r| r.0);
-        let mut code = code_references(cx.mem, cx.symbols, &cx.code, st, sem.addr, sem.addr + size);
+        let mut code = code_references(
+            cx.mem,
+            cx.symbols,
+            &cx.code,
+            st,
+            sem.addr,
+            sem.addr.saturating_add(size),
+        );
         if let (true, Some((lo, hi))) = (code.is_empty(), mm) {
             code = code_references(cx.mem, cx.symbols, &cx.code, st, lo, hi);
             for r in &mut code {
@@ -485,14 +492,21 @@ pub(crate) fn semaphore_holders(
     size: u64,
     waiters: &[u64],
 ) -> Vec<Holder> {
-    let refs = cx.refs_all(sem.addr, sem.addr + size);
+    let refs = cx.refs_all(sem.addr, sem.addr.saturating_add(size));
     let mut out = Vec::new();
     for st in cx.stacks.iter() {
         if waiters.contains(&st.task) {
             continue;
         }
         let (live, stale) = refs.get(&st.task).copied().unwrap_or_default();
-        let code = code_references(cx.mem, cx.symbols, &cx.code, st, sem.addr, sem.addr + size);
+        let code = code_references(
+            cx.mem,
+            cx.symbols,
+            &cx.code,
+            st,
+            sem.addr,
+            sem.addr.saturating_add(size),
+        );
         let signs = Signs {
             hint: None,
             code,
@@ -528,7 +542,10 @@ pub(crate) fn page_lock_holders(
     waits: &[Wait],
 ) -> Vec<Holder> {
     let f = folio.folio.value;
-    let (lo, hi) = (f, f + folio.nr_pages * memmap.page_size);
+    let (lo, hi) = (
+        f,
+        f.saturating_add(folio.nr_pages.saturating_mul(memmap.page_size)),
+    );
     let flags = &folio.folio_flags.value;
     let waiters: Vec<u64> = waits
         .iter()

@@ -118,7 +118,7 @@ impl Mutex {
 
 /// Decodes the mutex at `addr`.
 pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex, ReadError> {
-    let owner = MutexOwner::decode(mem.read_u64(addr + l.owner)?);
+    let owner = MutexOwner::decode(mem.read_u64(addr.wrapping_add(l.owner))?);
     let holder = owner
         .task
         .map(|t| Known::fact(t, "mutex.owner", addr + l.owner));
@@ -131,13 +131,13 @@ pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex,
     let mut waiters = Vec::with_capacity(records.len());
     for r in records {
         let ww_ctx = match l.waiter_ww_ctx {
-            Some(o) => Some(mem.read_u64(r + o)?),
+            Some(o) => Some(mem.read_u64(r.wrapping_add(o))?),
             None => None,
         };
         waiters.push(Known::fact(
             MutexWaiter {
                 record: r,
-                task: mem.read_u64(r + l.waiter_task)?,
+                task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
                 ww_ctx,
             },
             "mutex_waiter linked into mutex.wait_list",
@@ -149,14 +149,14 @@ pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex,
         owner: Known::fact(owner, "mutex.owner", addr + l.owner),
         holder,
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
     })
 }
 
 /// Whether `addr` looks like a mutex with waiters: an owner with `MUTEX_FLAG_WAITERS`
 /// whose task part is 0 or a kernel pointer.
 pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> bool {
-    mem.read_u64(addr + l.owner).is_ok_and(|o| {
+    mem.read_u64(addr.wrapping_add(l.owner)).is_ok_and(|o| {
         let t = o & !MUTEX_FLAGS;
         o & MUTEX_FLAG_WAITERS != 0 && (t == 0 || t >= 0xffff_8000_0000_0000)
     })

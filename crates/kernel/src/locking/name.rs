@@ -15,7 +15,12 @@ impl MmUsers {
         let mut m: HashMap<u64, Vec<u64>> = HashMap::new();
         if let Some(off) = l.task_mm {
             for &t in tasks {
-                if let Some(mm) = k.mem().read_u64(t + off).ok().filter(|&mm| mm != 0) {
+                if let Some(mm) = k
+                    .mem()
+                    .read_u64(t.wrapping_add(off))
+                    .ok()
+                    .filter(|&mm| mm != 0)
+                {
                     m.entry(mm).or_default().push(t);
                 }
             }
@@ -55,8 +60,8 @@ pub fn mmap_lock_owner(
         return Some((mm, leader, Evidence::fact(src, leader + l.task_mm?)));
     }
     // CONFIG_MEMCG: mm->owner, checked against owner->mm.
-    let owner = k.mem().read_u64(mm + l.mm_owner?).ok()?;
-    if owner != 0 && k.mem().read_u64(owner + l.task_mm?).ok()? == mm {
+    let owner = k.mem().read_u64(mm.wrapping_add(l.mm_owner?)).ok()?;
+    if owner != 0 && k.mem().read_u64(owner.wrapping_add(l.task_mm?)).ok()? == mm {
         return Some((
             mm,
             owner,

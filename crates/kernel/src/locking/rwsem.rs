@@ -197,8 +197,8 @@ impl RwSemaphore {
 
 /// Decodes the rw_semaphore at `addr`.
 pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSemaphore, ReadError> {
-    let raw_count = mem.read_u64(addr + l.count)?;
-    let raw_owner = mem.read_u64(addr + l.owner)?;
+    let raw_count = mem.read_u64(addr.wrapping_add(l.count))?;
+    let raw_owner = mem.read_u64(addr.wrapping_add(l.owner))?;
     let count = RwsemCount::decode(raw_count);
     let owner = RwsemOwner::decode(raw_owner);
 
@@ -239,11 +239,11 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
     let (records, end) = list_entries(mem, addr + l.wait_list, l.waiter_list, MAX_WAITERS);
     let mut waiters = Vec::with_capacity(records.len());
     for r in records {
-        let task = mem.read_u64(r + l.waiter_task)?;
-        let type_raw = mem.read_u32(r + l.waiter_type)?;
-        let timeout = mem.read_u64(r + l.waiter_timeout)?;
+        let task = mem.read_u64(r.wrapping_add(l.waiter_task))?;
+        let type_raw = mem.read_u32(r.wrapping_add(l.waiter_type))?;
+        let timeout = mem.read_u64(r.wrapping_add(l.waiter_timeout))?;
         let handoff_set = match l.waiter_handoff_set {
-            Some(o) => Some(mem.read_u8(r + o)? != 0),
+            Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
             None => None,
         };
         let mode = if type_raw == l.waiting_for_read {
@@ -271,7 +271,7 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
         writer,
         last_reader,
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
     })
 }
 
@@ -281,9 +281,9 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
 /// pointer with flags.
 pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> bool {
     let count_ok = mem
-        .read_u64(addr + l.count)
+        .read_u64(addr.wrapping_add(l.count))
         .is_ok_and(|c| c & RWSEM_FLAG_WAITERS != 0 && c & 0xf8 == 0);
-    let owner_ok = mem.read_u64(addr + l.owner).is_ok_and(|o| {
+    let owner_ok = mem.read_u64(addr.wrapping_add(l.owner)).is_ok_and(|o| {
         let t = o & !RWSEM_OWNER_FLAGS_MASK;
         t == 0 || t >= 0xffff_8000_0000_0000
     });
@@ -356,7 +356,7 @@ mod tests {
         m.u64(W2, W1); // W2.next -> W1: a cycle that misses the head
         let s = read(&m, &RwsemLayout::X86_64, SEM).unwrap();
         assert_eq!(s.waiters.len(), 2);
-        assert!(s.wait_list_problem.unwrap().contains("Cycle"));
+        assert!(s.wait_list_problem.unwrap().contains("cycle"));
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn read(
     l: &SemaphoreLayout,
     addr: u64,
 ) -> Result<Semaphore, ReadError> {
-    let count = mem.read_u32(addr + l.count)?;
+    let count = mem.read_u32(addr.wrapping_add(l.count))?;
     let (records, end) = list_entries(
         mem,
         addr + l.wait_list,
@@ -102,13 +102,13 @@ pub fn read(
     let mut waiters = Vec::with_capacity(records.len());
     for r in records {
         let up = match l.waiter_up {
-            Some(o) => Some(mem.read_u8(r + o)? != 0),
+            Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
             None => None,
         };
         waiters.push(Known::fact(
             SemaphoreWaiter {
                 record: r,
-                task: mem.read_u64(r + l.waiter_task)?,
+                task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
                 up,
             },
             "semaphore_waiter linked into semaphore.wait_list",
@@ -119,7 +119,7 @@ pub fn read(
         addr,
         count: Known::fact(count, "semaphore.count", addr + l.count),
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end:?}")),
+        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
         holders_note: NO_HOLDER_RECORD,
     })
 }
@@ -128,7 +128,7 @@ pub fn read(
 /// a waiter instead of counting it) and the raw spinlock is a small value.
 pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &SemaphoreLayout, addr: u64) -> bool {
     matches!(
-        (mem.read_u32(addr + l.count), mem.read_u32(addr + l.lock)),
+        (mem.read_u32(addr.wrapping_add(l.count)), mem.read_u32(addr.wrapping_add(l.lock))),
         (Ok(0), Ok(lock)) if lock <= 0xffff
     )
 }

@@ -255,8 +255,16 @@ impl TaskStack {
     /// Reads the stack of `task`. Pages that cannot be read (filtered out of the dump) are
     /// left out; an error only when nothing at all could be read.
     pub fn read(mem: &dyn KernelMemory, l: &Layouts, task: u64) -> Result<TaskStack, ReadError> {
-        let base = mem.read_u64(task + l.task_stack)?;
-        let sp = mem.read_u64(task + l.task_sp)?;
+        let base = mem.read_u64(task.wrapping_add(l.task_stack))?;
+        let sp = mem.read_u64(task.wrapping_add(l.task_sp))?;
+        if base.checked_add(THREAD_SIZE).is_none() {
+            return Err(ReadError::Corrupt {
+                vaddr: task.wrapping_add(l.task_stack),
+                detail: format!(
+                    "task {task:#x}: stack {base:#x} runs past the end of the address space"
+                ),
+            });
+        }
         let mut bytes = vec![0u8; THREAD_SIZE as usize];
         let pages = (THREAD_SIZE / 4096) as usize;
         let mut readable = vec![true; pages];
@@ -310,7 +318,7 @@ impl TaskStack {
 
     /// The word at `addr`, if it is on this stack and was read.
     pub fn word(&self, addr: u64) -> Option<u64> {
-        if !self.contains(addr) || addr + 8 > self.top() {
+        if !self.contains(addr) || self.top() - addr < 8 {
             return None;
         }
         let off = (addr - self.base) as usize;
@@ -543,7 +551,7 @@ impl<'a> WaitCx<'a> {
             return false;
         };
         self.mem
-            .read_u64(n.wrapping_sub(l.entry_list) + l.entry_func)
+            .read_u64(n.wrapping_sub(l.entry_list).wrapping_add(l.entry_func))
             .is_ok_and(|f| f >= KERNEL_HALF && self.function_at(f).is_some())
     }
 }
@@ -567,7 +575,9 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
             let Some(record) = slot.checked_sub(shape.task_off) else {
                 continue;
             };
-            if !stack.contains(record) || !stack.contains(record + shape.size - 1) {
+            if !stack.contains(record)
+                || !stack.contains(record.saturating_add(shape.size.saturating_sub(1)))
+            {
                 continue;
             }
             let node = record + shape.list_off;
@@ -603,10 +613,16 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
     let pi = cx
         .layouts
         .pi_blocked_on
-        .and_then(|(pi_off, lock_off)| Some((pi_off, lock_off, mem.read_u64(task + pi_off).ok()?)))
+        .and_then(|(pi_off, lock_off)| {
+            Some((
+                pi_off,
+                lock_off,
+                mem.read_u64(task.wrapping_add(pi_off)).ok()?,
+            ))
+        })
         .filter(|p| p.2 != 0);
     if let Some((pi_off, lock_off, waiter)) = pi {
-        match mem.read_u64(waiter + lock_off) {
+        match mem.read_u64(waiter.wrapping_add(lock_off)) {
             Ok(lock) => out.push(Wait {
                 task,
                 lock: LockId {
@@ -628,7 +644,7 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
     let blocker = cx
         .layouts
         .blocker
-        .and_then(|off| Some((off, mem.read_u64(task + off).ok()?)))
+        .and_then(|off| Some((off, mem.read_u64(task.wrapping_add(off)).ok()?)))
         .filter(|b| b.1 != 0);
     if let Some((off, b)) = blocker {
         // hung_task.h: the lock address with the blocker type in the two low bits.
@@ -697,7 +713,7 @@ fn is_waiter_node(mem: &dyn KernelMemory, stacks: &Stacks, shape: &Shape, n: u64
     let record = n.wrapping_sub(shape.list_off);
     st.contains(record)
         && mem
-            .read_u64(record + shape.task_off)
+            .read_u64(record.wrapping_add(shape.task_off))
             .is_ok_and(|t| t == st.task)
 }
 
@@ -718,10 +734,10 @@ fn plausible(cx: &WaitCx<'_>, kind: LockKind, lock: u64) -> bool {
             .semaphore
             .as_ref()
             .is_some_and(|l| semaphore::plausible_with_waiters(mem, l, lock)),
-        LockKind::Completion => l
-            .completion
-            .as_ref()
-            .is_some_and(|l| mem.read_u32(lock + l.done).is_ok_and(|d| d < 1 << 30)),
+        LockKind::Completion => l.completion.as_ref().is_some_and(|l| {
+            mem.read_u32(lock.wrapping_add(l.done))
+                .is_ok_and(|d| d < 1 << 30)
+        }),
         _ => false,
     }
 }
@@ -739,14 +755,16 @@ const MAX_WALK: usize = 4096;
 fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<u64> {
     let mem = cx.mem;
     let mut n = mem.read_u64(node).ok()?;
+    let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(n) {
+        // Back at the start, off the kernel's addresses, or a cycle that misses both.
+        if n == node || !kernel_ptr(n) || !seen.insert(n) {
             return None;
         }
         if !is_waiter_node(mem, cx.stacks, shape, n) {
             let unknown_waiter = cx.layouts.in_vmalloc(n)
                 && mem
-                    .read_u64(n.wrapping_sub(shape.list_off) + shape.task_off)
+                    .read_u64(n.wrapping_sub(shape.list_off).wrapping_add(shape.task_off))
                     .is_ok_and(|t| kernel_ptr(t) && !cx.layouts.in_vmalloc(t));
             let fits = shape
                 .kinds
@@ -773,7 +791,10 @@ fn waiter_in_list(
     node: u64,
 ) -> Option<Wait> {
     let mem = cx.mem;
-    let (next, prev) = (mem.read_u64(node).ok()?, mem.read_u64(node + 8).ok()?);
+    let (next, prev) = (
+        mem.read_u64(node).ok()?,
+        mem.read_u64(node.wrapping_add(8)).ok()?,
+    );
     if !kernel_ptr(next) || !kernel_ptr(prev) || next == node {
         return None;
     }
@@ -840,7 +861,7 @@ fn waiter_in_list(
     };
     let mut detail = vec![("list_head".to_string(), format!("{head:#x}"))];
     if end != crate::list::ListEnd::Complete {
-        detail.push(("wait_list_walk".into(), format!("{end:?}")));
+        detail.push(("wait_list_walk".into(), format!("{end}")));
     }
     let evidence = if code.is_some() && structural && !tied {
         Evidence::fact(
@@ -889,8 +910,8 @@ fn waiter_in_list(
     let mode = match kind {
         LockKind::Rwsem => {
             let l = cx.layouts.rwsem.as_ref()?;
-            let ty = mem.read_u32(record + l.waiter_type).ok()?;
-            if let Ok(timeout) = mem.read_u64(record + l.waiter_timeout) {
+            let ty = mem.read_u32(record.wrapping_add(l.waiter_type)).ok()?;
+            if let Ok(timeout) = mem.read_u64(record.wrapping_add(l.waiter_timeout)) {
                 detail.push(("timeout".into(), timeout.to_string()));
             }
             if ty == l.waiting_for_read {
@@ -924,23 +945,29 @@ fn wait_queue_waiter(
     entry: u64,
 ) -> Option<Wait> {
     let mem = cx.mem;
-    if !stack.contains(entry) || !stack.contains(entry + l.entry_size - 1) {
+    if !stack.contains(entry)
+        || !stack.contains(entry.saturating_add(l.entry_size.saturating_sub(1)))
+    {
         return None;
     }
-    let func = mem.read_u64(entry + l.entry_func).ok()?;
+    let func = mem.read_u64(entry.wrapping_add(l.entry_func)).ok()?;
     let fname = cx.function_at(func)?;
     if base_name(fname) == "wake_page_function" {
         return None; // a page wait, found with its folio
     }
     let node = entry + l.entry_list;
-    let (next, prev) = (mem.read_u64(node).ok()?, mem.read_u64(node + 8).ok()?);
+    let (next, prev) = (
+        mem.read_u64(node).ok()?,
+        mem.read_u64(node.wrapping_add(8)).ok()?,
+    );
     if !kernel_ptr(next) || !kernel_ptr(prev) || next == node {
         return None;
     }
     let mut n = next;
     let mut head = None;
+    let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(n) {
+        if n == node || !kernel_ptr(n) || !seen.insert(n) {
             break;
         }
         if !cx.is_wait_queue_entry(n) {
@@ -952,7 +979,7 @@ fn wait_queue_waiter(
     let head = head?;
     let (nodes, _) = list_nodes(mem, head, MAX_WAITERS);
     let position = nodes.iter().position(|&x| x == node)?;
-    let flags = mem.read_u32(entry + l.entry_flags).ok()?;
+    let flags = mem.read_u32(entry.wrapping_add(l.entry_flags)).ok()?;
     Some(Wait {
         task: stack.task,
         lock: LockId {
@@ -984,18 +1011,21 @@ fn page_waiter(cx: &WaitCx<'_>, stack: &TaskStack, t: &WaitTable, slot: u64) -> 
     let mem = cx.mem;
     let l = &t.layout;
     let record = slot.checked_sub(l.func_offset())?;
-    if !stack.contains(record) || !stack.contains(record + l.wpq_size - 1) {
+    if !stack.contains(record)
+        || !stack.contains(record.saturating_add(l.wpq_size.saturating_sub(1)))
+    {
         return None;
     }
-    if mem.read_u64(record + l.private_offset()).ok()? != stack.task {
+    if mem.read_u64(record.wrapping_add(l.private_offset())).ok()? != stack.task {
         return None;
     }
-    let node = record + l.node_offset();
+    let node = record.wrapping_add(l.node_offset());
     // Walk to the bucket head: the first node inside folio_wait_table.
     let mut n = mem.read_u64(node).ok()?;
     let mut head = None;
+    let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(n) {
+        if n == node || !kernel_ptr(n) || !seen.insert(n) {
             break;
         }
         if t.bucket_of_head(n).is_some() {
@@ -1003,7 +1033,10 @@ fn page_waiter(cx: &WaitCx<'_>, stack: &TaskStack, t: &WaitTable, slot: u64) -> 
             break;
         }
         // Every other node on a bucket is another wait_page_queue.
-        let func = mem.read_u64(n.wrapping_sub(l.node_offset()) + l.func_offset());
+        let func = mem.read_u64(
+            n.wrapping_sub(l.node_offset())
+                .wrapping_add(l.func_offset()),
+        );
         if func.ok() != Some(t.wake_page_function) {
             break;
         }

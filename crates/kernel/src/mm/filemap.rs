@@ -69,8 +69,14 @@ impl PageWaitLayout {
         let off = |p: &str| t.offsetof(p).map_err(ty);
         // 5.10 named the member `page`; 5.16+ `folio`.
         let folio = off("wait_page_queue.folio").or_else(|_| off("wait_page_queue.page"))?;
+        let head_size = t.sizeof("struct wait_queue_head").map_err(ty)?;
+        if !(8..=4096).contains(&head_size) {
+            return Err(missing(format!(
+                "sizeof(struct wait_queue_head) = {head_size}"
+            )));
+        }
         Ok(PageWaitLayout {
-            head_size: t.sizeof("struct wait_queue_head").map_err(ty)?,
+            head_size,
             head_list: off("wait_queue_head.head")?,
             wpq_size: t.sizeof("struct wait_page_queue").map_err(ty)?,
             folio,
@@ -132,12 +138,14 @@ impl WaitTable {
 
     /// `&folio_wait_table[i].head`.
     pub fn bucket_head(&self, i: u64) -> u64 {
-        self.addr + i * self.layout.head_size + self.layout.head_list
+        self.addr
+            .wrapping_add(i.wrapping_mul(self.layout.head_size))
+            .wrapping_add(self.layout.head_list)
     }
 
     /// The bucket whose list head is `head`, if it is one.
     pub fn bucket_of_head(&self, head: u64) -> Option<u64> {
-        let off = head.checked_sub(self.addr + self.layout.head_list)?;
+        let off = head.checked_sub(self.addr.wrapping_add(self.layout.head_list))?;
         (off % self.layout.head_size == 0 && off / self.layout.head_size < self.buckets)
             .then_some(off / self.layout.head_size)
     }
@@ -166,11 +174,11 @@ impl WaitTable {
         bucket: u64,
     ) -> Result<PageWaiter, ReadError> {
         let l = &self.layout;
-        let folio = mem.read_u64(record + l.folio)?;
-        let bit_nr = mem.read_u32(record + l.bit_nr)?;
-        let flags = mem.read_u32(record + l.wait + l.entry_flags)?;
-        let task = mem.read_u64(record + l.private_offset())?;
-        let func = mem.read_u64(record + l.func_offset())?;
+        let folio = mem.read_u64(record.wrapping_add(l.folio))?;
+        let bit_nr = mem.read_u32(record.wrapping_add(l.bit_nr))?;
+        let flags = mem.read_u32(record.wrapping_add(l.wait).wrapping_add(l.entry_flags))?;
+        let task = mem.read_u64(record.wrapping_add(l.private_offset()))?;
+        let func = mem.read_u64(record.wrapping_add(l.func_offset()))?;
         let kind = self.kind_of_bit(bit_nr);
         let exclusive = flags & WQ_FLAG_EXCLUSIVE != 0;
         Ok(PageWaiter {
@@ -202,7 +210,7 @@ impl WaitTable {
             let head = self.bucket_head(b);
             let (nodes, end) = list_nodes(mem, head, MAX_BUCKET_ENTRIES);
             if end != ListEnd::Complete {
-                problems.push(format!("folio_wait_table[{b}] at {head:#x}: {end:?}"));
+                problems.push(format!("folio_wait_table[{b}] at {head:#x}: {end}"));
             }
             for n in nodes {
                 let record = n.wrapping_sub(self.layout.node_offset());

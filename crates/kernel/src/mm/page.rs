@@ -58,6 +58,10 @@ impl MemMap {
             .address_of("page_offset_base")
             .and_then(|a| mem.read_u64(a).ok());
         let max_pfn = mem.read_u64(k.symbol("max_pfn")?)?;
+        // `max_pfn` is a word of the dump: no more page frames than the dump describes are
+        // believed (a corrupted value would make the scan of every struct page endless).
+        let dump_pfns = holdup_dump::PhysicalMemory::max_pfn(&*k.dump.dump);
+        let max_pfn = max_pfn.min(dump_pfns);
         let mut m = MemMap::from_types(&k.types, vmemmap, max_pfn)?;
         m.page_offset = page_offset;
         Ok(m)
@@ -75,6 +79,12 @@ impl MemMap {
         if nr_pageflags == 0 || nr_pageflags > 63 {
             return Err(missing(format!("__NR_PAGEFLAGS = {nr_pageflags}")));
         }
+        // The types come from the dump too: a struct page of absurd size would divide by
+        // zero or make the scan allocate without bound.
+        let page_size = t.sizeof("struct page").map_err(ty)?;
+        if !(8..=4096).contains(&page_size) {
+            return Err(missing(format!("sizeof(struct page) = {page_size}")));
+        }
         let mut flag_names = vec![String::new(); nr_pageflags as usize];
         let id = t.find("enum pageflags").map_err(ty)?;
         if let TypeKind::Enum { values, .. } = t.get(id).map_err(ty)?.kind {
@@ -91,7 +101,7 @@ impl MemMap {
         Ok(MemMap {
             vmemmap,
             page_offset: None,
-            page_size: t.sizeof("struct page").map_err(ty)?,
+            page_size,
             max_pfn,
             nr_pageflags,
             flag_names,
@@ -159,20 +169,22 @@ impl MemMap {
 
     /// `compound_head(page)`: the folio (head page) a page belongs to.
     pub fn compound_head(&self, mem: &dyn KernelMemory, page: u64) -> Result<u64, ReadError> {
-        let ch = mem.read_u64(page + self.compound_head)?;
+        let ch = mem.read_u64(page.wrapping_add(self.compound_head))?;
         Ok(if ch & 1 != 0 { ch - 1 } else { page })
     }
 
     /// Decodes the struct page at `page`, and the folio it belongs to.
     pub fn read_page(&self, mem: &dyn KernelMemory, page: u64) -> Result<PageInfo, ReadError> {
         let raw = mem.read_u64(page)?;
-        let ch = mem.read_u64(page + self.compound_head)?;
+        let ch = mem.read_u64(page.wrapping_add(self.compound_head))?;
         let tail = ch & 1 != 0;
         let folio = if tail { ch - 1 } else { page };
         let folio_flags_raw = if tail { mem.read_u64(folio)? } else { raw };
         let folio_flags = self.decode_flags(folio_flags_raw);
         let nr_pages = match (folio_flags.head, self.folio_nr_pages) {
-            (true, Some(off)) => u64::from(mem.read_u32(folio + off)?).clamp(1, MAX_FOLIO_PAGES),
+            (true, Some(off)) => {
+                u64::from(mem.read_u32(folio.wrapping_add(off))?).clamp(1, MAX_FOLIO_PAGES)
+            }
             _ => 1,
         };
         Ok(PageInfo {
@@ -192,11 +204,11 @@ impl MemMap {
             folio_flags: Known::fact(folio_flags, "folio.flags", folio),
             nr_pages,
             mapping: Known::fact(
-                mem.read_u64(folio + self.mapping)?,
+                mem.read_u64(folio.wrapping_add(self.mapping))?,
                 "folio.mapping",
                 folio + self.mapping,
             ),
-            index: mem.read_u64(folio + self.index)?,
+            index: mem.read_u64(folio.wrapping_add(self.index))?,
         })
     }
 
@@ -234,6 +246,11 @@ impl MemMap {
         let n = SCAN_CHUNK_PAGES.min(self.max_pfn - first_pfn);
         let size = self.page_size as usize;
         let start = self.pfn_to_page(first_pfn);
+        // A vmemmap base at the top of the address space (corrupted): nothing to read.
+        if start.checked_add(n * self.page_size).is_none() {
+            acc.unreadable += n;
+            return;
+        }
         let mut buf = vec![0u8; n as usize * size];
         // Which bytes are readable: all, or per 4 KiB page of the vmemmap.
         let mut page_ok: Option<Vec<bool>> = None;

@@ -412,9 +412,9 @@ impl Orc {
             return Ok(*t);
         }
         let read = || -> Result<Option<OrcTable>, holdup_kmem::ReadError> {
-            let num = u64::from(r.read_i32(m.addr + arch.num_orcs)? as u32);
-            let ip_table = r.read_u64(m.addr + arch.orc_unwind_ip)?;
-            let orc_table = r.read_u64(m.addr + arch.orc_unwind)?;
+            let num = u64::from(r.read_i32(m.addr.wrapping_add(arch.num_orcs))? as u32);
+            let ip_table = r.read_u64(m.addr.wrapping_add(arch.orc_unwind_ip))?;
+            let orc_table = r.read_u64(m.addr.wrapping_add(arch.orc_unwind))?;
             Ok(
                 (num > 0 && num <= MAX_ORC_ENTRIES && ip_table != 0 && orc_table != 0).then_some(
                     OrcTable {

@@ -173,9 +173,9 @@ fn crash_note(
     let buf = percpu::per_cpu_ptr(k, notes, cpu)?;
     let mem = k.mem();
     let namesz = mem.read_u32(buf)?;
-    let descsz = mem.read_u32(buf + 4)?;
-    let ty = mem.read_u32(buf + 8)?;
-    let name = mem.read_vec(buf + 12, 4)?;
+    let descsz = mem.read_u32(buf.wrapping_add(4))?;
+    let ty = mem.read_u32(buf.wrapping_add(8))?;
+    let name = mem.read_vec(buf.wrapping_add(12), 4)?;
     if namesz != 5
         || ty != NT_PRSTATUS
         || name != b"CORE"
@@ -184,8 +184,8 @@ fn crash_note(
         return Ok(None);
     }
     let desc = buf + NOTE_DESC_OFFSET;
-    let pid = mem.read_u32(desc + PR_PID_OFFSET)? as i32;
-    let raw = mem.read_vec(desc + PR_REG_OFFSET, PT_REGS_SIZE as usize)?;
+    let pid = mem.read_u32(desc.wrapping_add(PR_PID_OFFSET))? as i32;
+    let raw = mem.read_vec(desc.wrapping_add(PR_REG_OFFSET), PT_REGS_SIZE as usize)?;
     let mut words = [0u64; 21];
     for (i, w) in words.iter_mut().enumerate() {
         *w = u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());

@@ -295,12 +295,12 @@ impl<'k> Unwinder<'k> {
                         && top != 0
                     {
                         // hardirq_stack_ptr = the IRQ stack's top - 8.
-                        let end = top + 8;
+                        let end = top.wrapping_add(8);
                         irq_stacks.insert(
                             cpu,
                             StackInfo {
                                 kind: StackKind::Irq,
-                                begin: end - IRQ_STACK_SIZE,
+                                begin: end.wrapping_sub(IRQ_STACK_SIZE),
                                 end,
                             },
                         );
@@ -378,7 +378,7 @@ impl<'k> Unwinder<'k> {
     /// `call rel32` or one of the usual `call *...` encodings ends just before it.
     fn after_call(&self, addr: u64) -> bool {
         let mut b = [0u8; 8];
-        if self.r.read(addr - 8, &mut b).is_err() {
+        if self.r.read(addr.wrapping_sub(8), &mut b).is_err() {
             return false;
         }
         // b[7] is the byte just before addr.
@@ -420,7 +420,7 @@ impl<'k> Unwinder<'k> {
         // differs when the call was the last instruction (to a noreturn function).
         let return_address = !matches!(via, Via::CpuRegisters | Via::PtRegs);
         if return_address && s.offset == Some(0) {
-            let before = self.sym(ip - 1);
+            let before = self.sym(ip.wrapping_sub(1));
             if let (Some(f), Some(off), Some(size)) = (&before.function, before.offset, before.size)
             {
                 s = Sym {
@@ -763,9 +763,9 @@ impl<'k> Unwinder<'k> {
         why: &str,
     ) -> Option<(State, Found)> {
         let stack = state.stack.or_else(|| find_stack(state.sp, 8))?;
-        let mut a = (state.sp + 7) & !7;
+        let mut a = state.sp.saturating_add(7) & !7;
         let mut tried = 0;
-        while a + 8 <= stack.end && tried < MAX_RESYNC_CANDIDATES {
+        while a < stack.end && stack.end - a >= 8 && tried < MAX_RESYNC_CANDIDATES {
             let slot = a;
             a += 8;
             if used.contains(&slot) {
@@ -848,11 +848,16 @@ impl<'k> Unwinder<'k> {
         full: bool,
         find_stack: &dyn Fn(u64, u64) -> Option<StackInfo>,
     ) -> Result<RegsAt, String> {
-        let first = if full { addr } else { addr + IRET_FRAME_OFFSET };
-        Self::check(state.stack, first, addr + PT_REGS_SIZE - first, find_stack)?;
+        let first = if full {
+            addr
+        } else {
+            addr.wrapping_add(IRET_FRAME_OFFSET)
+        };
+        let end = addr.wrapping_add(PT_REGS_SIZE);
+        Self::check(state.stack, first, end.wrapping_sub(first), find_stack)?;
         let mut words = [0u64; 21];
         for (i, w) in words.iter_mut().enumerate() {
-            let a = addr + 8 * i as u64;
+            let a = addr.wrapping_add(8 * i as u64);
             if a < first {
                 continue;
             }
@@ -886,7 +891,11 @@ impl<'k> Unwinder<'k> {
         {
             return Step::End("user-mode registers".into());
         }
-        let lookup_ip = if state.signal { state.ip } else { state.ip - 1 };
+        let lookup_ip = if state.signal {
+            state.ip
+        } else {
+            state.ip.wrapping_sub(1)
+        };
         let (orc, via) = match self.orc.find(self.k, &self.r, lookup_ip) {
             OrcFound::Entry(e) => (e, Via::Orc),
             OrcFound::NotCovered => (ORC_FP_ENTRY, Via::FramePointer),
@@ -1005,7 +1014,7 @@ impl<'k> Unwinder<'k> {
                 if r.regs.user_mode() {
                     return Ok(Step::UserRegs(r));
                 }
-                slot = Some(sp + IRET_FRAME_OFFSET);
+                slot = Some(sp.wrapping_add(IRET_FRAME_OFFSET));
                 shown_sp = r.regs.sp();
                 regs = Some(r);
                 via = Via::PtRegs;
@@ -1085,7 +1094,7 @@ impl<'k> Unwinder<'k> {
         let mut out = Vec::new();
         for &(s, start) in from {
             let mut a = start & !7;
-            while a + 8 <= s.end && out.len() < MAX_STALE {
+            while a < s.end && s.end - a >= 8 && out.len() < MAX_STALE {
                 if !slots.contains(&a)
                     && let Ok(w) = self.r.stack_u64(a)
                     && self.is_return_address(w)
