@@ -148,9 +148,22 @@ fn a_thousand_corruptions_give_bounded_reports() {
                         }
                         let e = edits(p, it, seed, i);
                         let t = Instant::now();
-                        // Every tenth run also scans every struct page.
+                        // Every tenth run also scans every struct page; every tenth
+                        // (others) opens the kernel again over the corrupted memory, which
+                        // walks the modules list anew.
                         let r = catch_unwind(AssertUnwindSafe(|| {
-                            p.with(|o| apply(o, &e), |k| full_run(k, i % 10 == 0).is_ok())
+                            p.with(
+                                |o| apply(o, &e),
+                                |k| {
+                                    let ok = full_run(k, i % 10 == 0).is_ok();
+                                    if i % 10 == 5
+                                        && let Ok(k2) = p.reopen()
+                                    {
+                                        let _ = full_run(&k2, false);
+                                    }
+                                    ok
+                                },
+                            )
                         }))
                         .map_err(|e| {
                             e.downcast_ref::<String>()

@@ -138,6 +138,9 @@ fn every_dump_cut_anywhere_gives_a_report_or_one_line() {
                             "{what}: the report does not say the file is truncated: {problems:?}"
                         ));
                     }
+                    if !problems.iter().any(|p| p.contains("0x")) {
+                        failures.push(format!("{what}: no problem names an address: {problems:?}"));
+                    }
                     if !text.contains("truncated") {
                         failures.push(format!("{what}: the text report hides the truncation"));
                     }
