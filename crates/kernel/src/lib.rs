@@ -19,4 +19,5 @@ pub mod sched;
 pub mod stack;
 pub mod sysinfo;
 
+pub use holdup_kmem::KernelDump;
 pub use open::{Kernel, OpenError, OpenOptions};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use holdup_kmem::{KernelDump, KernelMemory, OpenError as DumpOpenError, ReadError};
 use holdup_symbols::{Kallsyms, KallsymsAddrs, SymbolError, SymbolTable};
-use holdup_types::{Dwarf, TypeSource, Types};
+use holdup_types::{Btf, Dwarf, TypeSource, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 
 /// How to open a dump.
@@ -91,6 +91,7 @@ impl Kernel {
             .map(str::to_string)
             .unwrap_or_else(|| "?".into());
         let mut warnings = Vec::new();
+        let mut early_btf = None;
 
         let (mut symbols, symbols_source) = match &opts.vmlinux {
             Some(vmlinux) => {
@@ -104,7 +105,9 @@ impl Kernel {
                 (table, source)
             }
             None => {
-                let table = kallsyms(&dump).map_err(|source| OpenError::Symbols {
+                let (table, btf) = kallsyms_and_btf(&dump);
+                early_btf = btf;
+                let table = table.map_err(|source| OpenError::Symbols {
                     path: shown.clone(),
                     release: release.clone(),
                     source,
@@ -133,12 +136,14 @@ impl Kernel {
                 (Types::new(dwarf), format!("DWARF in {}", vmlinux.display()))
             }
             None => {
-                let btf = holdup_symbols::kernel_btf(&dump.mem, &symbols).map_err(|e| {
-                    OpenError::Types {
-                        path: shown.clone(),
-                        release: release.clone(),
-                        detail: e.to_string(),
-                    }
+                let btf = match early_btf {
+                    Some(btf) => btf,
+                    None => holdup_symbols::kernel_btf(&dump.mem, &symbols),
+                };
+                let btf = btf.map_err(|e| OpenError::Types {
+                    path: shown.clone(),
+                    release: release.clone(),
+                    detail: e.to_string(),
                 })?;
                 let source = format!("BTF in the dump ({})", btf.origin().description);
                 (Types::new(btf), source)
@@ -187,8 +192,32 @@ impl Kernel {
     }
 }
 
-fn kallsyms(dump: &KernelDump) -> Result<SymbolTable, SymbolError> {
+/// kallsyms from the dump, and the kernel's BTF read while the symbol names are being
+/// expanded (its bounds are found by a quick pass over the compressed names): the two
+/// largest reads of opening a dump overlap. `None` for the BTF when the quick pass could not
+/// be used; the caller then finds it through the table.
+#[allow(clippy::type_complexity)]
+fn kallsyms_and_btf(
+    dump: &KernelDump,
+) -> (
+    Result<SymbolTable, SymbolError>,
+    Option<Result<Btf, SymbolError>>,
+) {
     let vi = &dump.vmcoreinfo;
-    let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten())?;
-    Ok(Kallsyms::from_memory(&dump.mem, addrs)?.into_table())
+    let addrs = match KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()) {
+        Ok(a) => a,
+        Err(e) => return (Err(e), None),
+    };
+    let (table, btf) = Kallsyms::from_memory_and(
+        &dump.mem,
+        addrs,
+        &["__start_BTF", "__stop_BTF"],
+        |found| match (found[0], found[1]) {
+            (Some(start), Some(stop)) => {
+                Some(Btf::from_memory(&dump.mem, start, stop).map_err(SymbolError::from))
+            }
+            _ => None,
+        },
+    );
+    (table.map(Kallsyms::into_table), btf.flatten())
 }

@@ -1,7 +1,7 @@
 //! What crash's `sys` shows: the kernel, the machine, and why and when it went down.
 
 use crate::{Kernel, percpu, printk, sched};
-use holdup_kmem::ReadError;
+use holdup_kmem::{KernelDump, KernelMemory, ReadError};
 use serde::Serialize;
 
 /// A summary of the system at the time of the dump.
@@ -124,15 +124,22 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
 
 /// Reads the kernel log of a dump: the ring buffer `prb` points to.
 pub fn kernel_log(k: &Kernel) -> Result<printk::Log, printk::PrintkError> {
-    let vi = k.vmcoreinfo();
+    dump_log(&k.dump)
+}
+
+/// [`kernel_log`] on a dump opened for kernel-memory reads only: the ring buffer's address
+/// and layout are all in VMCOREINFO, so the log needs neither symbols nor types (`holdup
+/// log` opens no more than this).
+pub fn dump_log(dump: &KernelDump) -> Result<printk::Log, printk::PrintkError> {
+    let vi = &dump.vmcoreinfo;
     let layout = printk::PrintkLayout::from_vmcoreinfo(|key| vi.get(key).and_then(parse_int))?;
     let prb = vi
         .symbol("prb")
         .ok()
         .flatten()
         .ok_or_else(|| printk::PrintkError::MissingLayout("SYMBOL(prb)".into()))?;
-    let rb = k.mem().read_u64(prb)?;
-    printk::read_log(k.mem(), rb, &layout)
+    let rb = dump.mem.read_u64(prb)?;
+    printk::read_log(&dump.mem, rb, &layout)
 }
 
 /// The value, or `None` with the reason kept in `problems`.

@@ -222,165 +222,238 @@ fn names_bound(a: &KallsymsAddrs, limit: u64) -> Option<u64> {
 impl Kallsyms {
     /// Decodes every symbol from the tables VMCOREINFO points to and checks `_stext`.
     pub fn from_memory(mem: &dyn KernelMemory, addrs: KallsymsAddrs) -> Result<Kallsyms> {
-        let num = mem
-            .read_u32(addrs.num_syms)
-            .map_err(read_err("kallsyms_num_syms"))?;
-        if num == 0 || num > MAX_KALLSYMS {
-            return Err(SymbolError::Bad {
-                field: "kallsyms_num_syms".into(),
-                detail: format!("{num} symbols (accepted: 1..={MAX_KALLSYMS})"),
-            });
-        }
-        let tokens = read_tokens(mem, &addrs)?;
+        Self::from_memory_and(mem, addrs, &[], |_| ()).0
+    }
 
-        let offsets_raw = holdup_kmem::read_vec_parallel(mem, addrs.offsets, num as usize * 4)
-            .map_err(read_err("kallsyms_offsets"))?;
-        let base = mem
-            .read_u64(addrs.relative_base)
-            .map_err(read_err("kallsyms_relative_base"))?;
-
-        // Names first (the type char comes with the name). The whole table is read at once,
-        // in parallel (it is a megabyte or more: hundreds of pages to decompress), when the
-        // next table bounds it; decoding then streams on past that if it must.
-        let limit = MAX_NAMES_BYTES.min(u64::from(num) * (2 + 0x3fff));
-        let prefetched = match names_bound(&addrs, limit) {
-            Some(bound) => {
-                // Between the names and the next table VMCOREINFO names lie
-                // `kallsyms_markers` (a u32 per 256 symbols) and, from 6.2 (and in later
-                // 6.1.y), `kallsyms_seqs_of_names` (3 bytes a symbol): read without them
-                // first, and the rest only if the names turn out to run into it.
-                let others = 3 * u64::from(num) + 4 * u64::from(num).div_ceil(256);
-                let first = bound.saturating_sub(others).max(bound / 2);
-                let mut buf = holdup_kmem::read_vec_parallel(mem, addrs.names, first as usize)
-                    .unwrap_or_default();
-                if buf.len() as u64 == first && !holds_names(&buf, num as usize) {
-                    if let Ok(rest) = holdup_kmem::read_vec_parallel(
-                        mem,
-                        addrs.names.wrapping_add(first),
-                        (bound - first) as usize,
-                    ) {
-                        buf.extend_from_slice(&rest);
-                    }
-                }
-                buf
+    /// [`Kallsyms::from_memory`], and `early` run on the addresses of the symbols named in
+    /// `wanted` as soon as a quick pass over the compressed names has found them, in parallel
+    /// with the expansion of every name: the caller's next step (reading BTF, say) then
+    /// overlaps with the slowest part of decoding. `early` runs only when the quick pass
+    /// can be trusted (the whole table was read and `_stext` confirmed the address
+    /// encoding); `None` otherwise, and the caller looks the names up in the table.
+    pub fn from_memory_and<T: Send>(
+        mem: &dyn KernelMemory,
+        addrs: KallsymsAddrs,
+        wanted: &[&str],
+        early: impl FnOnce(&[Option<u64>]) -> T + Send,
+    ) -> (Result<Kallsyms>, Option<T>) {
+        let read = || -> Result<_> {
+            let num = mem
+                .read_u32(addrs.num_syms)
+                .map_err(read_err("kallsyms_num_syms"))?;
+            if num == 0 || num > MAX_KALLSYMS {
+                return Err(SymbolError::Bad {
+                    field: "kallsyms_num_syms".into(),
+                    detail: format!("{num} symbols (accepted: 1..={MAX_KALLSYMS})"),
+                });
             }
-            None => Vec::new(),
+            let tokens = read_tokens(mem, &addrs)?;
+
+            let offsets_raw = holdup_kmem::read_vec_parallel(mem, addrs.offsets, num as usize * 4)
+                .map_err(read_err("kallsyms_offsets"))?;
+            let base = mem
+                .read_u64(addrs.relative_base)
+                .map_err(read_err("kallsyms_relative_base"))?;
+
+            // Names first (the type char comes with the name). The whole table is read at once,
+            // in parallel (it is a megabyte or more: hundreds of pages to decompress), when the
+            // next table bounds it; decoding then streams on past that if it must.
+            let limit = MAX_NAMES_BYTES.min(u64::from(num) * (2 + 0x3fff));
+            let prefetched = match names_bound(&addrs, limit) {
+                Some(bound) => {
+                    // Between the names and the next table VMCOREINFO names lie
+                    // `kallsyms_markers` (a u32 per 256 symbols) and, from 6.2 (and in later
+                    // 6.1.y), `kallsyms_seqs_of_names` (3 bytes a symbol): read without them
+                    // first, and the rest only if the names turn out to run into it.
+                    let others = 3 * u64::from(num) + 4 * u64::from(num).div_ceil(256);
+                    let first = bound.saturating_sub(others).max(bound / 2);
+                    let mut buf = holdup_kmem::read_vec_parallel(mem, addrs.names, first as usize)
+                        .unwrap_or_default();
+                    if buf.len() as u64 == first && !holds_names(&buf, num as usize) {
+                        if let Ok(rest) = holdup_kmem::read_vec_parallel(
+                            mem,
+                            addrs.names.wrapping_add(first),
+                            (bound - first) as usize,
+                        ) {
+                            buf.extend_from_slice(&rest);
+                        }
+                    }
+                    buf
+                }
+                None => Vec::new(),
+            };
+            let names = Stream {
+                mem,
+                base: addrs.names,
+                buf: Cow::Owned(prefetched),
+                buf_off: 0,
+                pos: 0,
+                limit,
+                what: "kallsyms_names",
+            };
+            Ok((num, tokens, offsets_raw, base, names))
         };
-        let mut names = Stream {
-            mem,
-            base: addrs.names,
-            buf: Cow::Owned(prefetched),
-            buf_off: 0,
-            pos: 0,
-            limit,
-            what: "kallsyms_names",
+        let (num, tokens, offsets_raw, base, mut names) = match read() {
+            Ok(r) => r,
+            Err(e) => return (Err(e), None),
         };
         // Names are expanded into one arena, checked as UTF-8 once at the end; addresses are
         // computed once `_stext` has told which encoding the offsets use. When the prefetched
         // bytes hold every name, a quick pass over the length bytes splits the table, and the
         // pieces are expanded in parallel.
         let tokens = Tokens::new(&tokens);
-        let (parts, names_len) = match split_names(&names.buf, num as usize, PIECES) {
-            Some((pieces, end)) => {
-                let parts: Vec<Result<Decoded>> = pieces
-                    .par_iter()
-                    .map(|&(start, stop, first, count)| {
-                        let mut piece = Stream {
-                            mem,
-                            base: addrs.names.wrapping_add(start as u64),
-                            buf: Cow::Borrowed(&names.buf[start..stop]),
-                            buf_off: 0,
-                            pos: 0,
-                            limit: (stop - start) as u64,
-                            what: "kallsyms_names",
-                        };
-                        decode_names(&mut piece, &tokens, first, count)
-                    })
-                    .collect();
-                // The first error in symbol order, as the sequential decoder would give.
-                (parts.into_iter().collect::<Result<Vec<_>>>()?, end as u64)
-            }
-            None => {
-                let d = decode_names(&mut names, &tokens, 0, num as usize)?;
-                (vec![d], names.pos)
-            }
+        let split = split_names(&names.buf, num as usize, PIECES);
+        let found = match &split {
+            Some(_) if !wanted.is_empty() => find_early(&names.buf, num as usize, &tokens, wanted)
+                .and_then(|(stext, idx)| {
+                    let off_at = |i: usize| offset_at(&offsets_raw, i);
+                    let encoding = AddressEncoding::ALL
+                        .into_iter()
+                        .find(|e| e.decode(off_at(stext), stext, &addrs, base) == addrs.stext)?;
+                    Some(
+                        idx.iter()
+                            .map(|o| o.map(|i| encoding.decode(off_at(i), i, &addrs, base)))
+                            .collect::<Vec<_>>(),
+                    )
+                }),
+            _ => None,
         };
-        // One arena; each part's entries are shifted by where its names landed in it.
-        let total: usize = parts.iter().map(|p| p.arena.len()).sum();
-        if total > u32::MAX as usize {
-            return Err(SymbolError::Bad {
-                field: "kallsyms_names".into(),
-                detail: "names add up to more than 4 GiB".into(),
-            });
+        let expand = || {
+            expand_all(
+                mem,
+                &addrs,
+                &mut names,
+                &tokens,
+                split,
+                num,
+                &offsets_raw,
+                base,
+            )
+        };
+        match found {
+            Some(found) => {
+                let (k, t) = rayon::join(expand, || early(&found));
+                (k, Some(t))
+            }
+            None => (expand(), None),
         }
-        let mut arena = Vec::with_capacity(total);
-        let mut stext_idx = None;
-        let mut bases = Vec::with_capacity(parts.len());
-        let mut count = 0usize;
-        for p in &parts {
-            bases.push(arena.len() as u32);
-            arena.extend_from_slice(&p.arena);
-            stext_idx = stext_idx.or(p.stext.map(|k| count + k));
-            count += p.entries.len();
-        }
-        let entries = || {
-            parts.iter().zip(&bases).flat_map(|(p, &b)| {
-                p.entries
-                    .iter()
-                    .map(move |&(start, len, kind)| (start + b, len, kind))
-            })
-        };
-
-        let off_at = |i: usize| -> i32 {
-            i32::from_le_bytes(offsets_raw[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]))
-        };
-        let Some(si) = stext_idx else {
-            return Err(SymbolError::Bad {
-                field: "kallsyms_names".into(),
-                detail: format!("no _stext among {num} decoded symbols"),
-            });
-        };
-        let candidates: Vec<(AddressEncoding, u64)> = AddressEncoding::ALL
-            .iter()
-            .map(|&e| (e, e.decode(off_at(si), si, &addrs, base)))
-            .collect();
-        let Some(&(encoding, _)) = candidates.iter().find(|(_, a)| *a == addrs.stext) else {
-            return Err(SymbolError::StextMismatch {
-                vmcoreinfo: addrs.stext,
-                candidates,
-            });
-        };
-        let mut table = SymbolTable::new(SymbolOrigin::Kallsyms { encoding });
-        let addr = |i: usize| encoding.decode(off_at(i), i, &addrs, base);
-        match String::from_utf8(arena) {
-            Ok(arena) => {
-                table.extend_from_arena(
-                    arena,
-                    count,
-                    entries()
-                        .enumerate()
-                        .map(|(i, (start, len, kind))| (start, len, kind, addr(i))),
-                );
-                // The name index, from the hashes taken while the names were hot.
-                table.index_names_with(count, parts.iter().flat_map(|p| p.hashes.iter().copied()));
-            }
-            Err(e) => {
-                // Some name is not UTF-8 (never in a real kernel): convert each lossily.
-                let arena = e.into_bytes();
-                table.reserve(count, arena.len());
-                for (i, (start, len, kind)) in entries().enumerate() {
-                    let name = &arena[start as usize..(start + len) as usize];
-                    table.push(&String::from_utf8_lossy(name), kind, addr(i), 0, None);
-                }
-            }
-        }
-        Ok(Kallsyms {
-            table,
-            encoding,
-            names_len,
-        })
     }
+}
 
+/// Expands every name (in parallel pieces when `split` cut the prefetched table) and builds
+/// the table with addresses decoded in the encoding `_stext` confirms.
+#[allow(clippy::too_many_arguments)]
+fn expand_all(
+    mem: &dyn KernelMemory,
+    addrs: &KallsymsAddrs,
+    names: &mut Stream,
+    tokens: &Tokens,
+    split: Option<(Vec<Piece>, usize)>,
+    num: u32,
+    offsets_raw: &[u8],
+    base: u64,
+) -> Result<Kallsyms> {
+    let addrs = *addrs;
+    let (parts, names_len) = match split {
+        Some((pieces, end)) => {
+            let parts: Vec<Result<Decoded>> = pieces
+                .par_iter()
+                .map(|&(start, stop, first, count)| {
+                    let mut piece = Stream {
+                        mem,
+                        base: addrs.names.wrapping_add(start as u64),
+                        buf: Cow::Borrowed(&names.buf[start..stop]),
+                        buf_off: 0,
+                        pos: 0,
+                        limit: (stop - start) as u64,
+                        what: "kallsyms_names",
+                    };
+                    decode_names(&mut piece, tokens, first, count)
+                })
+                .collect();
+            // The first error in symbol order, as the sequential decoder would give.
+            (parts.into_iter().collect::<Result<Vec<_>>>()?, end as u64)
+        }
+        None => {
+            let d = decode_names(names, tokens, 0, num as usize)?;
+            (vec![d], names.pos)
+        }
+    };
+    // One arena; each part's entries are shifted by where its names landed in it.
+    let total: usize = parts.iter().map(|p| p.arena.len()).sum();
+    if total > u32::MAX as usize {
+        return Err(SymbolError::Bad {
+            field: "kallsyms_names".into(),
+            detail: "names add up to more than 4 GiB".into(),
+        });
+    }
+    let mut arena = Vec::with_capacity(total);
+    let mut stext_idx = None;
+    let mut bases = Vec::with_capacity(parts.len());
+    let mut count = 0usize;
+    for p in &parts {
+        bases.push(arena.len() as u32);
+        arena.extend_from_slice(&p.arena);
+        stext_idx = stext_idx.or(p.stext.map(|k| count + k));
+        count += p.entries.len();
+    }
+    let entries = || {
+        parts.iter().zip(&bases).flat_map(|(p, &b)| {
+            p.entries
+                .iter()
+                .map(move |&(start, len, kind)| (start + b, len, kind))
+        })
+    };
+
+    let off_at = |i: usize| offset_at(offsets_raw, i);
+    let Some(si) = stext_idx else {
+        return Err(SymbolError::Bad {
+            field: "kallsyms_names".into(),
+            detail: format!("no _stext among {num} decoded symbols"),
+        });
+    };
+    let candidates: Vec<(AddressEncoding, u64)> = AddressEncoding::ALL
+        .iter()
+        .map(|&e| (e, e.decode(off_at(si), si, &addrs, base)))
+        .collect();
+    let Some(&(encoding, _)) = candidates.iter().find(|(_, a)| *a == addrs.stext) else {
+        return Err(SymbolError::StextMismatch {
+            vmcoreinfo: addrs.stext,
+            candidates,
+        });
+    };
+    let mut table = SymbolTable::new(SymbolOrigin::Kallsyms { encoding });
+    let addr = |i: usize| encoding.decode(off_at(i), i, &addrs, base);
+    match String::from_utf8(arena) {
+        Ok(arena) => {
+            table.extend_from_arena(
+                arena,
+                count,
+                entries()
+                    .enumerate()
+                    .map(|(i, (start, len, kind))| (start, len, kind, addr(i))),
+            );
+            // The name index, from the hashes taken while the names were hot.
+            table.index_names_with(count, parts.iter().flat_map(|p| p.hashes.iter().copied()));
+        }
+        Err(e) => {
+            // Some name is not UTF-8 (never in a real kernel): convert each lossily.
+            let arena = e.into_bytes();
+            table.reserve(count, arena.len());
+            for (i, (start, len, kind)) in entries().enumerate() {
+                let name = &arena[start as usize..(start + len) as usize];
+                table.push(&String::from_utf8_lossy(name), kind, addr(i), 0, None);
+            }
+        }
+    }
+    Ok(Kallsyms {
+        table,
+        encoding,
+        names_len,
+    })
+}
+
+impl Kallsyms {
     /// The symbols.
     pub fn table(&self) -> &SymbolTable {
         &self.table
@@ -495,6 +568,73 @@ fn decode_names(
         out.arena.extend_from_slice(name);
     }
     Ok(out)
+}
+
+/// `kallsyms_offsets[i]`; 0 past the end (the table was read for `num` symbols).
+fn offset_at(offsets_raw: &[u8], i: usize) -> i32 {
+    offsets_raw
+        .get(i * 4..i * 4 + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, i32::from_le_bytes)
+}
+
+/// Finds `_stext` and each of `wanted` among the first `num` compressed names in `buf`
+/// without expanding the rest: a name is given up on at the first token that leaves it no
+/// longer a prefix of any of them, which for nearly every symbol is the first or second.
+/// Returns the index of `_stext` and of each wanted name (the first of that name, as a
+/// lookup in the table gives); `None` without `_stext` or on a malformed length.
+fn find_early(
+    buf: &[u8],
+    num: usize,
+    tokens: &Tokens,
+    wanted: &[&str],
+) -> Option<(usize, Vec<Option<usize>>)> {
+    let targets: Vec<&[u8]> = std::iter::once("_stext")
+        .chain(wanted.iter().copied())
+        .map(str::as_bytes)
+        .collect();
+    let longest = targets.iter().map(|t| t.len()).max().unwrap_or(0);
+    let mut found: Vec<Option<usize>> = vec![None; targets.len()];
+    let mut expanded = vec![0u8; 1 + longest + MAX_TOKEN + Tokens::WIDTH];
+    let mut pos = 0usize;
+    for i in 0..num {
+        let b = *buf.get(pos)?;
+        let len = if b & 0x80 != 0 {
+            let hi = *buf.get(pos + 1)?;
+            pos += 2;
+            usize::from(b & 0x7f) | (usize::from(hi & 0x7f) << 7)
+        } else {
+            pos += 1;
+            usize::from(b)
+        };
+        let toks = buf.get(pos..pos + len)?;
+        pos += len;
+        let mut n = 0usize;
+        let mut alive = true;
+        for &t in toks {
+            n = tokens.append(t, &mut expanded, n);
+            // expanded[0] is the type char.
+            let name = &expanded[1.min(n)..n];
+            if name.len() > longest
+                || !targets
+                    .iter()
+                    .any(|t| t.len() >= name.len() && t.starts_with(name))
+            {
+                alive = false;
+                break;
+            }
+        }
+        if alive && n > 1 {
+            let name = &expanded[1..n];
+            for (slot, t) in found.iter_mut().zip(&targets) {
+                if slot.is_none() && *t == name {
+                    *slot = Some(i);
+                }
+            }
+        }
+    }
+    let stext = found[0]?;
+    Some((stext, found.split_off(1)))
 }
 
 /// A run of whole symbols in the names table: bytes `start..end`, symbols `first..first +

@@ -394,3 +394,40 @@ fn corrupted_tables_never_panic() {
         }
     }
 }
+
+#[test]
+fn early_names_are_found_before_the_table_is_built_with_the_same_addresses() {
+    for enc in [
+        AddressEncoding::AbsolutePercpu,
+        AddressEncoding::BaseRelative,
+        AddressEncoding::PlaceRelative,
+    ] {
+        let syms: Vec<_> = symbols()
+            .into_iter()
+            .filter(|s| enc == AddressEncoding::AbsolutePercpu || s.2 > 0x1_0000_0000)
+            .collect();
+        let (mut m, mut a) = build(enc, &syms, STEXT);
+        // As in a kernel, the tables follow one another: the names run up to the next one
+        // (here `kallsyms_num_syms`), so the whole names table is read at once, which the
+        // quick pass needs.
+        let names = m.0.get_mut(&NAMES).expect("names");
+        let end = names.len().next_multiple_of(4096) as u64;
+        names.resize(end as usize, 0);
+        let num = m.0.remove(&NUM).expect("num_syms");
+        m.put(NAMES + end, &num);
+        a.num_syms = NAMES + end;
+        let wanted: Vec<&str> = syms
+            .iter()
+            .map(|s| s.1.as_str())
+            .chain(["no_such_symbol"])
+            .collect();
+        let (table, early) = Kallsyms::from_memory_and(&m, a, &wanted, |found| found.to_vec());
+        let table = table.unwrap_or_else(|e| panic!("{enc}: {e}")).into_table();
+        let early = early.unwrap_or_else(|| panic!("{enc}: the quick pass did not run"));
+        assert_eq!(early.len(), wanted.len());
+        for (name, addr) in wanted.iter().zip(&early) {
+            assert_eq!(*addr, table.address_of(name), "{enc} {name}");
+        }
+        assert_eq!(early.last(), Some(&None), "{enc}: an absent name is None");
+    }
+}

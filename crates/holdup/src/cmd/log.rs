@@ -1,12 +1,25 @@
 //! `holdup log DUMP`: the kernel log, as `dmesg` prints it.
 
-use super::{Failure, open, print_json};
+use super::{Failure, print_json};
 use crate::{DumpArgs, exit};
-use holdup_kernel::sysinfo::kernel_log;
+use holdup_kernel::KernelDump;
+use holdup_kernel::sysinfo::dump_log;
 
+/// Only the dump is opened: the log's address and layout come from VMCOREINFO, so no
+/// symbols or types (nor `--vmlinux`) are needed, and none are loaded.
 pub fn run(args: &DumpArgs) -> Result<(), Failure> {
-    let kernel = open(args)?;
-    let log = kernel_log(&kernel).map_err(|e| Failure::new(exit::UNREADABLE, e.to_string()))?;
+    let path = args
+        .dump
+        .as_ref()
+        .ok_or_else(|| Failure::new(exit::UNREADABLE, "no dump given"))?;
+    let dump = KernelDump::open(path)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("{}: {e}", path.display())))?;
+    let log = dump_log(&dump).map_err(|e| {
+        Failure::new(
+            exit::UNREADABLE,
+            format!("{}: kernel log: {e}", path.display()),
+        )
+    })?;
     if args.json {
         return print_json(&log);
     }
