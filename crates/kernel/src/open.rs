@@ -13,6 +13,9 @@ use holdup_vmcoreinfo::VmcoreInfo;
 pub struct OpenOptions {
     /// A vmlinux with symbols and DWARF, used instead of kallsyms and BTF.
     pub vmlinux: Option<PathBuf>,
+    /// Leave out the symbols of loaded modules: for answers that never name a module
+    /// address (`holdup info`, `holdup ps`), reading every module's symbol table is wasted.
+    pub skip_module_symbols: bool,
 }
 
 /// Why a dump could not be opened for analysis. Each message says what to try.
@@ -151,17 +154,18 @@ impl Kernel {
         };
 
         phase("types");
-        match symbols.add_modules(&dump.mem, &types) {
-            Ok(_) => {}
-            Err(e) => warnings.push(format!("module symbols: {e}")),
-        }
-        for m in symbols.modules() {
-            if let Some(err) = &m.error {
-                warnings.push(format!("module {}: {err}", m.name));
+        if !opts.skip_module_symbols {
+            match symbols.add_modules(&dump.mem, &types) {
+                Ok(_) => {}
+                Err(e) => warnings.push(format!("module symbols: {e}")),
             }
+            for m in symbols.modules() {
+                if let Some(err) = &m.error {
+                    warnings.push(format!("module {}: {err}", m.name));
+                }
+            }
+            phase("modules");
         }
-
-        phase("modules");
         Ok(Kernel {
             dump,
             symbols,

@@ -147,10 +147,20 @@ pub fn choose(dump: &Path, given: Option<&Path>) -> Vmlinux {
 /// Opens a dump with the vmlinux [`choose`] picks. The error is one line for a person; when
 /// an automatically found vmlinux fails, it says so and how to do without it.
 pub fn open_kernel(dump: &Path, given: Option<&Path>) -> Result<(Kernel, Vmlinux), String> {
+    open_kernel_with(dump, given, OpenOptions::default())
+}
+
+/// [`open_kernel`] with other options (`opts.vmlinux` is replaced by the one chosen).
+pub fn open_kernel_with(
+    dump: &Path,
+    given: Option<&Path>,
+    opts: OpenOptions,
+) -> Result<(Kernel, Vmlinux), String> {
     let choice = choose(dump, given);
     log::info!("{}: {}", dump.display(), choice.describe());
     let opts = OpenOptions {
         vmlinux: choice.path().map(Path::to_path_buf),
+        ..opts
     };
     match Kernel::open(dump, &opts) {
         Ok(k) => Ok((k, choice)),

@@ -12,7 +12,9 @@ pub mod style;
 pub mod triage;
 
 use crate::{DumpArgs, exit};
-use holdup_kernel::Kernel;
+use holdup_kernel::{Kernel, OpenOptions};
+use holdup_kernel::locking::{self, AnalyzeOptions, LockAnalysis};
+use holdup_kernel::sched::{self, TaskList};
 
 /// A command that failed: the exit status and a one-line message for a person.
 pub struct Failure {
@@ -32,12 +34,28 @@ impl Failure {
 /// Opens the dump named on the command line, with the vmlinux given or found for its
 /// release (see `holdup_triage::debuginfo`; `-v` says which).
 pub fn open(args: &DumpArgs) -> Result<Kernel, Failure> {
+    open_with(args, OpenOptions::default())
+}
+
+/// [`open`] without the modules' symbols, for commands that never name a module address.
+pub fn open_without_modules(args: &DumpArgs) -> Result<Kernel, Failure> {
+    open_with(
+        args,
+        OpenOptions {
+            skip_module_symbols: true,
+            ..OpenOptions::default()
+        },
+    )
+}
+
+fn open_with(args: &DumpArgs, opts: OpenOptions) -> Result<Kernel, Failure> {
     let path = args
         .dump
         .as_ref()
         .ok_or_else(|| Failure::new(exit::UNREADABLE, "no dump given"))?;
-    let (kernel, _) = holdup_triage::debuginfo::open_kernel(path, args.vmlinux.as_deref())
-        .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
+    let (kernel, _) =
+        holdup_triage::debuginfo::open_kernel_with(path, args.vmlinux.as_deref(), opts)
+            .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
     ::log::info!(
         "{}: symbols: {}; types: {}",
         path.display(),
@@ -48,6 +66,19 @@ pub fn open(args: &DumpArgs) -> Result<Kernel, Failure> {
         ::log::warn!("{w}");
     }
     Ok(kernel)
+}
+
+/// Every task of the dump, and what its blocked (`D`) tasks wait on and who holds it: what
+/// `holdup locks` and `holdup page` show.
+pub fn blocked_locks(
+    k: &Kernel,
+    opts: &AnalyzeOptions,
+) -> Result<(TaskList, LockAnalysis), Failure> {
+    let tasks = sched::all_tasks(k)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot list tasks: {e}")))?;
+    let analysis = locking::analyze_with(k, &tasks.blocked(), opts)
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot read locks: {e}")))?;
+    Ok((tasks, analysis))
 }
 
 /// A problem a command met but went on after (`holdup: ps: ...`) on stderr; `-q` silences it.

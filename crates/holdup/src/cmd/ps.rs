@@ -1,6 +1,6 @@
 //! `holdup ps DUMP`: every task, like crash's `ps`.
 
-use super::{Failure, open, print_json};
+use super::{Failure, open_without_modules, print_json};
 use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_kernel::sched::{Task, TaskList, all_tasks};
@@ -73,7 +73,7 @@ pub fn run(args: &PsArgs) -> Result<(), Failure> {
     if let Some(s) = &args.state {
         check_state(s)?;
     }
-    let kernel = open(&args.dump)?;
+    let kernel = open_without_modules(&args.dump)?;
     let mut list: TaskList =
         all_tasks(&kernel).map_err(|e| Failure::new(exit::UNREADABLE, format!("tasks: {e}")))?;
     list.tasks.retain(|t| {
