@@ -593,6 +593,11 @@ fn find_early(
         .chain(wanted.iter().copied())
         .map(str::as_bytes)
         .collect();
+    // Which targets the name read so far is still a prefix of: one bit each.
+    if targets.len() > 64 {
+        return None;
+    }
+    let all: u64 = u64::MAX >> (64 - targets.len());
     let longest = targets.iter().map(|t| t.len()).max().unwrap_or(0);
     let mut found: Vec<Option<usize>> = vec![None; targets.len()];
     let mut expanded = vec![0u8; 1 + longest + MAX_TOKEN + Tokens::WIDTH];
@@ -610,26 +615,40 @@ fn find_early(
         let toks = buf.get(pos..pos + len)?;
         pos += len;
         let mut n = 0usize;
-        let mut alive = true;
+        let mut alive = all;
         for &t in toks {
+            let from = n.max(1);
             n = tokens.append(t, &mut expanded, n);
-            // expanded[0] is the type char.
-            let name = &expanded[1.min(n)..n];
-            if name.len() > longest
-                || !targets
-                    .iter()
-                    .any(|t| t.len() >= name.len() && t.starts_with(name))
-            {
-                alive = false;
+            if n <= 1 {
+                // Only the type char so far (or an empty token): nothing to compare.
+                continue;
+            }
+            // expanded[0] is the type char: name byte k is expanded[k + 1]. Only the bytes
+            // this token added are compared (byte by byte: most names fail at the first).
+            let mut m = alive;
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let target = targets[j];
+                let still = n - 1 <= target.len()
+                    && expanded[from..n]
+                        .iter()
+                        .zip(&target[from - 1..n - 1])
+                        .all(|(a, b)| a == b);
+                if !still {
+                    alive &= !(1 << j);
+                }
+            }
+            if alive == 0 {
                 break;
             }
         }
-        if alive && n > 1 {
-            let name = &expanded[1..n];
-            for (slot, t) in found.iter_mut().zip(&targets) {
-                if slot.is_none() && *t == name {
-                    *slot = Some(i);
-                }
+        let mut m = alive;
+        while m != 0 && n > 1 {
+            let j = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if found[j].is_none() && targets[j].len() == n - 1 {
+                found[j] = Some(i);
             }
         }
     }
