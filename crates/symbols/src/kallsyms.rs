@@ -259,7 +259,7 @@ impl Kallsyms {
             // in parallel (it is a megabyte or more: hundreds of pages to decompress), when the
             // next table bounds it; decoding then streams on past that if it must.
             let limit = MAX_NAMES_BYTES.min(u64::from(num) * (2 + 0x3fff));
-            let prefetched = match names_bound(&addrs, limit) {
+            let (prefetched, split) = match names_bound(&addrs, limit) {
                 Some(bound) => {
                     // Between the names and the next table VMCOREINFO names lie
                     // `kallsyms_markers` (a u32 per 256 symbols) and, from 6.2 (and in later
@@ -269,18 +269,21 @@ impl Kallsyms {
                     let first = bound.saturating_sub(others).max(bound / 2);
                     let mut buf = holdup_kmem::read_vec_parallel(mem, addrs.names, first as usize)
                         .unwrap_or_default();
-                    if buf.len() as u64 == first && !holds_names(&buf, num as usize) {
-                        if let Ok(rest) = holdup_kmem::read_vec_parallel(
+                    let mut split = split_names(&buf, num as usize, PIECES);
+                    if split.is_none()
+                        && buf.len() as u64 == first
+                        && let Ok(rest) = holdup_kmem::read_vec_parallel(
                             mem,
                             addrs.names.wrapping_add(first),
                             (bound - first) as usize,
-                        ) {
-                            buf.extend_from_slice(&rest);
-                        }
+                        )
+                    {
+                        buf.extend_from_slice(&rest);
+                        split = split_names(&buf, num as usize, PIECES);
                     }
-                    buf
+                    (buf, split)
                 }
-                None => Vec::new(),
+                None => (Vec::new(), None),
             };
             let names = Stream {
                 mem,
@@ -291,9 +294,9 @@ impl Kallsyms {
                 limit,
                 what: "kallsyms_names",
             };
-            Ok((num, tokens, offsets_raw, base, names))
+            Ok((num, tokens, offsets_raw, base, names, split))
         };
-        let (num, tokens, offsets_raw, base, mut names) = match read() {
+        let (num, tokens, offsets_raw, base, mut names, split) = match read() {
             Ok(r) => r,
             Err(e) => return (Err(e), None),
         };
@@ -302,10 +305,9 @@ impl Kallsyms {
         // bytes hold every name, a quick pass over the length bytes splits the table, and the
         // pieces are expanded in parallel.
         let tokens = Tokens::new(&tokens);
-        let split = split_names(&names.buf, num as usize, PIECES);
         let found = match &split {
-            Some(_) if !wanted.is_empty() => find_early(&names.buf, num as usize, &tokens, wanted)
-                .and_then(|(stext, idx)| {
+            Some((pieces, _)) if !wanted.is_empty() => {
+                find_early(&names.buf, pieces, &tokens, wanted).and_then(|(stext, idx)| {
                     let off_at = |i: usize| offset_at(&offsets_raw, i);
                     let encoding = AddressEncoding::ALL
                         .into_iter()
@@ -315,7 +317,8 @@ impl Kallsyms {
                             .map(|o| o.map(|i| encoding.decode(off_at(i), i, &addrs, base)))
                             .collect::<Vec<_>>(),
                     )
-                }),
+                })
+            }
             _ => None,
         };
         let expand = || {
@@ -578,14 +581,13 @@ fn offset_at(offsets_raw: &[u8], i: usize) -> i32 {
         .map_or(0, i32::from_le_bytes)
 }
 
-/// Finds `_stext` and each of `wanted` among the first `num` compressed names in `buf`
-/// without expanding the rest: a name is given up on at the first token that leaves it no
-/// longer a prefix of any of them, which for nearly every symbol is the first or second.
-/// Returns the index of `_stext` and of each wanted name (the first of that name, as a
-/// lookup in the table gives); `None` without `_stext` or on a malformed length.
+/// Finds `_stext` and each of `wanted` in the names table `buf`, cut into `pieces` (searched
+/// in parallel), without expanding the rest. Returns the index of `_stext` and of each
+/// wanted name (the first of that name, as a lookup in the table gives); `None` without
+/// `_stext` or on a malformed length.
 fn find_early(
     buf: &[u8],
-    num: usize,
+    pieces: &[Piece],
     tokens: &Tokens,
     wanted: &[&str],
 ) -> Option<(usize, Vec<Option<usize>>)> {
@@ -593,6 +595,31 @@ fn find_early(
         .chain(wanted.iter().copied())
         .map(str::as_bytes)
         .collect();
+    let per_piece: Vec<Vec<Option<usize>>> = pieces
+        .par_iter()
+        .map(|&(start, stop, first, count)| {
+            let found = find_names(buf.get(start..stop)?, count, tokens, &targets)?;
+            Some(found.into_iter().map(|o| o.map(|k| first + k)).collect())
+        })
+        .collect::<Option<_>>()?;
+    // The first piece that has a name has its first occurrence.
+    let mut found: Vec<Option<usize>> = (0..targets.len())
+        .map(|j| per_piece.iter().find_map(|p| p[j]))
+        .collect();
+    let stext = found[0]?;
+    Some((stext, found.split_off(1)))
+}
+
+/// The index of the first of each of `targets` among the `num` compressed names in `buf`: a
+/// name is given up on at the first token that leaves it no longer a prefix of any target,
+/// which for nearly every symbol is the first or second. `None` on a malformed length or
+/// more than 64 targets.
+fn find_names(
+    buf: &[u8],
+    num: usize,
+    tokens: &Tokens,
+    targets: &[&[u8]],
+) -> Option<Vec<Option<usize>>> {
     // Which targets the name read so far is still a prefix of: one bit each.
     if targets.len() > 64 {
         return None;
@@ -652,32 +679,12 @@ fn find_early(
             }
         }
     }
-    let stext = found[0]?;
-    Some((stext, found.split_off(1)))
+    Some(found)
 }
 
 /// A run of whole symbols in the names table: bytes `start..end`, symbols `first..first +
 /// count`.
 type Piece = (usize, usize, usize, usize);
-
-/// Whether `buf` holds all `num` names (reading only their length bytes).
-fn holds_names(buf: &[u8], num: usize) -> bool {
-    let mut pos = 0usize;
-    for _ in 0..num {
-        let Some(&b) = buf.get(pos) else {
-            return false;
-        };
-        pos += if b & 0x80 != 0 {
-            let Some(&hi) = buf.get(pos + 1) else {
-                return false;
-            };
-            2 + (usize::from(b & 0x7f) | (usize::from(hi & 0x7f) << 7))
-        } else {
-            1 + usize::from(b)
-        };
-    }
-    pos <= buf.len()
-}
 
 /// Cuts the names table in `buf` into about `pieces` runs of whole symbols by reading only
 /// their length bytes: `(start, end, first symbol, count)` each, and where the last name
