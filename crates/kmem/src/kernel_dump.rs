@@ -105,7 +105,8 @@ impl KernelDump {
             .flatten()
             .unwrap_or(4);
         // struct new_utsname { sysname[65], nodename[65], release[65], ... }
-        self.mem.read_cstr(base + name + 2 * 65, 65)
+        self.mem
+            .read_cstr(base.wrapping_add(name).wrapping_add(2 * 65), 65)
     }
 
     /// A few lines describing the dump (what `holdup info` prints).
