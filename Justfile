@@ -21,7 +21,7 @@ lint:
 run *ARGS:
     cargo run --release -q -- {{ARGS}} dumps/fixtures/6.1/vmcore.kdump-zlib
 
-# Regenerate real vmcores of real hangs for one kernel (6.1 or 6.12); see dumps/README.md.
+# Regenerate real vmcores for one capture (6.1, 6.12, or 6.1-oops-la57: an oops, no hang); see dumps/README.md.
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 
@@ -29,9 +29,10 @@ dumps KERNEL:
 bench KERNEL="6.1" *DUMP:
     bash benches/run.sh {{KERNEL}} {{DUMP}}
 
-# Run every fuzz target for SECONDS each (libFuzzer via cargo-fuzz on the stable toolchain,
-# RUSTC_BOOTSTRAP=1; `cargo install cargo-fuzz` once). New inputs go to fuzz/target/corpus/,
-# crashes to fuzz/artifacts/ (copy them to fuzz/regressions/<target>/ once fixed). See SECURITY.md.
+# libFuzzer via cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1; `cargo install
+# cargo-fuzz` once). New inputs go to fuzz/target/corpus/, crashes to fuzz/artifacts/ (copy
+# them to fuzz/regressions/<target>/ once fixed). See fuzz/README.md and SECURITY.md.
+# Run every fuzz target (or those named) for SECONDS each
 fuzz SECONDS="60" *TARGETS:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -48,6 +49,28 @@ fuzz SECONDS="60" *TARGETS:
         if compgen -G "fuzz/artifacts/$t/*-*" >/dev/null; then
             echo "$t: FAILED, see fuzz/artifacts/$t/"; exit 1
         fi
+    done
+
+# One summary line per target; fuzz/CAMPAIGNS.md records the campaigns run so far.
+# Run fuzz targets one after the other until each has executed RUNS inputs
+fuzz-runs RUNS="10000000" *TARGETS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export RUSTC_BOOTSTRAP=1
+    cargo fuzz build -a --sanitizer none
+    targets="{{TARGETS}}"
+    [ -n "$targets" ] || targets=$(cargo fuzz list)
+    for t in $targets; do
+        mkdir -p fuzz/target/corpus/$t fuzz/corpus/$t fuzz/artifacts/$t
+        start=$SECONDS
+        status=0
+        fuzz/target/x86_64-unknown-linux-gnu/release/$t fuzz/target/corpus/$t fuzz/corpus/$t \
+            -runs={{RUNS}} -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
+            -artifact_prefix=fuzz/artifacts/$t/ >fuzz/target/$t.log 2>&1 || status=$?
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/target/$t.log)
+        rss=$(sed -n 's/^stat::peak_rss_mb: *//p' fuzz/target/$t.log)
+        echo "$t: ${runs:-0} runs in $((SECONDS - start)) s, peak RSS ${rss:-?} MB, exit $status (log: fuzz/target/$t.log)"
+        [ "$status" = 0 ] || { echo "$t: FAILED, see fuzz/artifacts/$t/"; exit 1; }
     done
 
 # Regenerate the fuzz seed corpus (fuzz/corpus/*/seed-*) from the committed fixtures.

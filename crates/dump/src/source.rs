@@ -212,6 +212,14 @@ impl Source {
             let s = (r.file + (off - r.logical)) as usize;
             return Ok(Cow::Borrowed(&file[s..s + len]));
         }
+        // Holes read as zeros, but a hostile record can put the logical end terabytes past
+        // the data: never allocate more than the file really holds.
+        if len > file.len() {
+            return Err(format!(
+                "bytes {off:#x}..+{len:#x} of the flattened file would be mostly holes: more than the {:#x} bytes the file holds",
+                file.len()
+            ));
+        }
         let mut buf = vec![0u8; len];
         self.copy_flat(ix, off, &mut buf);
         Ok(Cow::Owned(buf))
