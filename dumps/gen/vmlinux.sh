@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Usage: vmlinux.sh KERNEL        (KERNEL = 6.1 | 6.12)
-# Provides $WORK_DIR/kernels/<release>/vmlinux (with DWARF) from Debian's -dbg package.
-# Downloads the .deb (~1 GB) into $CACHE_DIR, extracts only the vmlinux, and deletes the .deb
+# Provides, from Debian's -dbg package:
+#   $WORK_DIR/kernels/<release>/vmlinux                 the vmlinux with DWARF;
+#   $WORK_DIR/kernels/<release>/modules-dbg/NAME.ko     the DWARF of each Debian module the hung
+#                                                       guest loads ($GUEST_DEBIAN_MODULES).
+# Downloads the .deb (~1 GB) into $CACHE_DIR, extracts only those files, and deletes the .deb
 # afterwards when the disk has less than KEEP_DEB_MIN_GB (default 40) GB free. Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -10,14 +13,20 @@ rel=$(kernel_release "$KERNEL")
 pkg=$(kernel_dbg_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
 vmlinux=$out/vmlinux
+dbgdir=$out/modules-dbg
 
-if [ -s "$vmlinux" ] && file -L "$vmlinux" | grep -q 'with debug_info'; then
-    echo "vmlinux.sh: $vmlinux already there"
+have_vmlinux() { [ -s "$vmlinux" ] && file -L "$vmlinux" | grep -q 'with debug_info'; }
+missing=()
+for m in $GUEST_DEBIAN_MODULES; do
+    [ -s "$dbgdir/$m.ko" ] || missing+=("$m")
+done
+if have_vmlinux && [ ${#missing[@]} -eq 0 ]; then
+    echo "vmlinux.sh: $vmlinux and the debug modules ($GUEST_DEBIAN_MODULES) already there"
     exit 0
 fi
 
 "$GEN_DIR/apt-sources.sh"
-mkdir -p "$CACHE_DIR" "$out"
+mkdir -p "$CACHE_DIR" "$out" "$dbgdir"
 
 deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
 if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
@@ -27,17 +36,31 @@ if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
     deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb | head -n1)
 fi
 
-echo "vmlinux.sh: extracting vmlinux-$rel from $(basename "$deb")"
+# One pass over the package's data (decompressing it is most of the time) for every file.
+patterns=()
+have_vmlinux || patterns+=("./usr/lib/debug/boot/vmlinux-$rel")
+for m in ${missing[@]+"${missing[@]}"}; do
+    # Module names use '_' where some file names use '-'.
+    patterns+=("./usr/lib/debug/lib/modules/$rel/kernel/*/${m//_/[_-]}.ko")
+done
+echo "vmlinux.sh: extracting ${patterns[*]} from $(basename "$deb")"
 tmp=$out/.extract.$$
 rm -rf "$tmp"; mkdir -p "$tmp"
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$rel"
-mv "$tmp/usr/lib/debug/boot/vmlinux-$rel" "$vmlinux"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${patterns[@]}"
+if ! have_vmlinux; then
+    mv "$tmp/usr/lib/debug/boot/vmlinux-$rel" "$vmlinux"
+fi
+for m in ${missing[@]+"${missing[@]}"}; do
+    ko=$(find "$tmp/usr/lib/debug/lib/modules" -name "${m//_/[_-]}.ko" | head -n1)
+    [ -n "$ko" ] || { echo "vmlinux.sh: $pkg has no debug module $m" >&2; exit 1; }
+    mv "$ko" "$dbgdir/$m.ko"
+done
 rm -rf "$tmp"
-file "$vmlinux"
+file "$vmlinux" "$dbgdir"/*.ko
 
 free_gb=$(df -P --block-size=1G "$CACHE_DIR" | awk 'NR == 2 {print $4}')
 if [ "$free_gb" -lt "${KEEP_DEB_MIN_GB:-40}" ]; then
     echo "vmlinux.sh: ${free_gb} GB free: deleting $(basename "$deb")"
     rm -f "$deb"
 fi
-ls -l "$vmlinux"
+ls -l "$vmlinux" "$dbgdir"

@@ -153,11 +153,12 @@ pub fn vmcoreinfo(data: &[u8]) {
     let _ = PrintkLayout::from_vmcoreinfo(|k| vi.get(k).and_then(|s| s.trim().parse().ok()));
 }
 
-/// The kallsyms tables in a fake kernel memory: the input is mapped at [`FAKE_BASE`], and
-/// starts with seven little-endian u32 offsets from there: `kallsyms_names`,
-/// `kallsyms_num_syms`, `kallsyms_token_table`, `kallsyms_token_index`, `kallsyms_offsets`,
-/// `kallsyms_relative_base`, and `_stext` (the address the self-check expects).
-pub fn kallsyms(data: &[u8]) {
+/// The memory and table addresses of a [`kallsyms`] input: the input is mapped at
+/// [`FAKE_BASE`], and starts with seven little-endian u32 offsets from there:
+/// `kallsyms_names`, `kallsyms_num_syms`, `kallsyms_token_table`, `kallsyms_token_index`,
+/// `kallsyms_offsets`, `kallsyms_relative_base`, and `_stext` (the address the self-check
+/// expects).
+pub fn kallsyms_input(data: &[u8]) -> (SliceMem<'_>, KallsymsAddrs) {
     let mem = SliceMem {
         base: FAKE_BASE,
         data,
@@ -172,9 +173,28 @@ pub fn kallsyms(data: &[u8]) {
         relative_base: at(5),
         stext: at(6),
     };
-    let Ok(k) = Kallsyms::from_memory(&mem, addrs) else {
+    (mem, addrs)
+}
+
+/// The kallsyms tables in a fake kernel memory (the input as [`kallsyms_input`] reads it).
+/// The names the quick pass also looks for must come out at the addresses the full table
+/// gives them (a differential check: a mismatch panics, so the fuzzer reports it).
+pub fn kallsyms(data: &[u8]) {
+    let (mem, addrs) = kallsyms_input(data);
+    const EARLY: [&str; 3] = ["__start_BTF", "__stop_BTF", "init_task"];
+    let (k, early) = Kallsyms::from_memory_and(&mem, addrs, &EARLY, |found| found.to_vec());
+    let Ok(k) = k else {
         return;
     };
+    if let Some(early) = early {
+        for (name, addr) in EARLY.iter().zip(&early) {
+            assert_eq!(
+                *addr,
+                k.table().address_of(name),
+                "quick pass vs table: {name}"
+            );
+        }
+    }
     let _ = (k.encoding(), k.names_len());
     let t = k.table();
     let addrs: Vec<u64> = t.iter().take(64).map(|s| s.addr).collect();
@@ -215,13 +235,19 @@ const TYPE_QUESTIONS: &[&str] = &[
     "x[99999999999999999999]",
 ];
 
-/// A BTF blob, and the type questions holdup asks.
+/// A BTF blob, and the type questions holdup asks; the blob is also read as a module's split
+/// BTF on top of itself, whose types the questions then reach when the base has none.
 pub fn btf(data: &[u8]) {
     let Ok(b) = Btf::parse(data.to_vec(), "fuzz input") else {
         return;
     };
     let count = b.type_count();
     let t = Types::new(b);
+    if let Some(base) = t.vmlinux_btf() {
+        if let Ok(split) = Btf::parse_split(data.to_vec(), base.clone(), "fuzz split") {
+            let _ = t.add_module("fuzz", split);
+        }
+    }
     let _ = t.origin();
     for q in TYPE_QUESTIONS {
         let _ = t.member(q).map(|f| t.sizeof_id(f.ty));
@@ -248,6 +274,13 @@ pub fn btf(data: &[u8]) {
         let _ = t.type_name(id);
         let _ = t.sizeof_id(id);
         let _ = t.resolve(id);
+        let _ = t.member_in(id, "next");
+        // The same id in the module.
+        let id = TypeId((1 << 63) | (id.0 + count as u64));
+        let _ = t.get(id).map(|ty| format!("{:?}", ty.kind).len());
+        let _ = t.type_name(id);
+        let _ = t.sizeof_id(id);
+        let _ = t.owner(id);
         let _ = t.member_in(id, "next");
     }
 }

@@ -2,6 +2,7 @@
 //! after the kernel's own so a kernel engineer knows where to look.
 //!
 //! - [`Kernel`] (in [`open`]): an opened dump with its memory, symbols and types.
+//! - [`btf_modules`]: loaded modules' BTF (`kernel/bpf/btf.c`), added to the types on demand.
 //! - [`printk`]: the lockless printk ring buffer (`kernel/printk/printk_ringbuffer.c`).
 //! - [`list`]: bounded, cycle-checked `list_for_each_entry`.
 //! - [`percpu`]: per-CPU variables and CPU masks.
@@ -9,6 +10,7 @@
 //! - [`stack`]: kernel stacks (ORC unwinding, saved CPU registers).
 //! - [`sysinfo`]: what crash's `sys` shows.
 
+pub mod btf_modules;
 pub mod list;
 pub mod locking;
 pub mod mm;

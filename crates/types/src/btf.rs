@@ -3,6 +3,13 @@
 //! Parsing walks the type section once to record where each type starts (types are
 //! variable-length, so type id -> offset needs one pass); everything else is decoded on demand.
 //! The name index is built on first lookup.
+//!
+//! *Split BTF* (a kernel module's, `CONFIG_DEBUG_INFO_BTF_MODULES`) continues a base BTF (the
+//! vmlinux's): its type ids start after the base's last id, and a string offset below the
+//! base's string section size is the base's string, while a larger one indexes this blob's
+//! string section after subtracting that size. [`Btf::parse_split`] reads one; it then
+//! answers for the base's types too, as the kernel's `btf_type_by_id` and `btf_name_by_offset`
+//! do.
 
 use crate::{
     DatasecVar, Enumerator, FwdKind, Member, NameKind, Origin, OriginKind, Param, Result, Type,
@@ -11,7 +18,7 @@ use crate::{
 use holdup_kmem::KernelMemory;
 use rayon::prelude::*;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Largest BTF blob accepted (Debian's vmlinux BTF is 4-6 MiB).
 pub const BTF_MAX_SIZE: u64 = 64 << 20;
@@ -40,17 +47,24 @@ const KIND_DECL_TAG: u8 = 17;
 const KIND_TYPE_TAG: u8 = 18;
 const KIND_ENUM64: u8 = 19;
 
-/// The kernel's BTF, owned and lazily decoded.
+/// The kernel's BTF, owned and lazily decoded: the vmlinux's, or a module's split BTF on top
+/// of it.
 pub struct Btf {
     data: Vec<u8>,
     /// Absolute start and end of the string section in `data`.
     str_start: usize,
     str_end: usize,
-    /// `offsets[id - 1]` = absolute offset in `data` of type `id`.
+    /// `offsets[id - start_id]` = absolute offset in `data` of type `id`.
     offsets: Vec<u32>,
     origin: Origin,
     names: OnceLock<NameIndex>,
     enumerators: OnceLock<crate::EnumeratorIndex>,
+    /// Split BTF: the BTF it continues.
+    base: Option<Arc<Btf>>,
+    /// The first type id of this blob: 1, or the base's next id for split BTF.
+    start_id: u32,
+    /// String offsets below this are the base's (0 without a base).
+    start_str_off: u32,
 }
 
 impl fmt::Debug for Btf {
@@ -58,6 +72,8 @@ impl fmt::Debug for Btf {
         f.debug_struct("Btf")
             .field("origin", &self.origin)
             .field("types", &self.offsets.len())
+            .field("start_id", &self.start_id)
+            .field("split", &self.base.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +111,28 @@ impl Btf {
     /// Parses a BTF blob. `description` says where it came from (it is reported in
     /// [`Btf::origin`] with the type count appended).
     pub fn parse(data: Vec<u8>, description: impl Into<String>) -> Result<Btf> {
+        Self::parse_with_base(data, description.into(), None)
+    }
+
+    /// Parses split BTF (a module's `.BTF`) on top of `base`: its first type id is
+    /// [`Btf::next_id`] of the base and its string offsets continue after the base's
+    /// [`Btf::str_end_off`]. The result answers for the base's types as well (ids below
+    /// [`Btf::start_id`]). The same checks as [`Btf::parse`] apply, except that split BTF may
+    /// have an empty string section, or one that does not start with `""` (as the kernel
+    /// allows).
+    pub fn parse_split(
+        data: Vec<u8>,
+        base: Arc<Btf>,
+        description: impl Into<String>,
+    ) -> Result<Btf> {
+        Self::parse_with_base(data, description.into(), Some(base))
+    }
+
+    fn parse_with_base(data: Vec<u8>, description: String, base: Option<Arc<Btf>>) -> Result<Btf> {
+        let (start_id, start_str_off) = match &base {
+            Some(b) => (b.next_id(), b.str_end_off()),
+            None => (1, 0),
+        };
         if data.len() as u64 > BTF_MAX_SIZE {
             return Err(bad(
                 "blob size",
@@ -141,9 +179,21 @@ impl Btf {
         };
         let (type_start, type_end) = section("type_off/type_len", type_off, type_len)?;
         let (str_start, str_end) = section("str_off/str_len", str_off, str_len)?;
-        if str_len == 0 || data[str_start] != 0 {
+        if base.is_none() && (str_len == 0 || data[str_start] != 0) {
             return Err(bad("str_off", "string section does not start with \"\""));
         }
+        if u32::try_from(str_len)
+            .ok()
+            .and_then(|l| start_str_off.checked_add(l))
+            .is_none()
+        {
+            return Err(bad(
+                "str_len",
+                format!("{str_len} after the base's {start_str_off} overflows string offsets"),
+            ));
+        }
+        // Ids are u32 in the kernel and at most BTF_MAX_TYPES, the base's included.
+        let max_own = BTF_MAX_TYPES.saturating_sub(start_id as usize - 1);
         if type_len % 4 != 0 {
             return Err(bad(
                 "type_len",
@@ -151,14 +201,14 @@ impl Btf {
             ));
         }
 
-        let mut offsets = Vec::with_capacity((type_len / 16).min(BTF_MAX_TYPES));
+        let mut offsets = Vec::with_capacity((type_len / 16).min(max_own));
         let mut off = type_start;
         while off < type_end {
-            let id = offsets.len() + 1;
-            if id > BTF_MAX_TYPES {
+            let id = offsets.len() + start_id as usize;
+            if offsets.len() >= max_own {
                 return Err(bad(
                     "type section",
-                    format!("more than {BTF_MAX_TYPES} types"),
+                    format!("more than {BTF_MAX_TYPES} types (the base's included)"),
                 ));
             }
             let raw = Self::raw_at(&data, off, type_end)
@@ -179,7 +229,7 @@ impl Btf {
             offsets.push(off as u32);
             off = next;
         }
-        let description = format!("{} ({} types)", description.into(), offsets.len());
+        let description = format!("{description} ({} types)", offsets.len());
         Ok(Btf {
             data,
             str_start,
@@ -191,6 +241,9 @@ impl Btf {
             },
             names: OnceLock::new(),
             enumerators: OnceLock::new(),
+            base,
+            start_id,
+            start_str_off,
         })
     }
 
@@ -251,7 +304,8 @@ impl Btf {
         )
     }
 
-    /// Number of types (ids `1..=count`).
+    /// Number of types of this blob (ids `start_id..start_id + count`; `1..=count` unless it
+    /// is split BTF).
     pub fn type_count(&self) -> usize {
         self.offsets.len()
     }
@@ -259,6 +313,94 @@ impl Btf {
     /// The raw blob.
     pub fn data(&self) -> &[u8] {
         &self.data
+    }
+
+    /// The first type id of this blob: 1, or for split BTF the base's [`Btf::next_id`].
+    pub fn start_id(&self) -> u32 {
+        self.start_id
+    }
+
+    /// The id after this blob's last type: where split BTF on top of it starts (the kernel's
+    /// `btf_nr_types()`, which counts `void`).
+    pub fn next_id(&self) -> u32 {
+        // At most BTF_MAX_TYPES + 1: checked while parsing.
+        self.start_id + self.offsets.len() as u32
+    }
+
+    /// The string offset after this blob's strings (the base's included): where the strings
+    /// of split BTF on top of it start (the kernel's `start_str_off` of a module's BTF).
+    pub fn str_end_off(&self) -> u32 {
+        // Fits: checked while parsing.
+        self.start_str_off + (self.str_end - self.str_start) as u32
+    }
+
+    /// For split BTF, the BTF it continues.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// Whether `id` is one of this blob's own types (not the base's, not `void`).
+    pub fn is_own(&self, id: TypeId) -> bool {
+        id.0 >= u64::from(self.start_id) && id.0 < u64::from(self.next_id())
+    }
+
+    /// The types of this blob alone (not the base's) of that kind and name, in id order.
+    pub fn find_own(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
+        let ix = self.names.get_or_init(|| self.build_names());
+        let h = NameIndex::hash(kind, name.as_bytes());
+        let mut found = Vec::new();
+        let mut i = h as usize & ix.mask;
+        loop {
+            let (id, tag) = ix.slots[i];
+            if id == 0 {
+                return Ok(found);
+            }
+            i = (i + 1) & ix.mask;
+            if tag != (h >> 32) as u32 {
+                continue;
+            }
+            let off = self.offsets[(id - self.start_id) as usize];
+            if self.lookup_name(off) == Some((kind, name.as_bytes())) {
+                found.push(TypeId(u64::from(id)));
+            }
+        }
+    }
+
+    /// The enums of this blob alone defining `name`, with the value there.
+    pub fn find_own_enumerator(&self, name: &str) -> Vec<(TypeId, i128)> {
+        let map = self.enumerators.get_or_init(|| self.build_enumerators());
+        map.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The blob that holds type `id` (this one or a base), and the offset of the type in it.
+    fn locate(&self, id: TypeId) -> Result<(&Btf, usize)> {
+        let mut b = self;
+        loop {
+            if id.0 >= u64::from(b.start_id) {
+                let idx = usize::try_from(id.0 - u64::from(b.start_id))
+                    .map_err(|_| TypeError::BadId(id.0))?;
+                let off = *b.offsets.get(idx).ok_or(TypeError::BadId(id.0))?;
+                return Ok((b, off as usize));
+            }
+            // The chain is finite: every base was parsed before what it is the base of.
+            b = b.base.as_deref().ok_or(TypeError::BadId(id.0))?;
+        }
+    }
+
+    /// The string at `name_off` as bytes, through the bases (`None` when out of range or
+    /// unterminated).
+    fn str_bytes(&self, name_off: u32) -> Option<&[u8]> {
+        let mut b = self;
+        while name_off < b.start_str_off {
+            b = b.base.as_deref()?;
+        }
+        let start = b
+            .str_start
+            .checked_add((name_off - b.start_str_off) as usize)
+            .filter(|&s| s < b.str_end)?;
+        let bytes = &b.data[start..b.str_end];
+        let end = bytes.iter().position(|&b| b == 0)?;
+        Some(&bytes[..end])
     }
 
     fn raw_at(data: &[u8], off: usize, end: usize) -> Option<Raw> {
@@ -278,14 +420,12 @@ impl Btf {
         })
     }
 
-    fn raw(&self, id: TypeId) -> Result<Raw> {
-        let idx = usize::try_from(id.0)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .ok_or(TypeError::BadId(id.0))?;
-        let off = *self.offsets.get(idx).ok_or(TypeError::BadId(id.0))? as usize;
+    /// The raw header of type `id` and the blob that holds it (this one or a base).
+    fn raw(&self, id: TypeId) -> Result<(&Btf, Raw)> {
+        let (b, off) = self.locate(id)?;
         // Bounds were checked while parsing.
-        Self::raw_at(&self.data, off, self.data.len()).ok_or(TypeError::BadId(id.0))
+        let raw = Self::raw_at(&b.data, off, b.data.len()).ok_or(TypeError::BadId(id.0))?;
+        Ok((b, raw))
     }
 
     fn u32(&self, off: usize) -> u32 {
@@ -294,17 +434,26 @@ impl Btf {
     }
 
     fn str_at(&self, name_off: u32, what: impl Fn() -> String) -> Result<&str> {
-        let start = self
+        let mut b = self;
+        while name_off < b.start_str_off {
+            // Unreachable without a base: start_str_off is 0 then.
+            b = b
+                .base
+                .as_deref()
+                .ok_or_else(|| bad(what(), "string offset below the first one"))?;
+        }
+        let rel = (name_off - b.start_str_off) as usize;
+        let start = b
             .str_start
-            .checked_add(name_off as usize)
-            .filter(|&s| s < self.str_end)
+            .checked_add(rel)
+            .filter(|&s| s < b.str_end)
             .ok_or_else(|| {
                 bad(
                     what(),
                     format!("name_off {name_off:#x} outside the string section"),
                 )
             })?;
-        let bytes = &self.data[start..self.str_end];
+        let bytes = &b.data[start..b.str_end];
         let end = bytes
             .iter()
             .position(|&b| b == 0)
@@ -330,19 +479,17 @@ impl Btf {
         })
     }
 
-    /// The name of a type that can be looked up, and its kind.
+    /// The name of a type of this blob that can be looked up, and its kind.
     fn lookup_name(&self, off: u32) -> Option<(NameKind, &[u8])> {
         let raw = Self::raw_at(&self.data, off as usize, self.data.len())?;
         let nk = Self::name_kind(&raw)?;
         if raw.name_off == 0 {
             return None;
         }
-        let start = self.str_start.checked_add(raw.name_off as usize)?;
-        let bytes = self.data.get(start..self.str_end)?;
-        let end = bytes.iter().position(|&b| b == 0)?;
+        let name = self.str_bytes(raw.name_off)?;
         // Names that are not UTF-8 cannot be asked for (lookups take a `&str`).
-        std::str::from_utf8(&bytes[..end]).ok()?;
-        Some((nk, &bytes[..end]))
+        std::str::from_utf8(name).ok()?;
+        Some((nk, name))
     }
 
     fn build_names(&self) -> NameIndex {
@@ -353,7 +500,7 @@ impl Btf {
             .enumerate()
             .filter_map(|(i, &off)| {
                 let (nk, name) = self.lookup_name(off)?;
-                Some((i as u32 + 1, NameIndex::hash(nk, name)))
+                Some((i as u32 + self.start_id, NameIndex::hash(nk, name)))
             })
             .collect();
         let size = (named.len().max(8) * 2).next_power_of_two();
@@ -375,8 +522,8 @@ impl Btf {
     fn build_enumerators(&self) -> crate::EnumeratorIndex {
         let mut map = crate::EnumeratorIndex::new();
         for i in 0..self.offsets.len() {
-            let id = TypeId(i as u64 + 1);
-            let Ok(raw) = self.raw(id) else { continue };
+            let id = TypeId(i as u64 + u64::from(self.start_id));
+            let Ok((_, raw)) = self.raw(id) else { continue };
             if raw.kind != KIND_ENUM && raw.kind != KIND_ENUM64 {
                 continue;
             }
@@ -454,7 +601,11 @@ impl TypeSource for Btf {
                 kind: TypeKind::Void,
             });
         }
-        let raw = self.raw(id)?;
+        let (owner, raw) = self.raw(id)?;
+        if !std::ptr::eq(owner, self) {
+            // A base's type: decoded there (its trailing data is in its blob).
+            return owner.get(id);
+        }
         let name = self.str_at(raw.name_off, || format!("type {} name_off", id.0))?;
         let t = Self::tid(raw.size_or_type);
         let x = raw.extra;
@@ -496,15 +647,19 @@ impl TypeSource for Btf {
                         (u64::from(off), None)
                     };
                     if !raw.kflag {
-                        // Without kind_flag a bitfield's width is in the INT encoding.
-                        if let Ok(Raw {
-                            kind: KIND_INT,
-                            size_or_type: isz,
-                            extra,
-                            ..
-                        }) = self.raw(mty)
+                        // Without kind_flag a bitfield's width is in the INT encoding (of
+                        // an int that may be the base's).
+                        if let Ok((
+                            ib,
+                            Raw {
+                                kind: KIND_INT,
+                                size_or_type: isz,
+                                extra,
+                                ..
+                            },
+                        )) = self.raw(mty)
                         {
-                            let enc = self.u32(extra);
+                            let enc = ib.u32(extra);
                             let bits = enc & 0xff;
                             let ioff = (enc >> 16) & 0xff;
                             if ioff != 0 || bits != isz.saturating_mul(8) {
@@ -631,29 +786,73 @@ impl TypeSource for Btf {
         Ok(Type { id, name, kind })
     }
 
+    /// The base's types first (split BTF), then this blob's.
     fn find(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
-        let ix = self.names.get_or_init(|| self.build_names());
-        let h = NameIndex::hash(kind, name.as_bytes());
-        let mut found = Vec::new();
-        let mut i = h as usize & ix.mask;
-        loop {
-            let (id, tag) = ix.slots[i];
-            if id == 0 {
-                return Ok(found);
-            }
-            i = (i + 1) & ix.mask;
-            if tag != (h >> 32) as u32 {
-                continue;
-            }
-            let off = self.offsets[id as usize - 1];
-            if self.lookup_name(off) == Some((kind, name.as_bytes())) {
-                found.push(TypeId(u64::from(id)));
-            }
-        }
+        let mut found = match &self.base {
+            Some(b) => b.find(kind, name)?,
+            None => Vec::new(),
+        };
+        found.extend(self.find_own(kind, name)?);
+        Ok(found)
     }
 
     fn find_enumerator(&self, name: &str) -> Result<Vec<(TypeId, i128)>> {
-        let map = self.enumerators.get_or_init(|| self.build_enumerators());
-        Ok(map.get(name).cloned().unwrap_or_default())
+        let mut found = match &self.base {
+            Some(b) => b.find_enumerator(name)?,
+            None => Vec::new(),
+        };
+        found.extend(self.find_own_enumerator(name));
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blob of `n` `int` types named by string 1 and `strs` string bytes (no header checks
+    /// on the strings' first byte are made here: split BTF allows any).
+    fn blob(n: usize, strs: &[u8]) -> Vec<u8> {
+        let mut types = Vec::new();
+        for _ in 0..n {
+            for w in [1u32, (KIND_INT as u32) << 24, 4, 32] {
+                types.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        let mut v = vec![0x9f, 0xeb, 1, 0];
+        let tl = types.len() as u32;
+        for w in [24u32, 0, tl, tl, strs.len() as u32] {
+            v.extend_from_slice(&w.to_le_bytes());
+        }
+        v.extend_from_slice(&types);
+        v.extend_from_slice(strs);
+        v
+    }
+
+    #[test]
+    fn split_btf_counts_the_base_against_the_limits() {
+        let mut base = Btf::parse(blob(1, b"\0int\0"), "base").unwrap();
+        // Pretend the base's one type is the last id the kernel allows.
+        base.start_id = BTF_MAX_TYPES as u32;
+        let base = Arc::new(base);
+        match Btf::parse_split(blob(1, b""), Arc::clone(&base), "split") {
+            Err(TypeError::BadBtf { field, .. }) => assert_eq!(field, "type section"),
+            other => panic!("{other:?}"),
+        }
+        let mut base = Btf::parse(blob(1, b"\0int\0"), "base").unwrap();
+        base.start_id = BTF_MAX_TYPES as u32 - 1;
+        let base = Arc::new(base);
+        let ok = Btf::parse_split(blob(1, b""), Arc::clone(&base), "split").unwrap();
+        assert_eq!(ok.start_id(), BTF_MAX_TYPES as u32);
+        assert_eq!(ok.get(TypeId(BTF_MAX_TYPES as u64)).unwrap().name, "int");
+        assert!(Btf::parse_split(blob(2, b""), base, "split").is_err());
+
+        // String offsets are u32: a split section past them is refused.
+        let mut base = Btf::parse(blob(1, b"\0int\0"), "base").unwrap();
+        base.start_str_off = u32::MAX - 8;
+        match Btf::parse_split(blob(0, b"0123456789\0"), Arc::new(base), "split") {
+            Err(TypeError::BadBtf { field, .. }) => assert_eq!(field, "str_len"),
+            other => panic!("{other:?}"),
+        }
     }
 }

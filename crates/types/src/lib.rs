@@ -11,22 +11,35 @@
 //! member paths (`task_struct.thread.sp`), `sizeof`, enum values (`PG_locked`), type names.
 //! [`Types::origin`] always says which source the answers came from.
 //!
+//! Loaded modules' types come from their split BTF ([`Btf::parse_split`]), added with
+//! [`Types::add_module`]: lookups by name search the vmlinux first, then the modules, and
+//! [`Types::owner`] says where a type is defined. Nothing about modules is read until asked
+//! (`holdup_kernel`'s `Kernel::types_with_modules` walks the kernel's `btf_modules` once).
+//!
 //! Everything read is untrusted: sizes and counts are bounded, cycles are cut, and a bad blob
 //! is refused with an error naming the field.
 
 mod btf;
 mod dwarf;
+mod members_at;
 mod model;
+mod modules;
 mod path;
 
 pub use btf::{BTF_MAX_SIZE, Btf};
 pub use dwarf::Dwarf;
+pub use members_at::MemberAt;
 pub use model::*;
+pub use modules::{
+    MAX_MODULE_TYPES, ModuleTypesReport, ModuleTypesState, ModuleTypesStatus, TypeOwner,
+};
 
 use holdup_kmem::ReadError;
+use modules::{ModuleEntry, Slots, module_type_id, split_module_id};
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 use thiserror::Error;
 
 /// Why a type question could not be answered.
@@ -147,6 +160,21 @@ pub trait TypeSource: Send + Sync {
     fn find_enumerator(&self, name: &str) -> Result<Vec<(TypeId, i128)>>;
 }
 
+impl<T: TypeSource + ?Sized> TypeSource for Arc<T> {
+    fn origin(&self) -> &Origin {
+        (**self).origin()
+    }
+    fn get(&self, id: TypeId) -> Result<Type<'_>> {
+        (**self).get(id)
+    }
+    fn find(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
+        (**self).find(kind, name)
+    }
+    fn find_enumerator(&self, name: &str) -> Result<Vec<(TypeId, i128)>> {
+        (**self).find_enumerator(name)
+    }
+}
+
 /// Where a member is: what `offsetof` and the bitfield layout say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
@@ -172,12 +200,17 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// Most struct/union bodies searched for one member name.
 const MEMBER_SEARCH_BUDGET: usize = 4096;
 
-/// Type questions answered from any [`TypeSource`], with caches.
+/// Type questions answered from any [`TypeSource`], with caches; plus the types of loaded
+/// modules once added ([`Types::add_module`]).
 pub struct Types {
     src: Box<dyn TypeSource>,
+    /// `src` when it is BTF: the base of the modules' split BTF.
+    btf: Option<Arc<Btf>>,
     by_name: RwLock<HashMap<String, TypeId>>,
     fields: RwLock<HashMap<String, Field>>,
     sizes: RwLock<HashMap<TypeId, u64>>,
+    modules: Slots<ModuleEntry>,
+    module_report: OnceLock<ModuleTypesReport>,
 }
 
 impl fmt::Debug for Types {
@@ -200,37 +233,193 @@ impl From<Dwarf> for Types {
     }
 }
 
+impl From<Arc<Btf>> for Types {
+    fn from(b: Arc<Btf>) -> Self {
+        Types::build(Box::new(Arc::clone(&b)), Some(b))
+    }
+}
+
 impl Types {
-    /// Wraps a source.
-    pub fn new(src: impl TypeSource + 'static) -> Self {
-        Types {
-            src: Box::new(src),
-            by_name: RwLock::new(HashMap::new()),
-            fields: RwLock::new(HashMap::new()),
-            sizes: RwLock::new(HashMap::new()),
+    /// Wraps a source. A [`Btf`] is kept shared, as the base of modules' split BTF
+    /// ([`Types::vmlinux_btf`]).
+    pub fn new<S: TypeSource + 'static>(src: S) -> Self {
+        let src: Box<dyn Any> = Box::new(src);
+        match src.downcast::<Btf>() {
+            Ok(b) => Types::from(Arc::<Btf>::from(b)),
+            Err(src) => match src.downcast::<S>() {
+                Ok(s) => Types::build(s, None),
+                Err(_) => unreachable!("a Box<S> downcasts to S"),
+            },
         }
     }
 
-    /// Which source the answers come from.
+    fn build(src: Box<dyn TypeSource>, btf: Option<Arc<Btf>>) -> Self {
+        Types {
+            src,
+            btf,
+            by_name: RwLock::new(HashMap::new()),
+            fields: RwLock::new(HashMap::new()),
+            sizes: RwLock::new(HashMap::new()),
+            modules: Slots::new(),
+            module_report: OnceLock::new(),
+        }
+    }
+
+    /// Which source the answers come from (for the vmlinux; see [`Types::owner`] for
+    /// modules).
     pub fn origin(&self) -> &Origin {
         self.src.origin()
     }
 
-    /// The backend.
+    /// The backend of the vmlinux types.
     pub fn source(&self) -> &dyn TypeSource {
         &*self.src
     }
 
-    /// Decodes one type.
+    /// The vmlinux BTF when it is the source: the base a module's split BTF is parsed on
+    /// ([`Btf::parse_split`]) for [`Types::add_module`].
+    pub fn vmlinux_btf(&self) -> Option<&Arc<Btf>> {
+        self.btf.as_ref()
+    }
+
+    /// Decodes one type (a vmlinux type, or a module's).
     pub fn get(&self, id: TypeId) -> Result<Type<'_>> {
-        self.src.get(id)
+        let Some((slot, local)) = split_module_id(id) else {
+            return self.src.get(id);
+        };
+        let m = self.modules.get(slot).ok_or(TypeError::BadId(id.0))?;
+        let t = m.btf.get(TypeId(local))?;
+        let g = |t| m.global(slot, t);
+        Ok(Type {
+            id,
+            name: t.name,
+            kind: t.kind.map_ids(g),
+        })
     }
 
     fn not_found(&self, name: &str) -> TypeError {
+        let n = self.modules.len();
         TypeError::NotFound {
             name: name.to_string(),
-            origin: self.origin().to_string(),
+            origin: if n == 0 {
+                self.origin().to_string()
+            } else {
+                format!("{} nor in the BTF of {n} modules", self.origin())
+            },
         }
+    }
+
+    /// Adds a loaded module's types: its split BTF on top of the vmlinux's (parsed with
+    /// [`Btf::parse_split`] on [`Types::vmlinux_btf`], or on the vmlinux BTF read separately
+    /// when the main source is DWARF). Lookups by name then find its types when the vmlinux
+    /// has none of that name; [`Types::owner`] names the module. Fails past
+    /// [`MAX_MODULE_TYPES`] modules.
+    pub fn add_module(&self, name: impl Into<String>, btf: Btf) -> Result<()> {
+        let name = name.into();
+        let base_is_main = match (btf.base(), &self.btf) {
+            (Some(b), Some(main)) => Arc::ptr_eq(b, main),
+            _ => false,
+        };
+        self.modules
+            .push(ModuleEntry {
+                name: name.clone(),
+                btf,
+                base_is_main,
+            })
+            .map_err(|_| TypeError::Unsupported {
+                ty: format!("module {name}"),
+                detail: format!("more than {MAX_MODULE_TYPES} modules with types"),
+            })?;
+        // Answers found in modules may change with one more: cached ones are dropped (the
+        // vmlinux ones are quickly found again).
+        if let Ok(mut m) = self.by_name.write() {
+            m.retain(|_, id| split_module_id(*id).is_none());
+        }
+        if let Ok(mut m) = self.fields.write() {
+            m.clear();
+        }
+        Ok(())
+    }
+
+    /// The modules whose types were added, with their BTF, in the order added.
+    pub fn modules(&self) -> impl Iterator<Item = (&str, &Btf)> {
+        self.modules.iter().map(|(_, m)| (m.name.as_str(), &m.btf))
+    }
+
+    /// Where type `id` is defined: the vmlinux, or the module whose BTF holds it (a vmlinux
+    /// type reached through a module's member is the vmlinux's).
+    pub fn owner(&self, id: TypeId) -> Result<TypeOwner<'_>> {
+        let Some((slot, local)) = split_module_id(id) else {
+            return Ok(TypeOwner::Vmlinux);
+        };
+        let m = self.modules.get(slot).ok_or(TypeError::BadId(id.0))?;
+        Ok(if m.btf.is_own(TypeId(local)) {
+            TypeOwner::Module(&m.name)
+        } else {
+            TypeOwner::Vmlinux
+        })
+    }
+
+    /// Runs `load` (which adds modules with [`Types::add_module`]) the first time it is
+    /// called and keeps its report; later calls return that report without running theirs.
+    /// `load` must not call this again.
+    pub fn load_modules_once(
+        &self,
+        load: impl FnOnce(&Types) -> ModuleTypesReport,
+    ) -> &ModuleTypesReport {
+        self.module_report.get_or_init(|| load(self))
+    }
+
+    /// The report of [`Types::load_modules_once`], if it ran.
+    pub fn module_report(&self) -> Option<&ModuleTypesReport> {
+        self.module_report.get()
+    }
+
+    /// Finds a type by name in one module's own types (see [`Types::find`] for the syntax).
+    pub fn find_in_module(&self, module: &str, name: &str) -> Result<TypeId> {
+        let name = name.trim();
+        let (kinds, bare) = name_kinds(name);
+        if !self.modules.iter().any(|(_, m)| m.name == module) {
+            return Err(TypeError::NotFound {
+                name: name.to_string(),
+                origin: format!("module {module} (no BTF of it was added)"),
+            });
+        }
+        self.find_in_modules(kinds, bare, Some(module))?
+            .ok_or_else(|| TypeError::NotFound {
+                name: name.to_string(),
+                origin: format!("the BTF of module {module}"),
+            })
+    }
+
+    /// The best candidate of the first kind that any module (or only `only`) defines.
+    fn find_in_modules(
+        &self,
+        kinds: &[NameKind],
+        bare: &str,
+        only: Option<&str>,
+    ) -> Result<Option<TypeId>> {
+        if self.modules.len() == 0 {
+            return Ok(None);
+        }
+        for &k in kinds {
+            let mut cands = Vec::new();
+            for (slot, m) in self.modules.iter() {
+                if only.is_some_and(|o| o != m.name) {
+                    continue;
+                }
+                cands.extend(
+                    m.btf
+                        .find_own(k, bare)?
+                        .into_iter()
+                        .map(|id| module_type_id(slot, id.0)),
+                );
+            }
+            if let Some(id) = self.best_candidate(&cands)? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Finds a type by C name: `struct task_struct`, `union thread_union`, `enum pageflags`,
@@ -239,39 +428,33 @@ impl Types {
     ///
     /// When a name has several definitions the complete one with the largest size wins (as
     /// makedumpfile does); a declaration (`struct foo;`) is used only when nothing else exists.
+    ///
+    /// Modules' types ([`Types::add_module`]) are searched only when the vmlinux has no type
+    /// of that name, with the same rule across every module.
     pub fn find(&self, name: &str) -> Result<TypeId> {
         let name = name.trim();
         if let Some(id) = self.by_name.read().ok().and_then(|m| m.get(name).copied()) {
             return Ok(id);
         }
-        let (kinds, bare): (&[NameKind], &str) = if let Some(n) = name.strip_prefix("struct ") {
-            (&[NameKind::Struct], n.trim())
-        } else if let Some(n) = name.strip_prefix("union ") {
-            (&[NameKind::Union], n.trim())
-        } else if let Some(n) = name.strip_prefix("enum ") {
-            (&[NameKind::Enum], n.trim())
-        } else {
-            (
-                &[
-                    NameKind::Typedef,
-                    NameKind::Base,
-                    NameKind::Struct,
-                    NameKind::Union,
-                    NameKind::Enum,
-                ],
-                name,
-            )
-        };
+        let (kinds, bare) = name_kinds(name);
+        let mut found = None;
         for &k in kinds {
             let cands = self.src.find(k, bare)?;
             if let Some(id) = self.best_candidate(&cands)? {
-                if let Ok(mut m) = self.by_name.write() {
-                    m.insert(name.to_string(), id);
-                }
-                return Ok(id);
+                found = Some(id);
+                break;
             }
         }
-        Err(self.not_found(name))
+        if found.is_none() {
+            found = self.find_in_modules(kinds, bare, None)?;
+        }
+        let Some(id) = found else {
+            return Err(self.not_found(name));
+        };
+        if let Ok(mut m) = self.by_name.write() {
+            m.insert(name.to_string(), id);
+        }
+        Ok(id)
     }
 
     /// Like [`Types::find`] but `None` when absent (other errors still fail).
@@ -286,7 +469,7 @@ impl Types {
     fn best_candidate(&self, cands: &[TypeId]) -> Result<Option<TypeId>> {
         let mut best: Option<(bool, u64, TypeId)> = None;
         for &id in cands {
-            let t = self.src.get(id)?;
+            let t = self.get(id)?;
             let (complete, size) = match &t.kind {
                 TypeKind::Struct { size, .. } | TypeKind::Union { size, .. } => (true, *size),
                 TypeKind::Enum { size, .. } => (true, u64::from(*size)),
@@ -307,7 +490,7 @@ impl Types {
     /// Strips typedefs, `const`, `volatile`, `restrict` and type tags.
     pub fn resolve(&self, mut id: TypeId) -> Result<TypeId> {
         for _ in 0..MAX_DEPTH {
-            match self.src.get(id)?.kind {
+            match self.get(id)?.kind {
                 TypeKind::Typedef { target }
                 | TypeKind::Const { target }
                 | TypeKind::Volatile { target }
@@ -347,7 +530,7 @@ impl Types {
                 detail: "type nests too deeply (a cycle?)".into(),
             });
         }
-        let t = self.src.get(id)?;
+        let t = self.get(id)?;
         let unsized_ = |what: &str| TypeError::Unsupported {
             ty: self.type_name(id),
             detail: format!("{what} has no size"),
@@ -439,7 +622,7 @@ impl Types {
                     let (bit, m) = self
                         .find_member(outer, name, 0, &mut { MEMBER_SEARCH_BUDGET })?
                         .ok_or_else(|| {
-                            let t = self.src.get(outer);
+                            let t = self.get(outer);
                             match t {
                                 Ok(t) if matches!(t.kind, TypeKind::Pointer { .. }) => {
                                     TypeError::BadPath {
@@ -472,7 +655,7 @@ impl Types {
                 }
                 path::Step::Index(idx) => {
                     let arr = self.resolve(cur.ty)?;
-                    let TypeKind::Array { elem, len, .. } = self.src.get(arr)?.kind else {
+                    let TypeKind::Array { elem, len, .. } = self.get(arr)?.kind else {
                         return Err(TypeError::BadPath {
                             path: path.to_string(),
                             detail: format!("{} is not an array", self.type_name(cur.ty)),
@@ -530,7 +713,7 @@ impl Types {
             return Ok(None);
         }
         *budget -= 1;
-        let t = self.src.get(id)?;
+        let t = self.get(id)?;
         let members = match &t.kind {
             TypeKind::Struct { members, .. } | TypeKind::Union { members, .. } => members,
             _ => return Ok(None),
@@ -560,11 +743,23 @@ impl Types {
     }
 
     /// Value of `enumerator` in `enum enum_name` (`enum_value("pageflags", "PG_locked")`).
+    /// Modules' enums are searched when the vmlinux has no enum of that name.
     pub fn enum_value(&self, enum_name: &str, enumerator: &str) -> Result<i128> {
         let bare = enum_name.strip_prefix("enum ").unwrap_or(enum_name).trim();
         let mut saw_enum = false;
-        for id in self.src.find(NameKind::Enum, bare)? {
-            if let TypeKind::Enum { values, .. } = self.src.get(id)?.kind {
+        let mut ids = self.src.find(NameKind::Enum, bare)?;
+        if ids.is_empty() {
+            for (slot, m) in self.modules.iter() {
+                ids.extend(
+                    m.btf
+                        .find_own(NameKind::Enum, bare)?
+                        .into_iter()
+                        .map(|id| module_type_id(slot, id.0)),
+                );
+            }
+        }
+        for id in ids {
+            if let TypeKind::Enum { values, .. } = self.get(id)?.kind {
                 saw_enum = true;
                 if let Some(e) = values.iter().find(|e| e.name == enumerator) {
                     return Ok(e.value);
@@ -581,9 +776,20 @@ impl Types {
     }
 
     /// Value of an enumerator wherever it is defined (`PG_locked`, `MOD_TEXT`). Fails if
-    /// two enums define it with different values.
+    /// two enums define it with different values. Modules' enums are searched when no vmlinux
+    /// enum defines it.
     pub fn enumerator(&self, name: &str) -> Result<i128> {
-        let found = self.src.find_enumerator(name)?;
+        let mut found = self.src.find_enumerator(name)?;
+        if found.is_empty() {
+            for (slot, m) in self.modules.iter() {
+                found.extend(
+                    m.btf
+                        .find_own_enumerator(name)
+                        .into_iter()
+                        .map(|(id, v)| (module_type_id(slot, id.0), v)),
+                );
+            }
+        }
         let Some(&(_, v)) = found.first() else {
             return Err(TypeError::NoEnumerator {
                 name: name.to_string(),
@@ -611,7 +817,7 @@ impl Types {
             out.push_str("...");
             return;
         }
-        let t = match self.src.get(id) {
+        let t = match self.get(id) {
             Ok(t) => t,
             Err(_) => {
                 out.push_str(&format!("<bad type {}>", id.0));
@@ -666,5 +872,28 @@ impl Types {
             TypeKind::Datasec { .. } => out.push_str(&format!("section {}", t.name)),
             TypeKind::DeclTag { .. } => out.push_str(&format!("decl_tag {}", t.name)),
         }
+    }
+}
+
+/// The kinds a C type name is looked up as, and the bare name: `struct x` is a struct,
+/// `union x` a union, `enum x` an enum; a bare name is a typedef, a base type, then a tag.
+fn name_kinds(name: &str) -> (&'static [NameKind], &str) {
+    if let Some(n) = name.strip_prefix("struct ") {
+        (&[NameKind::Struct], n.trim())
+    } else if let Some(n) = name.strip_prefix("union ") {
+        (&[NameKind::Union], n.trim())
+    } else if let Some(n) = name.strip_prefix("enum ") {
+        (&[NameKind::Enum], n.trim())
+    } else {
+        (
+            &[
+                NameKind::Typedef,
+                NameKind::Base,
+                NameKind::Struct,
+                NameKind::Union,
+                NameKind::Enum,
+            ],
+            name,
+        )
     }
 }

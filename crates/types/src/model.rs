@@ -1,7 +1,9 @@
 //! The backend-neutral type model: what BTF and DWARF both decode to.
 
 /// A type in one source: a BTF type id, or a DWARF `.debug_info` offset. Only meaningful
-/// with the source it came from. `TypeId(0)` is `void` in both.
+/// with the source it came from. `TypeId(0)` is `void` in both. A module's type, as
+/// [`crate::Types`] names it, has the top bit set (the module and its id in the module's BTF
+/// below it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TypeId(pub u64);
 
@@ -103,6 +105,63 @@ pub enum TypeKind<'a> {
         /// -1 for the type itself, else the member/parameter index.
         component_idx: i32,
     },
+}
+
+impl<'a> TypeKind<'a> {
+    /// The same type with every type id it refers to replaced by `f(id)`.
+    pub fn map_ids(self, f: impl Fn(TypeId) -> TypeId) -> TypeKind<'a> {
+        use TypeKind::*;
+        match self {
+            Void | Int { .. } | Float { .. } | Enum { .. } | Fwd { .. } => self,
+            Pointer { target } => Pointer { target: f(target) },
+            Array { elem, index, len } => Array {
+                elem: f(elem),
+                index: f(index),
+                len,
+            },
+            Struct { size, mut members } => {
+                members.iter_mut().for_each(|m| m.ty = f(m.ty));
+                Struct { size, members }
+            }
+            Union { size, mut members } => {
+                members.iter_mut().for_each(|m| m.ty = f(m.ty));
+                Union { size, members }
+            }
+            Typedef { target } => Typedef { target: f(target) },
+            Volatile { target } => Volatile { target: f(target) },
+            Const { target } => Const { target: f(target) },
+            Restrict { target } => Restrict { target: f(target) },
+            TypeTag { target } => TypeTag { target: f(target) },
+            Func { proto, linkage } => Func {
+                proto: f(proto),
+                linkage,
+            },
+            FuncProto {
+                ret,
+                mut params,
+                variadic,
+            } => {
+                params.iter_mut().for_each(|p| p.ty = f(p.ty));
+                FuncProto {
+                    ret: f(ret),
+                    params,
+                    variadic,
+                }
+            }
+            Var { ty, linkage } => Var { ty: f(ty), linkage },
+            Datasec { size, mut vars } => {
+                vars.iter_mut().for_each(|v| v.var = f(v.var));
+                Datasec { size, vars }
+            }
+            DeclTag {
+                target,
+                component_idx,
+            } => DeclTag {
+                target: f(target),
+                component_idx,
+            },
+        }
+    }
 }
 
 /// What a [`TypeKind::Fwd`] declares.
