@@ -1,14 +1,22 @@
 //! Names for locks a person knows: `mmap_lock of mm 0x... (bench, pid 96)`, a static lock by
-//! its symbol (`abba_m1 [hangmod]`), a page by pfn.
+//! its symbol (`abba_m1 [hangmod]`), a lock inside a slab object by its container and member
+//! (`i_rwsem of inode 0x... (ext4_inode_cache object 0x...)`), a page by pfn.
 
 use super::waits::Layouts;
 use super::{Evidence, LockId, LockKind, LockName};
+use crate::mm::slab::{self, SlabLayout};
 use crate::{Kernel, sched};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-/// Which tasks use each mm (`task_struct.mm`), for naming mmap_locks.
+/// What naming needs beyond the layouts, gathered once per analysis: which tasks use each mm
+/// (`task_struct.mm`, for mmap_locks), and the caches SLUB merged into each slab cache (read
+/// from sysfs when a lock is first found in a shared cache).
 #[derive(Debug, Default)]
-pub struct MmUsers(pub HashMap<u64, Vec<u64>>);
+pub struct MmUsers {
+    pub by_mm: HashMap<u64, Vec<u64>>,
+    slab_aliases: OnceLock<Result<HashMap<u64, Vec<String>>, String>>,
+}
 
 impl MmUsers {
     pub fn new(k: &Kernel, l: &Layouts, tasks: &[u64]) -> MmUsers {
@@ -25,7 +33,24 @@ impl MmUsers {
                 }
             }
         }
-        MmUsers(m)
+        MmUsers {
+            by_mm: m,
+            slab_aliases: OnceLock::new(),
+        }
+    }
+
+    /// The caches merged into the cache at `cache` (its sysfs aliases), read once.
+    fn aliases_of(&self, k: &Kernel, sl: &SlabLayout, cache: u64) -> Result<Vec<String>, String> {
+        let all = self
+            .slab_aliases
+            .get_or_init(|| slab::cache_aliases(k, sl).map_err(|e| e.to_string()));
+        match all {
+            Ok(a) => a
+                .get(&cache)
+                .cloned()
+                .ok_or_else(|| "/sys/kernel/slab lists no alias of the cache".to_string()),
+            Err(e) => Err(format!("reading /sys/kernel/slab: {e}")),
+        }
     }
 }
 
@@ -46,7 +71,7 @@ pub fn mmap_lock_owner(
 ) -> Option<(u64, u64, Evidence)> {
     let off = l.mm_mmap_lock?;
     let mm = addr.checked_sub(off)?;
-    if let Some(tasks) = users.0.get(&mm) {
+    if let Some(tasks) = users.by_mm.get(&mm) {
         // Prefer the thread-group leader (pid == tgid).
         let leader = tasks
             .iter()
@@ -91,6 +116,13 @@ pub fn lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Option
         }
         _ => {}
     }
+    // The direct map holds no symbol: an address there is in an allocated object.
+    if l.memmap
+        .as_ref()
+        .is_some_and(|m| slab::virt_to_page(m, id.addr).is_some())
+    {
+        return slab_lock_name(k, l, users, id);
+    }
     let r = k.symbols.resolve(id.addr)?;
     if matches!(r.symbol.kind, 't' | 'T' | 'w' | 'W') {
         return None;
@@ -106,4 +138,36 @@ pub fn lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Option
         text,
         evidence: Evidence::fact("kallsyms", r.symbol.addr),
     })
+}
+
+/// A lock inside a slab object, by its container and member; the object and its cache
+/// when the type is not known (kmalloc caches).
+fn slab_lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Option<LockName> {
+    let (m, sl) = (l.memmap.as_ref()?, l.slab.as_ref()?);
+    let c = slab::lock_container(
+        k.mem(),
+        &k.types,
+        m,
+        sl,
+        id.addr,
+        id.kind.c_type(),
+        |cache| users.aliases_of(k, sl, cache),
+    )
+    .ok()??;
+    let text = c.describe();
+    let evidence = match c.member {
+        Some(known) => known.evidence,
+        None => {
+            let mut source = match &c.object.slab.evidence {
+                Evidence::Fact { source, .. } => source.clone(),
+                e => e.to_string(),
+            };
+            for n in &c.notes {
+                source.push_str("; ");
+                source.push_str(n);
+            }
+            Evidence::fact(source, None)
+        }
+    };
+    Some(LockName { text, evidence })
 }

@@ -22,6 +22,7 @@ use super::semaphore::{self, SemaphoreLayout};
 use super::{Confidence, Evidence, LockId, LockKind, Mode, Wait};
 use crate::Kernel;
 use crate::list::list_nodes;
+use crate::mm::slab::SlabLayout;
 use crate::mm::{MemMap, WaitTable};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_symbols::SymbolTable;
@@ -68,6 +69,8 @@ pub struct Layouts {
     /// `mm_struct.mmap_lock`, `mm_struct.owner` (CONFIG_MEMCG).
     pub mm_mmap_lock: Option<u64>,
     pub mm_owner: Option<u64>,
+    /// Slab pages and caches (for naming locks inside slab objects).
+    pub slab: Option<SlabLayout>,
     pub problems: Vec<String>,
 }
 
@@ -113,6 +116,7 @@ impl Layouts {
             vmalloc: vmalloc_range(k),
             mm_mmap_lock: off("mm_struct.mmap_lock"),
             mm_owner: off("mm_struct.owner"),
+            slab: keep("slab layout", SlabLayout::new(k), &mut problems),
             problems,
         })
     }
@@ -1137,6 +1141,7 @@ mod tests {
             vmalloc: Some((0xffff_c900_0000_0000, 0xffff_ea00_0000_0000)),
             mm_mmap_lock: None,
             mm_owner: None,
+            slab: None,
             problems: vec![],
         }
     }

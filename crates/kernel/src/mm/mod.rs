@@ -1,8 +1,10 @@
 //! Memory management objects (`mm/`, `include/linux/mm*.h`): struct pages and folios
-//! ([`page`]) and the hashed page wait table of `mm/filemap.c` ([`filemap`]).
+//! ([`page`]), the hashed page wait table of `mm/filemap.c` ([`filemap`]), and slab
+//! objects with their caches and types ([`slab`]).
 
 pub mod filemap;
 pub mod page;
+pub mod slab;
 
 pub use filemap::{PageWaiter, WaitTable, hash_ptr};
 pub use page::{LockedPage, MemMap, PageInfo, PageScan};
