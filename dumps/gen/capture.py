@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 """Produce a real vmcore of real hangs: one Debian kernel under QEMU (TCG), with ground truth.
 
-    capture.py KERNEL OUTDIR [--live]        (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+    capture.py CAPTURE OUTDIR [--live]   (CAPTURE = 6.1 | 6.12 | 6.1-oops-la57; run kernel.sh first)
 
 Builds hangmod.ko, bench and the initramfs (initramfs.sh), boots the kernel with KASLR on and
 crashkernel=192M. The first kernel's /init (dumps/guest/init-first.sh) starts the hangs and arms
@@ -13,7 +13,15 @@ Default (kdump): hung_task_panic=1; the panic kexecs the capture kernel, whose /
 --live: hung_task_panic=0; once the detector has reported every hung task, the VM is stopped and
 QMP dump-guest-memory writes OUTDIR/qemu.elf and OUTDIR/qemu.kdump-zlib (flattened format).
 
-Both also write OUTDIR/serial.log (console of both kernels), OUTDIR/truth.jsonl (the
+6.1-oops-la57 (no hang): a guest with a 5-level-paging CPU (-cpu qemu64,+la57), 384 MiB,
+crashkernel=128M; /init (dumps/guest/init-oops.sh) sets panic_on_oops=1 and loads hangmod with
+oops=1, whose kthread "oopser" oopses on a NULL-pointer read. The capture kernel
+(dumps/guest/init-capture-mdf.sh) copies /proc/vmcore and runs bookworm's makedumpfile 1.7.2
+twice: -c -d 31 into a roomy tmpfs (OUTDIR/vmcore.kdump-zlib) and the same into a tmpfs of
+256 KiB, which it fills (ENOSPC: OUTDIR/vmcore.kdump-zlib-enospc, marked incomplete by
+makedumpfile itself).
+
+All write OUTDIR/serial.log (console of both kernels), OUTDIR/truth.jsonl (the
 holdup-truth lines, validated against dumps/TRUTH.md) and OUTDIR/meta.json.
 Exits non-zero, with the tail of the serial log, when anything fails or times out.
 """
@@ -38,6 +46,18 @@ WORK_DIR = os.environ.get("HOLDUP_DUMPS_WORK", os.path.join(DUMPS_DIR, "work"))
 RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64"}
 PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "6.12": "linux-image-6.12.95+deb12-amd64-unsigned"}
 
+# What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
+PROFILES = {
+    "6.1": {"kernel": "6.1", "flavour": "hangs", "cpu": "qemu64", "mem": "512M",
+            "crashkernel": "192M", "disk": 640 << 20},
+    "6.12": {"kernel": "6.12", "flavour": "hangs", "cpu": "qemu64", "mem": "512M",
+             "crashkernel": "192M", "disk": 640 << 20},
+    # No hang: an oops with panic_on_oops, on a 5-level-paging CPU; the capture kernel runs
+    # makedumpfile itself (complete, and into a tmpfs of `small`, which it fills).
+    "6.1-oops-la57": {"kernel": "6.1", "flavour": "oops", "cpu": "qemu64,+la57", "mem": "384M",
+                      "crashkernel": "128M", "disk": 704 << 20, "small": "256k"},
+}
+
 # Facts each scenario of hangmod prints (see dumps/hangmod/README.md), and one verdict each.
 FACTS_PER_SCENARIO = {"a": 5, "b": 4, "c": 3, "d": 3, "e": 1, "f": 4, "g": 2}
 FACT_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",
@@ -47,8 +67,6 @@ VERDICT_FIELDS = {"kind", "scenario", "root_cause_pids", "root_cause_comms", "cy
 LOCK_TYPES = {"rwsem", "mutex", "semaphore", "completion", "page_lock"}
 MODES = {"read", "write", "exclusive", "count", "none"}
 
-GUEST_MEM = "512M"
-DISK_BYTES = 640 << 20
 CRASH_APPEND = "console=ttyS0,115200 reset_devices nr_cpus=1 irqpoll nousb panic=1"
 
 # Timeouts in seconds (TCG on 2 host cores; the measured times are 3-5x smaller).
@@ -149,8 +167,13 @@ def console_lines(text):
     return text.replace("\r", "").splitlines()
 
 
-def parse_truth(text):
-    """The holdup-truth lines, validated; raises Failure on anything off-schema or missing."""
+OOPS_FIELDS = {"kind", "scenario", "task", "pid", "comm", "function", "callers", "address",
+               "access"}
+NO_HANG_VERDICT_FIELDS = VERDICT_FIELDS | {"verdict"}
+
+
+def truth_records(text):
+    """Every holdup-truth line as JSON, and the lines that are not."""
     records, errors = [], []
     for line in console_lines(text):
         if "holdup-truth: " not in line:
@@ -165,6 +188,34 @@ def parse_truth(text):
             errors.append(f"bad JSON ({e}): {line!r}")
             continue
         records.append(rec)
+    return records, errors
+
+
+def parse_oops_truth(text):
+    """The oops mode's truth: one oops line and one no-hang verdict (dumps/TRUTH.md)."""
+    records, errors = truth_records(text)
+    oops = [r for r in records if r.get("kind") == "oops"]
+    verdicts = [r for r in records if r.get("kind") == "verdict"]
+    if len(oops) != 1 or len(verdicts) != 1 or len(records) != 2:
+        errors.append(f"expected one oops line and one verdict, got {records}")
+    for r in oops:
+        if set(r) != OOPS_FIELDS or r["scenario"] != "oops" or r["access"] not in ("read", "write") \
+                or not re.fullmatch(r"0x[0-9a-f]{16}", r["task"]) \
+                or not re.fullmatch(r"0x[0-9a-f]{16}", r["address"]) \
+                or not isinstance(r["callers"], list):
+            errors.append(f"bad oops line: {r}")
+    for r in verdicts:
+        if set(r) != NO_HANG_VERDICT_FIELDS or r["verdict"] != "no-hang" or r["root_cause_pids"] \
+                or r["root_cause_comms"] or r["cycle"] or r["scenario"] != "oops":
+            errors.append(f"bad no-hang verdict: {r}")
+    if errors:
+        raise Failure("ground truth:\n  " + "\n  ".join(errors))
+    return records
+
+
+def parse_truth(text):
+    """The holdup-truth lines, validated; raises Failure on anything off-schema or missing."""
+    records, errors = truth_records(text)
     facts = {s: 0 for s in FACTS_PER_SCENARIO}
     verdicts = {s: 0 for s in FACTS_PER_SCENARIO}
     for rec in records:
@@ -243,13 +294,17 @@ def check_reports(records, reports):
 
 
 def run(args):
-    kernel = args.kernel
+    profile = PROFILES[args.kernel]
+    kernel = profile["kernel"]
+    oops = profile["flavour"] == "oops"
+    if oops and args.live:
+        raise Failure("--live is for the hang captures")
     rel = RELEASES[kernel]
     out = os.path.abspath(args.outdir)
     os.makedirs(out, exist_ok=True)
     mode = "live" if args.live else "kdump"
     for name in ("vmcore", "vmcore.partial", "serial.log", "truth.jsonl", "meta.json",
-                 "qemu.elf", "qemu.kdump-zlib"):
+                 "qemu.elf", "qemu.kdump-zlib", "vmcore.kdump-zlib", "vmcore.kdump-zlib-enospc"):
         if os.path.exists(os.path.join(out, name)):
             os.unlink(os.path.join(out, name))
     timings = {}
@@ -259,8 +314,8 @@ def run(args):
     if not os.path.exists(vmlinuz):
         raise Failure(f"{vmlinuz} missing: run dumps/gen/kernel.sh {kernel} first")
     t = time.monotonic()
-    res = subprocess.run([os.path.join(GEN_DIR, "initramfs.sh"), kernel], stdout=subprocess.PIPE,
-                         text=True)
+    res = subprocess.run([os.path.join(GEN_DIR, "initramfs.sh"), kernel, profile["flavour"]],
+                         stdout=subprocess.PIPE, text=True)
     if res.returncode != 0:
         raise Failure("initramfs.sh failed")
     initrd = res.stdout.strip().splitlines()[-1]
@@ -274,12 +329,16 @@ def run(args):
     serial_path = os.path.join(out, "serial.log")
     disk = os.path.join(out, "vmcore.partial")
     with open(disk, "wb") as f:
-        f.truncate(DISK_BYTES)
+        f.truncate(profile["disk"])
     sockdir = tempfile.mkdtemp(prefix="holdup-qmp-")
     qmp_path = os.path.join(sockdir, "qmp.sock")
-    append = (f"console=ttyS0,115200 crashkernel=192M loglevel=7 panic=10 "
-              f"holdup_mode={'live' if args.live else 'panic'}")
-    cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", "qemu64", "-smp", "2", "-m", GUEST_MEM,
+    if oops:
+        append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
+                  f"init_on_free=1 initcall_blacklist=tracer_init_tracefs holdup_mode=oops holdup_small={profile['small']}")
+    else:
+        append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
+                  f"holdup_mode={'live' if args.live else 'panic'}")
+    cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", profile["cpu"], "-smp", "2", "-m", profile["mem"],
            "-kernel", vmlinuz, "-initrd", initrd, "-append", append,
            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
            "-device", "vmcoreinfo", "-display", "none", "-vga", "none", "-nic", "none",
@@ -288,8 +347,12 @@ def run(args):
     serial = Serial(serial_path)
     meta = {
         "kernel": kernel, "release": rel, "image_package": PACKAGES[kernel],
-        "capture_method": ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
-                           "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
+        "capture_method": ("kdump: panic_on_oops=1 -> oops -> kexec capture kernel -> dd "
+                           "/proc/vmcore to a virtio disk (raw ELF copy); makedumpfile 1.7.2 -c "
+                           "-d 31 in the capture kernel into a roomy tmpfs and into a tmpfs of "
+                           f"{profile['small']} (ENOSPC)") if oops
+        else ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
+              "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
         else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "
               "kdump-zlib (flattened) of the running hung guest"),
         "qemu_version": qemu_version,
@@ -317,6 +380,22 @@ def run(args):
             if time.monotonic() > deadline:
                 raise Failure(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.5)
+
+    if oops:
+        try:
+            return run_oops(args, profile, out, proc, serial, wait_for, meta, timings, t0, t_all,
+                            disk)
+        except BaseException:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            raise
+        finally:
+            shutil.rmtree(sockdir, ignore_errors=True)
 
     try:
         t = wait_for("the first /init", lambda s: "holdup-init: mode" in s, T_BLOCKED)
@@ -430,10 +509,125 @@ def run(args):
         raise Failure("serial log check:\n  " + "\n  ".join(problems))
     log(f"done: {out}")
 
+FILE_RE = re.compile(r"holdup-capture: file (\S+) offset (\d+) size (\d+) rc (\d+)")
+MDF_RE = re.compile(r"holdup-capture: (?:makedumpfile: (.*)|(\S+): makedumpfile (.*))$")
+OOPS_RE = re.compile(r"\] (BUG: .*|Oops: .*|#PF: .*)$")
+
+
+def run_oops(args, profile, out, proc, serial, wait_for, meta, timings, t0, t_all, disk):
+    """The 6.1-oops-la57 capture, from QEMU started to the files in OUTDIR."""
+    t = wait_for("the first /init", lambda s: "holdup-init: mode" in s, T_BLOCKED)
+    timings["qemu_start_to_init"] = round(t - t0, 1)
+    t_armed = wait_for("panic_on_oops armed", lambda s: "holdup-init: armed" in s, T_BLOCKED)
+    timings["qemu_start_to_armed"] = round(t_armed - t0, 1)
+    t = wait_for("the oops", lambda s: "Oops: " in s, T_REPORTED)
+    timings["armed_to_oops"] = round(t - t_armed, 1)
+    t_oops = t
+    t = wait_for("the capture kernel's vmcore size", lambda s: "holdup-capture: vmcore size" in s,
+                 T_CAPTURE)
+    timings["oops_to_capture_init"] = round(t - t_oops, 1)
+    t = wait_for("the capture kernel's makedumpfile runs", lambda s: "holdup-capture: done" in s,
+                 T_CAPTURE, allow_exit=True)
+    timings["oops_to_capture_done"] = round(t - t_oops, 1)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise Failure("QEMU did not exit after the capture")
+    timings["qemu_total"] = round(time.monotonic() - t0, 1)
+
+    text = serial.poll()
+    records = parse_oops_truth(text)
+    if "holdup-init: cpu has la57" not in text:
+        raise Failure("the guest CPU has no la57")
+    if HUNG_RE.search(text):
+        raise Failure("the hung-task detector reported a task: this capture must have no hang")
+    oops_rec = next(r for r in records if r["kind"] == "oops")
+    lines = [TS_RE.sub("", l) for l in console_lines(text)]
+    msgs = [l for l in lines if l.startswith(("BUG: ", "Oops: ", "#PF: "))]
+    if not any(l.startswith("BUG: kernel NULL pointer dereference") for l in msgs):
+        raise Failure(f"no NULL-pointer oops on the console: {msgs}")
+    rip = [l for l in lines if l.startswith("RIP: 0010:")]
+    if not rip or oops_rec["function"] not in rip[0]:
+        raise Failure(f"the oops is not in {oops_rec['function']}: {rip[:1]}")
+    meta["panic_message"] = None  # panic() never ran: the oops kexecs the capture kernel
+    meta["oops_messages"] = msgs
+    meta["oops_rip"] = rip[0]
+
+    size = int(re.findall(r"holdup-capture: vmcore size (\d+)", text)[-1])
+    files = {}
+    mdf_runs = {}
+    with open(disk, "rb") as f:
+        for name, off, n, rc in FILE_RE.findall(text):
+            off, n, rc = int(off), int(n), int(rc)
+            f.seek(off)
+            data = f.read(n)
+            if len(data) != n or data[:8] != b"KDUMP   ":
+                raise Failure(f"{name}: no kdump header at disk offset {off}")
+            with open(os.path.join(out, name), "wb") as o:
+                o.write(data)
+            status = int.from_bytes(data[424:428], "little")
+            mdf_runs[name] = {"exit_status": rc, "bytes": n, "header_status": f"{status:#x}"}
+    with open(disk, "r+b") as f:
+        f.truncate(size)
+        f.seek(0)
+        head = f.read(18)
+    if head[:4] != b"\x7fELF" or int.from_bytes(head[16:18], "little") != 4:
+        raise Failure("the captured disk does not start with an ELF core header")
+    os.rename(disk, os.path.join(out, "vmcore"))
+    files["vmcore"] = "raw ELF copy of /proc/vmcore of the capture kernel"
+    # The capture kernel's own account of each makedumpfile run.
+    cur = None
+    for line in lines:
+        m = MDF_RE.search(line)
+        if not m:
+            continue
+        if m.group(2):
+            cur = m.group(2)
+            mdf_runs.setdefault(cur, {}).setdefault("messages", [])
+            mdf_runs[cur]["summary"] = m.group(3)
+        elif cur:
+            mdf_runs.setdefault(cur, {}).setdefault("messages", []).append(m.group(1))
+    want = {"vmcore.kdump-zlib": (0, 0x1), "vmcore.kdump-zlib-enospc": (None, 0x9)}
+    for name, (rc, status) in want.items():
+        r = mdf_runs.get(name)
+        if not r or "header_status" not in r:
+            raise Failure(f"the capture kernel wrote no {name}")
+        if (rc is not None and r["exit_status"] != rc) or (rc is None and r["exit_status"] == 0) \
+                or int(r["header_status"], 16) != status:
+            raise Failure(f"{name}: makedumpfile exit status {r['exit_status']}, header status "
+                          f"{r['header_status']} (expected {status:#x})")
+    files["vmcore.kdump-zlib"] = "makedumpfile 1.7.2 -c -d 31 in the capture kernel (complete)"
+    files["vmcore.kdump-zlib-enospc"] = (f"makedumpfile 1.7.2 -c -d 31 in the capture kernel into "
+                                         f"a tmpfs of {profile['small']}: ENOSPC, incomplete")
+    meta["makedumpfile_runs"] = mdf_runs
+    meta["capture_name"] = args.kernel
+    meta["guest"] = {"cpu": profile["cpu"], "memory": profile["mem"],
+                     "crashkernel": profile["crashkernel"], "enospc_tmpfs": profile["small"]}
+
+    with open(os.path.join(out, "truth.jsonl"), "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    meta["hung_tasks_reported"] = []
+    meta["problems"] = []
+    meta["timings_s"] = timings
+    timings["total"] = round(time.monotonic() - t_all, 1)
+    meta["files"] = {}
+    for name, what in list(files.items()) + [("serial.log", "console of both kernels"),
+                                             ("truth.jsonl", "ground truth, dumps/TRUTH.md")]:
+        p = os.path.join(out, name)
+        meta["files"][name] = {"what": what, "bytes": os.path.getsize(p), "sha256": sha256(p)}
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    log(f"timings: {json.dumps(timings)}")
+    log(f"makedumpfile: {json.dumps({k: {x: v[x] for x in ('exit_status', 'bytes', 'header_status')} for k, v in mdf_runs.items()})}")
+    log(f"done: {out}")
+
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kernel", choices=sorted(RELEASES))
+    ap.add_argument("kernel", choices=sorted(PROFILES), help="capture name")
     ap.add_argument("outdir")
     ap.add_argument("--live", action="store_true", help="dump the live hung guest through QMP")
     args = ap.parse_args()

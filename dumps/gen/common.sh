@@ -9,6 +9,14 @@ WORK_DIR=${HOLDUP_DUMPS_WORK:-$DUMPS_DIR/work}
 CACHE_DIR=$WORK_DIR/cache
 TOOLS_DIR=$WORK_DIR/tools
 
+capture_kernel() { # capture name -> the short name of its kernel (6.1-oops-la57 -> 6.1)
+    case "$1" in
+    6.1 | 6.12) echo "$1" ;;
+    6.1-oops-la57) echo 6.1 ;;
+    *) echo "unknown capture '$1' (expected 6.1, 6.12 or 6.1-oops-la57)" >&2; return 1 ;;
+    esac
+}
+
 kernel_release() { # short name -> uname -r of the Debian kernel
     case "$1" in
     6.1) echo 6.1.0-56-amd64 ;;
@@ -25,8 +33,12 @@ kernel_image_package() { # short name -> Debian binary package with vmlinuz and 
     esac
 }
 
-kernel_dbg_package() { # short name -> Debian package with the DWARF vmlinux
+kernel_dbg_package() { # short name -> Debian package with the DWARF vmlinux and modules
     echo "linux-image-$(kernel_release "$1")-dbg"
 }
+
+# The Debian modules the hung guest loads (guest/init-first.sh, gen/initramfs.sh): vmlinux.sh
+# extracts their DWARF from the -dbg package for oracle/module_dwarf_offsets.py.
+GUEST_DEBIAN_MODULES="qemu_fw_cfg"
 
 apt_get() { apt-get -o DPkg::Lock::Timeout=900 "$@"; }

@@ -2,8 +2,10 @@
 """Copies the chosen files of a generated capture into dumps/fixtures/ and rewrites
 dumps/manifest.json (sha256, size, provenance of every committed file).
 
-usage: fixtures.py KERNEL        (6.1 or 6.12; reads dumps/work/out/KERNEL*/)
-       fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/)
+usage: fixtures.py KERNEL        (6.1, 6.12 or 6.1-oops-la57; reads dumps/work/out/KERNEL*/)
+       fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/;
+                                  oracle and COMMON files new in a fixture's directory are
+                                  added)
 """
 import hashlib
 import json
@@ -19,16 +21,34 @@ MANIFEST = os.path.join(DUMPS, "manifest.json")
 
 # Files copied from a capture's work directory, with their role and format.
 ORACLE_FILES = ["crash-sys.txt", "crash-ps.txt", "crash-bt-UN.txt", "crash-log.txt",
-                "crash-kmem-p.txt", "drgn-D-stacks.txt", "drgn-locked-pages.txt", "check.txt"]
+                "crash-kmem-p.txt", "drgn-D-stacks.txt", "drgn-locked-pages.txt", "check.txt",
+                "drgn-slab-sample.tsv", "crash-bt-a.txt"]
+# The capture without a hang (an oops; make-dumps.sh 6.1-oops-la57) has its own oracles:
+# crash's sys, ps, bt -a, bt, log and help -m, drgn's equivalents, and what both tools say
+# about the dump makedumpfile left incomplete (oracles.sh --unreadable enospc).
+NO_HANG_ORACLE_FILES = ["crash-sys.txt", "crash-ps.txt", "crash-bt-a.txt", "crash-bt.txt",
+                        "crash-log.txt", "crash-help-m.txt", "drgn-oops.txt", "check.txt",
+                        "crash-enospc.txt", "drgn-enospc.txt"]
+NO_HANG = {"6.1-oops-la57"}
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
-          ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None)]
+          ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
+          ("module-dwarf-offsets.tsv", "module-offsets", None)]
 
 
 def fixture_plan(kernel):
     """(fixture name, source dir, oracle dir, [(src, dst, role, format)], capture, incomplete)."""
     out = os.path.join(WORK, "out", kernel)
     plans = []
+    if kernel in NO_HANG:
+        # Both made by makedumpfile in the capture kernel; the second ran out of space.
+        return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"),
+                 [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib"),
+                  ("vmcore.kdump-zlib-enospc", "vmcore.kdump-zlib-enospc", "dump-incomplete",
+                   "kdump-zlib")],
+                 "kdump: panic_on_oops, the oops kexecs the capture kernel, whose makedumpfile "
+                 "wrote the dumps (one complete, one into a full tmpfs: ENOSPC, incomplete); "
+                 "5-level paging", False)]
     dumps = [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib")]
     if kernel == "6.1":
         dumps.append(("vmcore.elf-d31.zst", "vmcore.elf-d31.zst", "dump-zst", "elf"))
@@ -53,6 +73,10 @@ ROLE_MADE_BY = {
     "meta": "capture.py: QEMU and kernel command lines, timings, hung tasks reported",
     "symbols": "oracles.sh: oracle/symbols_sample.py on the -dbg vmlinux, relocated by KERNELOFFSET",
     "offsets": "oracles.sh: oracle/dwarf_offsets.py (drgn 0.3.0 on the -dbg vmlinux's DWARF)",
+    "module-offsets": "oracles.sh: oracle/module_dwarf_offsets.py (drgn 0.3.0: the modules loaded "
+                      "in the dump and their build IDs; the .BTF of each loaded .ko; struct "
+                      "layouts from the DWARF of the -dbg package's .ko, or of the .ko itself for "
+                      "hangmod)",
 }
 
 
@@ -72,6 +96,15 @@ def formats_commands(src):
 def made_by(cmds, src_name, dst, role):
     if role in ROLE_MADE_BY:
         return ROLE_MADE_BY[role]
+    if role == "oracle" and dst in ("crash-enospc.txt", "drgn-enospc.txt"):
+        tool = "crash 8.0.6" if dst.startswith("crash") else "drgn 0.3.0 (oracle/drgn_oops.py)"
+        return f"oracles.sh --unreadable enospc: {tool} on vmcore.kdump-zlib-enospc, its messages"
+    if role == "oracle" and dst == "drgn-oops.txt":
+        return "oracles.sh: drgn 0.3.0 (oracle/drgn_oops.py) with the -dbg vmlinux"
+    if role == "oracle" and dst == "check.txt" and src_name == "check-oops":
+        return "oracles.sh: oracle/check_oops.py (truth vs crash and drgn)"
+    if role == "oracle" and dst == "drgn-slab-sample.tsv":
+        return "oracles.sh: drgn 0.3.0 (oracle/drgn_slab_sample.py) with the -dbg vmlinux"
     if role == "oracle":
         tool = "drgn 0.3.0 (oracle/drgn_d_stacks.py)" if dst.startswith("drgn") else "crash 8.0.6"
         return f"oracles.sh: {tool} with the -dbg vmlinux"
@@ -118,20 +151,43 @@ def copy_fixture(kernel, manifest):
                 sys.exit(f"fixtures: missing {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
             entries.append((f, f, role, fmt))
-        for f in ORACLE_FILES:
+        for f in NO_HANG_ORACLE_FILES if name in NO_HANG else ORACLE_FILES:
             p = os.path.join(oracle_dir, f)
             if not os.path.exists(p):
                 sys.exit(f"fixtures: missing oracle output {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
-            entries.append((f, f, "oracle", None))
+            entries.append(("check-oops" if name in NO_HANG and f == "check.txt" else f, f,
+                            "oracle", None))
         cmds = formats_commands(src)
         with open(os.path.join(src, "meta.json")) as m:
             meta = json.load(m)
-        desc = {"name": name, "dir": "fixtures/" + name, "kernel": kernel,
+        desc = {"name": name, "dir": "fixtures/" + name, "kernel": meta["kernel"],
                 "release": meta["release"], "capture": capture, "incomplete": incomplete,
+                **({"no_hang": True} if name in NO_HANG else {}),
                 "files": [{"file": d, "role": r, **({"format": fmt} if fmt else {}),
                            "made_by": made_by(cmds, s, d, r)} for s, d, r, fmt in entries]}
         manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]
+
+
+def add_new_oracle_files(manifest):
+    """Oracle files in a fixture's directory that its manifest entry does not list yet (a new
+    oracle run on the existing captures) join it."""
+    for desc in manifest["fixtures"]:
+        listed = {e["file"] for e in desc["files"]}
+        for f in ORACLE_FILES:
+            if f not in listed and os.path.exists(os.path.join(DUMPS, desc["dir"], f)):
+                desc["files"].append({"file": f, "role": "oracle", "made_by": made_by({}, f, f, "oracle")})
+
+
+def add_new_common_files(manifest):
+    """COMMON files in a fixture's directory that its manifest entry does not list yet (a new
+    per-capture table made for the existing captures) join it."""
+    for desc in manifest["fixtures"]:
+        listed = {e["file"] for e in desc["files"]}
+        for f, role, fmt in COMMON:
+            if f not in listed and os.path.exists(os.path.join(DUMPS, desc["dir"], f)):
+                desc["files"].append({"file": f, "role": role, **({"format": fmt} if fmt else {}),
+                                      "made_by": ROLE_MADE_BY[role]})
 
 
 def write_manifest(manifest):
@@ -156,4 +212,7 @@ if __name__ == "__main__":
     manifest = load_manifest()
     if sys.argv[1] != "--manifest":
         copy_fixture(sys.argv[1], manifest)
+    else:
+        add_new_oracle_files(manifest)
+        add_new_common_files(manifest)
     write_manifest(manifest)

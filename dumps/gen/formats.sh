@@ -22,6 +22,12 @@
 # keep "d31" as the fixtures expect, formats.txt records the real level.
 # makedumpfile: $TOOLS_DIR/bin/makedumpfile (trixie's, with snappy/zstd) if tools.sh could build
 # it, else bookworm's 1.7.2; every kdump header's compression flag is checked.
+#
+# A capture without a hang (truth.jsonl has an "oops" line: make-dumps.sh 6.1-oops-la57) comes
+# with its dumps made by makedumpfile in the capture kernel (vmcore.kdump-zlib, complete, and
+# vmcore.kdump-zlib-enospc, which ran out of space): formats.sh only writes vmcoreinfo.txt,
+# checks both headers' status words (0x1; 0x9 = zlib | incomplete) and compares every page
+# they hold with the raw vmcore (oracle/kdumptool.py compare; incomplete), into formats.txt.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KERNEL=${1:?usage: formats.sh 6.1|6.12 DIR}
@@ -42,6 +48,30 @@ stamp() { stat -c '%Y %s' "$SRC" "$TRUTH" | paste -sd' '; }
 STAMP=$(stamp)
 # capture.py writes meta.json last: without it the capture is unfinished.
 [ -s "$DIR/meta.json" ] || { echo "formats.sh: $DIR/meta.json is missing: the capture is unfinished" >&2; exit 1; }
+
+if grep -q '"kind":"oops"' "$TRUTH"; then
+    REPORT=$DIR/formats.txt
+    say() { echo "$*" | tee -a "$REPORT"; }
+    status() { "$PY" "$KT" status "$1"; }
+    : >"$REPORT"
+    say "# formats.sh $KERNEL $(date -u +%FT%TZ): dumps made in the capture kernel (oops capture)"
+    "$PY" "$KT" vmcoreinfo "$SRC" >"$DIR/vmcoreinfo.txt"
+    say "vmcoreinfo.txt: $(wc -l <"$DIR/vmcoreinfo.txt") lines; $(grep -E '^(OSRELEASE|KERNELOFFSET|NUMBER\(pgtable_l5_enabled\))=' "$DIR/vmcoreinfo.txt" | tr '\n' ' ')"
+    grep -qx 'NUMBER(pgtable_l5_enabled)=1' "$DIR/vmcoreinfo.txt" ||
+        { echo "formats.sh: VMCOREINFO does not say 5-level paging" >&2; exit 1; }
+    small=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["guest"]["enospc_tmpfs"])' "$DIR/meta.json")
+    for spec in "vmcore.kdump-zlib:0x1:" "vmcore.kdump-zlib-enospc:0x9: into a tmpfs of $small (ENOSPC)"; do
+        f=${spec%%:*}; rest=${spec#*:}; want=${rest%%:*}; where=${rest#*:}
+        [ "$(status "$DIR/$f")" = "$want" ] || { echo "formats.sh: $f status $(status "$DIR/$f"), not $want" >&2; exit 1; }
+        say "$f: makedumpfile-1.7.2 -c -d 31 in the capture kernel$where (0 s)"
+    done
+    "$PY" "$KT" incomplete "$DIR/vmcore.kdump-zlib-enospc" | tee -a "$REPORT"
+    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" "$DIR/vmcore.kdump-zlib-enospc" | tee -a "$REPORT"
+    for f in "$DIR"/vmcore "$DIR"/vmcore.kdump-*; do
+        say "$(printf '%-26s %12d bytes  %s' "$(basename "$f")" "$(stat -c %s "$f")" "$(status "$f" 2>/dev/null || echo ?)")"
+    done
+    exit 0
+fi
 
 if [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
 MDF_OLD=$BIN/makedumpfile-1.7.2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: initramfs.sh KERNEL        (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+# Usage: initramfs.sh KERNEL [oops]  (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
 # Builds, under $WORK_DIR/build/<release>/:
 #   hangmod/hangmod.ko   the hang module (from dumps/hangmod, built in a copy: the source tree
 #                        stays clean), against /lib/modules/<release>/build with gcc-12;
@@ -9,10 +9,18 @@
 #   first.cpio           the first kernel's initramfs: busybox, kexec and its libraries, the
 #                        same vmlinuz + capture.cpio, qemu_fw_cfg.ko, hangmod.ko, bench,
 #                        /init = dumps/guest/init-first.sh.
-# Prints the path of first.cpio on its last line. Uncompressed cpio (no gunzip under TCG).
+# With "oops" (the capture 6.1-oops-la57), instead of the two cpio files:
+#   capture-mdf.cpio     as capture.cpio, plus bookworm's makedumpfile 1.7.2 and its libraries,
+#                        /init = dumps/guest/init-capture-mdf.sh;
+#   first-oops.cpio      as first.cpio without bench, with capture-mdf.cpio,
+#                        /init = dumps/guest/init-oops.sh.
+# Prints the path of first.cpio (first-oops.cpio) on its last line. Uncompressed cpio (no gunzip
+# under TCG).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: initramfs.sh 6.1|6.12}
+KERNEL=${1:?usage: initramfs.sh 6.1|6.12 [oops]}
+FLAVOUR=${2:-hangs}
+case $FLAVOUR in hangs | oops) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
 rel=$(kernel_release "$KERNEL")
 kdir=$WORK_DIR/kernels/$rel
 build=$WORK_DIR/build/$rel
@@ -90,6 +98,45 @@ base_root() { # dir: busybox, /dev/console and /dev/null nodes
     mknod -m 600 "$1/dev/console" c 5 1
     mknod -m 666 "$1/dev/null" c 1 3
 }
+
+copy_libs() { # binary, root: the shared libraries ldd lists, at their paths
+    local lib
+    for lib in $(ldd "$1" | awk '/=>/ {print $3} /^\s*\// {print $1}'); do
+        [ -f "$lib" ] || continue
+        mkdir -p "$2$(dirname "$lib")"
+        cp -L "$lib" "$2$lib"
+    done
+}
+
+if [ "$FLAVOUR" = oops ]; then
+    mdf=$TOOLS_DIR/bin/makedumpfile-1.7.2
+    [ -x "$mdf" ] || { echo "initramfs.sh: $mdf missing (run tools.sh)" >&2; exit 1; }
+    # --- capture initramfs with makedumpfile ---
+    croot=$build/capture-mdf-root
+    base_root "$croot"
+    for m in "${capture_order[@]}"; do put_ko "$m" "$croot/lib/modules"; done
+    printf '%s\n' "${capture_order[@]}" >"$croot/lib/modules/order"
+    cp "$mdf" "$croot/sbin/makedumpfile"
+    copy_libs "$mdf" "$croot"
+    install -m 755 "$DUMPS_DIR/guest/init-capture-mdf.sh" "$croot/init"
+    mkcpio "$croot" "$build/capture-mdf.cpio"
+
+    # --- first initramfs of the oops capture ---
+    froot=$build/first-oops-root
+    base_root "$froot"
+    cp "$(command -v kexec)" "$froot/sbin/kexec"
+    copy_libs "$(command -v kexec)" "$froot"
+    cp "$vmlinuz" "$froot/boot/vmlinuz"
+    cp "$build/capture-mdf.cpio" "$froot/boot/capture.cpio"
+    put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg module" >&2; exit 1; }
+    cp "$build/hangmod/hangmod.ko" "$froot/lib/modules/hangmod.ko"
+    install -m 755 "$DUMPS_DIR/guest/init-oops.sh" "$froot/init"
+    mkcpio "$froot" "$build/first-oops.cpio"
+    echo "initramfs.sh: capture modules: ${capture_order[*]}; makedumpfile $("$mdf" -v 2>&1 | head -n1)" >&2
+    echo "initramfs.sh: $(du -h "$build/capture-mdf.cpio" | cut -f1) capture-mdf.cpio, $(du -h "$build/first-oops.cpio" | cut -f1) first-oops.cpio" >&2
+    echo "$build/first-oops.cpio"
+    exit 0
+fi
 
 # --- capture initramfs ---
 croot=$build/capture-root

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Regenerates every dump of one kernel, its oracles and the committed fixtures.
-#   usage: make-dumps.sh 6.1|6.12 [--no-fixtures]
+#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57 [--no-fixtures]
+# (6.1-oops-la57: no hang but an oops, on a 5-level-paging guest, dumped by makedumpfile in the
+# capture kernel twice, once complete and once into a full tmpfs; see capture.py.)
 # (--no-fixtures: stop before copying into dumps/fixtures/, e.g. to check the generator with
 # HOLDUP_DUMPS_WORK pointing at a scratch directory.)
 # Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
 # a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-KERNEL=${1:?usage: make-dumps.sh 6.1|6.12 [--no-fixtures]}
+CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57 [--no-fixtures]}
 FIXTURES=yes
 [ "${2:-}" = --no-fixtures ] && FIXTURES=no
+KERNEL=$(capture_kernel "$CAPTURE")
 release=$(kernel_release "$KERNEL")
-out=$WORK_DIR/out/$KERNEL
-log=$WORK_DIR/logs/$KERNEL
+out=$WORK_DIR/out/$CAPTURE
+log=$WORK_DIR/logs/$CAPTURE
 mkdir -p "$log"
 started=$SECONDS
 step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - started)); }
@@ -27,8 +30,8 @@ tools_pid=$!
 
 step "capture: a real hang, kdump after the hung-task panic"
 rm -rf "$out"
-python3 "$GEN_DIR/capture.py" "$KERNEL" "$out"
-if [ "$KERNEL" = 6.1 ]; then
+python3 "$GEN_DIR/capture.py" "$CAPTURE" "$out"
+if [ "$CAPTURE" = 6.1 ]; then
     step "capture: QEMU dump-guest-memory of a live hung guest"
     rm -rf "$out-live"
     python3 "$GEN_DIR/capture.py" "$KERNEL" "$out-live" --live
@@ -41,10 +44,17 @@ step "formats"
 bash "$GEN_DIR/formats.sh" "$KERNEL" "$out"
 
 step "oracles"
-for f in "$out"/vmcore.*; do
-    case "$f" in *.zst) continue ;; esac
-    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out/oracles/$(basename "$f")"
-done
+if [ "$CAPTURE" = 6.1-oops-la57 ]; then
+    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib" "$out/oracles/vmcore.kdump-zlib"
+    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib-enospc" \
+        "$out/oracles/vmcore.kdump-zlib" --unreadable enospc
+    tail -n 1 "$out/oracles/vmcore.kdump-zlib/check.txt"
+else
+    for f in "$out"/vmcore.*; do
+        case "$f" in *.zst) continue ;; esac
+        bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out/oracles/$(basename "$f")"
+    done
+fi
 if [ -d "$out-live" ]; then
     for f in "$out-live"/qemu.*; do
         bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out-live/oracles/$(basename "$f")"
@@ -53,6 +63,6 @@ fi
 
 if [ "$FIXTURES" = yes ]; then
     step "fixtures"
-    python3 "$GEN_DIR/fixtures.py" "$KERNEL"
+    python3 "$GEN_DIR/fixtures.py" "$CAPTURE"
 fi
 step "done: $out"

@@ -3,6 +3,8 @@
  * hangmod: creates real, independent kernel hangs (scenarios a..g, see README.md) and prints
  * the ground truth about each one to the kernel log as "holdup-truth: {json}" lines, in the
  * schema of dumps/TRUTH.md. Built for Debian's 6.1 and 6.12 x86_64 kernels. Never unloads.
+ * With oops=1 it starts no hang: one kernel thread prints its truth lines, then oopses on a bad
+ * pointer (see README.md, "The oops mode").
  */
 #include <linux/completion.h>
 #include <linux/delay.h>
@@ -32,6 +34,9 @@ MODULE_PARM_DESC(bench_pid, "pid of the user process 'bench' (scenario a; 0 skip
 static unsigned long bench_addr;
 module_param(bench_addr, ulong, 0444);
 MODULE_PARM_DESC(bench_addr, "user address of a populated anonymous page of bench");
+static bool oops;
+module_param(oops, bool, 0444);
+MODULE_PARM_DESC(oops, "start no hang: a kthread 'oopser' oopses on a NULL-based pointer instead");
 
 /*
  * The function each kind of sleeper is found in by a backtrace of Debian's 6.1 and 6.12 kernels
@@ -514,8 +519,66 @@ static void scenario_g(void)
 			      "that page lock");
 }
 
+/* ---- the oops mode: no hang, a kernel NULL-pointer dereference in a kthread ---- */
+
+/* The faulting load reads ->value, at offset 0x10 of a NULL pointer. */
+struct oops_victim {
+	unsigned long pad[2];
+	unsigned long value;
+};
+static struct oops_victim *oops_target; /* never set: NULL */
+
+#define OOPS_FUNCTION "oops_deref"
+
+/* Both noinline, and the result used after each call, so each has its own frame. */
+static noinline unsigned long oops_deref(struct oops_victim *v)
+{
+	return READ_ONCE(v->value);
+}
+
+static noinline unsigned long oops_walk(struct oops_victim *v)
+{
+	unsigned long x = oops_deref(v);
+
+	return x + 1;
+}
+
+static int oopser_fn(void *unused)
+{
+	struct oops_victim *v = READ_ONCE(oops_target);
+	char *buf = kmalloc(TRUTH_LEN, GFP_KERNEL);
+
+	if (buf) {
+		scnprintf(buf, TRUTH_LEN,
+			  "{\"kind\":\"oops\",\"scenario\":\"oops\",\"task\":\"0x%px\",\"pid\":%d,"
+			  "\"comm\":\"%s\",\"function\":\"" OOPS_FUNCTION "\","
+			  "\"callers\":[\"oops_walk\",\"oopser_fn\",\"kthread\",\"ret_from_fork\"],"
+			  "\"address\":\"0x%016lx\",\"access\":\"read\"}",
+			  current, task_pid_nr(current), current->comm,
+			  (unsigned long)&v->value);
+		printk(KERN_INFO "holdup-truth: %s\n", buf);
+		scnprintf(buf, TRUTH_LEN,
+			  "{\"kind\":\"verdict\",\"scenario\":\"oops\",\"verdict\":\"no-hang\","
+			  "\"root_cause_pids\":[],\"root_cause_comms\":[],\"cycle\":false,"
+			  "\"summary\":\"no task is blocked: %s (pid %d) oopses on a NULL-pointer "
+			  "read in " OOPS_FUNCTION " and panic_on_oops crashes the kernel\"}",
+			  current->comm, task_pid_nr(current));
+		printk(KERN_INFO "holdup-truth: %s\n", buf);
+		kfree(buf);
+	}
+	/* Let insmod return and the console drain; interruptible, so never in state D. */
+	schedule_timeout_interruptible(HZ);
+	pr_err("hangmod: oops: oopser read %lu from a NULL pointer?\n", oops_walk(v));
+	return 0;
+}
+
 static int __init hangmod_init(void)
 {
+	if (oops) {
+		pr_info("hangmod: oops mode: starting oopser\n");
+		start(oopser_fn, NULL, "oopser");
+		return 0;
+	}
 	pr_info("hangmod: starting scenarios (bench_pid=%d bench_addr=0x%lx)\n", bench_pid,
 		bench_addr);
 	scenario_a();

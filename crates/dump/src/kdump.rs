@@ -195,6 +195,10 @@ pub(crate) struct KdumpDump {
     /// `rank[i]` = set bits of the 2nd bitmap before block `i` (blocks of 4096 bits).
     rank: Vec<u64>,
     desc_start: u64,
+    /// In a dump marked incomplete: the pfn of the last page makedumpfile wrote, when the
+    /// pages it wrote are the first ones (it writes in pfn order and stops at the first
+    /// failure, e.g. ENOSPC).
+    written_up_to: Option<u64>,
     cache: PageCache,
     /// Pages decompressed so far (cache misses of compressed pages).
     pub(crate) decompressed: std::sync::atomic::AtomicU64,
@@ -208,6 +212,76 @@ fn i32at(b: &[u8], o: usize) -> i32 {
 }
 fn u64at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+/// What makedumpfile wrote of an incomplete dump: the descriptors with data.
+struct Written {
+    written: u64,
+    /// (descriptor index, pfn) of the last written descriptor and of the first unwritten.
+    last_written: Option<(u64, u64)>,
+    first_unwritten: Option<(u64, u64)>,
+}
+
+/// Counts the page descriptors of an incomplete dump that makedumpfile filled in: an
+/// unwritten one is all zeros (or lies past the end of the file), a written one points at
+/// data inside the file. `None` if the descriptors cannot be read.
+fn written_pages(src: &Source, bitmap2: &Bitmap, desc_start: u64, total: u64) -> Option<Written> {
+    const CHUNK: u64 = 4096;
+    let flen = src.len();
+    let mut w = Written {
+        written: 0,
+        last_written: None,
+        first_unwritten: None,
+    };
+    let (mut last, mut first) = (None, None);
+    let mut i = 0u64;
+    while i < total {
+        let n = CHUNK.min(total - i);
+        let at = desc_start.checked_add(i.checked_mul(PAGE_DESC_SIZE)?)?;
+        let avail = flen.saturating_sub(at) / PAGE_DESC_SIZE;
+        let d = if avail > 0 {
+            Some(src.get(at, (n.min(avail) * PAGE_DESC_SIZE) as usize).ok()?)
+        } else {
+            None
+        };
+        for j in 0..n {
+            let ok = d.as_ref().is_some_and(|d| {
+                let o = (j * PAGE_DESC_SIZE) as usize;
+                d.len() >= o + PAGE_DESC_SIZE as usize && {
+                    let off = u64at(d, o);
+                    let size = u64::from(u32at(d, o + 8));
+                    off >= desc_start && size > 0 && off.saturating_add(size) <= flen
+                }
+            });
+            if ok {
+                w.written += 1;
+                last = Some(i + j);
+            } else if first.is_none() {
+                first = Some(i + j);
+            }
+        }
+        i += n;
+    }
+    // Descriptor index -> pfn: the n-th set bit of the 2nd bitmap.
+    let bm = bitmap2.bytes(src);
+    let pfn_of = |index: u64| -> Option<u64> {
+        let mut seen = 0u64;
+        for wi in 0..bitmap2.nbits.div_ceil(64) as usize {
+            let mut v = word(&bm, wi);
+            let ones = u64::from(v.count_ones());
+            if seen + ones > index {
+                for _ in 0..index - seen {
+                    v &= v - 1;
+                }
+                return Some(wi as u64 * 64 + u64::from(v.trailing_zeros()));
+            }
+            seen += ones;
+        }
+        None
+    };
+    w.last_written = last.and_then(|i| Some((i, pfn_of(i)?)));
+    w.first_unwritten = first.and_then(|i| Some((i, pfn_of(i)?)));
+    Some(w)
 }
 
 fn cstr(b: &[u8]) -> String {
@@ -425,11 +499,33 @@ impl KdumpDump {
                 }
             }
         }
+        let mut written_up_to = None;
         if status & DH_COMPRESSED_INCOMPLETE != 0 {
-            warnings.push(
-                "kdump header says the dump is incomplete: makedumpfile could not write every page"
-                    .into(),
-            );
+            let w = written_pages(src, &bitmap2, desc_start, total);
+            let how_much = match w {
+                Some(w) if w.written < total => {
+                    let upto = match (w.last_written, w.first_unwritten) {
+                        (Some((i, pfn)), Some((j, _))) if i < j => {
+                            written_up_to = Some(pfn);
+                            format!(
+                                ", every page up to pfn {pfn:#x} (physical {:#x})",
+                                pfn.saturating_add(1).saturating_mul(bs) - 1
+                            )
+                        }
+                        (None, _) => String::new(),
+                        (Some((_, pfn)), _) => format!(", the last of them pfn {pfn:#x}"),
+                    };
+                    format!(
+                        ": {} of the {total} pages it meant to dump were written{upto}; the other {} read as missing",
+                        w.written,
+                        total - w.written
+                    )
+                }
+                _ => String::new(),
+            };
+            warnings.push(format!(
+                "kdump header says the dump is incomplete: makedumpfile could not write every page (it stops at the first write error, e.g. a full disk){how_much}"
+            ));
         }
         let header = KdumpHeader {
             header_version,
@@ -460,6 +556,7 @@ impl KdumpDump {
             bitmap2,
             rank,
             desc_start,
+            written_up_to,
             cache: PageCache::new(cache_pages),
             decompressed: std::sync::atomic::AtomicU64::new(0),
         })
@@ -625,9 +722,13 @@ impl KdumpDump {
         let corrupt = |what: String| desc.corrupt(what);
         if offset == 0 || offset < self.desc_start {
             return Err(if self.header.incomplete {
-                err(ReadFailure::Truncated(
-                    "its page was never written (the dump is marked incomplete)".into(),
-                ))
+                err(ReadFailure::Truncated(format!(
+                    "its page was never written (the dump is marked incomplete{})",
+                    match self.written_up_to {
+                        Some(p) => format!(": makedumpfile stopped after pfn {p:#x}"),
+                        None => String::new(),
+                    }
+                )))
             } else {
                 corrupt("data offset points into the headers".into())
             });

@@ -500,6 +500,49 @@ fn kdump_truncated_and_incomplete() {
     assert!(matches!(e.failure, ReadFailure::Truncated(_)), "{e}");
 }
 
+/// makedumpfile out of disk space (ENOSPC): the headers and bitmaps whole, the descriptors of
+/// the pages it did not get to all zeros, the header marked incomplete.
+#[test]
+fn kdump_incomplete_like_makedumpfile_on_enospc() {
+    let pages = sample_pages();
+    let mut f = build_kdump(&pages, 0x3000, Compression::Zlib, 6, 31, &notes_blob());
+    let total = Dump::from_bytes(f.clone())
+        .unwrap()
+        .kdump_header()
+        .unwrap()
+        .dumped_pages;
+    let word = |o: usize| u32::from_le_bytes(f[o..o + 4].try_into().unwrap()) as usize;
+    let desc_start = (1 + word(432) + word(436)) * PS;
+    let written = total as usize - 2;
+    f[desc_start + written * 24..desc_start + total as usize * 24].fill(0);
+    f[424] |= 8;
+    let d = Dump::from_bytes(f).unwrap();
+    assert!(d.kdump_header().unwrap().incomplete);
+    let dumped: Vec<u64> = (0..d.max_pfn())
+        .filter(|&p| d.page_state(p) == PageState::Present)
+        .collect();
+    let last = dumped[written - 1];
+    let w = d
+        .warnings()
+        .iter()
+        .find(|w| w.contains("incomplete"))
+        .unwrap_or_else(|| panic!("{:?}", d.warnings()));
+    assert!(
+        w.contains(&format!(
+            "{written} of the {total} pages it meant to dump were written, every page up to pfn {last:#x}"
+        )),
+        "{w}"
+    );
+    let mut b = vec![0u8; PS];
+    let e = d.read_phys(dumped[written] * 4096, &mut b).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("never written (the dump is marked incomplete: makedumpfile stopped after pfn {last:#x})")),
+        "{e}"
+    );
+    d.read_phys(last * 4096, &mut b).unwrap();
+}
+
 fn flatten(file: &[u8], chunk: usize, shuffle: bool) -> Vec<u8> {
     let mut recs: Vec<(u64, &[u8])> = file
         .chunks(chunk)

@@ -19,11 +19,15 @@ pub struct SystemInfo {
     pub uptime_ns: Option<u64>,
     /// `CRASHTIME` from VMCOREINFO: seconds since the epoch.
     pub crash_time: Option<i64>,
-    /// The `Kernel panic - not syncing:` message, from the log.
+    /// The `Kernel panic - not syncing:` message, from the log; without one, the first
+    /// `Oops:` line (with `panic_on_oops`, `oops_end` kexecs the capture kernel before
+    /// `panic()` logs anything), as crash's `sys` shows it.
     pub panic_message: Option<String>,
     /// `panic_cpu`, and the task running there.
     pub panic_cpu: Option<u32>,
     pub panic_task: Option<TaskRef>,
+    /// Page-table levels of the kernel: 5 when `NUMBER(pgtable_l5_enabled)` is 1, else 4.
+    pub paging_levels: u32,
     pub dump_format: String,
     pub dump_level: Option<u32>,
     /// Page kinds the dump level leaves out.
@@ -45,6 +49,8 @@ pub struct TaskRef {
 
 /// The prefix the kernel's `panic()` logs its message with.
 pub const PANIC_PREFIX: &str = "Kernel panic - not syncing: ";
+/// The start of the line x86's `__die()` logs for an oops (`Oops: 0002 [#1] PREEMPT SMP`).
+pub const OOPS_PREFIX: &str = "Oops: ";
 
 /// Gathers [`SystemInfo`]; each field that cannot be read is `None` and says why in
 /// `problems`.
@@ -90,11 +96,20 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         })
     });
     let panic_message = log.and_then(|log| {
-        log.records.iter().rev().find_map(|r| {
-            r.text
-                .find(PANIC_PREFIX)
-                .map(|i| r.text[i + PANIC_PREFIX.len()..].trim_end().to_string())
-        })
+        log.records
+            .iter()
+            .rev()
+            .find_map(|r| {
+                r.text
+                    .find(PANIC_PREFIX)
+                    .map(|i| r.text[i + PANIC_PREFIX.len()..].trim_end().to_string())
+            })
+            .or_else(|| {
+                log.records.iter().find_map(|r| {
+                    let t = r.text.trim_start();
+                    t.starts_with(OOPS_PREFIX).then(|| t.trim_end().to_string())
+                })
+            })
     });
     let dump = &k.dump.dump;
     // What the dump file itself lacks (cut short, incomplete, malformed notes): every
@@ -113,6 +128,7 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         panic_message,
         panic_cpu,
         panic_task,
+        paging_levels: if k.dump.mem.config().five_level { 5 } else { 4 },
         dump_format: dump.format_name(),
         dump_level: level.map(|l| l.0),
         excluded: level.map(|l| l.excluded()).unwrap_or_default(),

@@ -18,7 +18,12 @@ usage:
       print the VMCOREINFO note's text exactly (its descriptor bytes, trailing NUL padding removed).
   kdumptool.py compare REF FILE [FILE...]
       for every pfn FILE holds, check that its bytes equal REF's (REF: the raw ELF vmcore);
-      prints counts; exit status 1 on any mismatch.
+      prints counts; exit status 1 on any mismatch. In a kdump file marked incomplete, the
+      pages makedumpfile never wrote (descriptor all zeros) are counted, not compared.
+  kdumptool.py incomplete FILE
+      what a kdump file marked incomplete (status 0x8) holds: pages its 2nd bitmap lists,
+      descriptors written (pointing at data in the file) and not, the pfn of the last
+      written one and of the first unwritten one, whether the written ones are a prefix.
   kdumptool.py pages FILE PFN...
       print sha256 of each page (or 'absent').
   kdumptool.py sample STRIDE IN OUT
@@ -387,7 +392,14 @@ def vmcoreinfo_text(path):
     return d.io.pread(d.offset_vmcoreinfo, d.size_vmcoreinfo).rstrip(b"\0")
 
 
+def unwritten(d, desc):
+    """In a kdump file marked incomplete: a descriptor makedumpfile never filled in."""
+    off, size, _, _ = desc
+    return bool(d.status & DUMP_DH_COMPRESSED_INCOMPLETE) and (off == 0 or size == 0)
+
+
 def iter_pages(d):
+    """(pfn, page bytes), or (pfn, None) for a page an incomplete kdump file never got."""
     if isinstance(d, Elf):
         for pfn in d.pfns():
             yield pfn, d.page(pfn)
@@ -395,7 +407,28 @@ def iter_pages(d):
         idx = d.index()
         descs = d.descs()
         for pfn, i in sorted(idx.items()):
-            yield pfn, d.page(pfn, descs[i])
+            yield pfn, (None if unwritten(d, descs[i]) else d.page(pfn, descs[i]))
+
+
+def incomplete(path):
+    _, d = open_dump(path)
+    if not isinstance(d, Kdump):
+        raise SystemExit(f"{path}: not a kdump-compressed file")
+    idx = d.index()
+    descs = d.descs()
+    written, last, first = 0, None, None
+    for pfn, i in sorted(idx.items()):
+        if unwritten(d, descs[i]):
+            if first is None:
+                first = pfn
+        else:
+            written += 1
+            last = pfn
+    prefix = first is None or last is None or last < first
+    print(f"{path}: status {d.status:#x} ({'incomplete' if d.status & DUMP_DH_COMPRESSED_INCOMPLETE else 'complete'}), "
+          f"{d.ndump} pages in the 2nd bitmap, {written} written, {d.ndump - written} never written; "
+          f"last written pfn {last if last is None else hex(last)}, first unwritten pfn "
+          f"{first if first is None else hex(first)}; written pages {'are' if prefix else 'are NOT'} a prefix")
 
 
 def compare(ref_path, paths):
@@ -404,7 +437,11 @@ def compare(ref_path, paths):
     for p in paths:
         kind, d = open_dump(p)
         n = mism = missing = zero = 0
+        never = 0
         for pfn, page in iter_pages(d):
+            if page is None:
+                never += 1
+                continue
             r = ref.page(pfn)
             n += 1
             if page.count(0) == len(page):
@@ -417,7 +454,8 @@ def compare(ref_path, paths):
                     print(f"  {p}: pfn {pfn:#x} differs", file=sys.stderr)
         bad += mism + missing
         print(f"{p}: {kind}: {n} pages checked against {ref_path}: {mism} differ, "
-              f"{missing} not in reference, {zero} zero pages")
+              f"{missing} not in reference, {zero} zero pages"
+              + (f", {never} never written (incomplete dump)" if never else ""))
     return 1 if bad else 0
 
 
@@ -450,6 +488,8 @@ def main(argv):
         flatten(argv[2], argv[3])
     elif cmd == "compare":
         return compare(argv[2], argv[3:])
+    elif cmd == "incomplete":
+        incomplete(argv[2])
     elif cmd == "pages":
         _, d = open_dump(argv[2])
         for a in argv[3:]:

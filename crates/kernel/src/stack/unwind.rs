@@ -72,6 +72,11 @@ pub enum Via {
     /// Where ORC data ran out (e.g. `__crash_kexec`, which objtool does not annotate), the
     /// next return address up the stack from which unwinding reaches the stack's bottom.
     Resync,
+    /// Below the panicking CPU's saved registers: `__crash_kexec` saves them (or, after an
+    /// oops, the faulting context's) and then calls `machine_kexec`, whose frames stay on the
+    /// stack below them. This is the return address into `machine_kexec` found there, from
+    /// which ORC unwinding reaches the saved registers exactly; crash shows the same frames.
+    BelowRegisters,
 }
 
 /// One frame of a backtrace.
@@ -517,24 +522,32 @@ impl<'k> Unwinder<'k> {
                     };
                 }
                 let stack = find_stack(regs.sp(), 8);
-                let mut f = self.frame(
-                    Some(0),
-                    regs.sp(),
-                    regs.ip(),
-                    Via::CpuRegisters,
-                    stack.map_or(StackKind::None, |s| s.kind),
-                );
-                f.regs = Some(show_regs(RegsAt { regs, at: None }, false));
-                frames.push(f);
-                note_stack(&mut scan_from, stack, regs.sp());
-                State {
-                    ip: regs.ip(),
-                    sp: regs.sp(),
-                    bp: regs.words[regs::BP],
-                    signal: true,
-                    regs: Some(RegsAt { regs, at: None }),
-                    prev_regs: None,
-                    stack,
+                if let Some((found, joined)) = self.below_registers(&regs, &find_stack) {
+                    // The frames of the kexec path below the registers, then on from them.
+                    for f in found {
+                        self.record(f, &mut frames, &mut slots, &mut scan_from);
+                    }
+                    joined
+                } else {
+                    let mut f = self.frame(
+                        Some(0),
+                        regs.sp(),
+                        regs.ip(),
+                        Via::CpuRegisters,
+                        stack.map_or(StackKind::None, |s| s.kind),
+                    );
+                    f.regs = Some(show_regs(RegsAt { regs, at: None }, false));
+                    frames.push(f);
+                    note_stack(&mut scan_from, stack, regs.sp());
+                    State {
+                        ip: regs.ip(),
+                        sp: regs.sp(),
+                        bp: regs.words[regs::BP],
+                        signal: true,
+                        regs: Some(RegsAt { regs, at: None }),
+                        prev_regs: None,
+                        stack,
+                    }
                 }
             }
             None if t.current => {
@@ -805,6 +818,105 @@ impl<'k> Unwinder<'k> {
                         )),
                     },
                 ));
+            }
+        }
+        None
+    }
+
+    /// The frames below a CPU's saved registers that end in `machine_kexec`, the last
+    /// function the panicking CPU ran before the capture kernel: `__crash_kexec` saves the
+    /// registers first (its own, or the faulting context's `pt_regs` that `oops_end` /
+    /// `die` hand to `crash_kexec`) and calls `machine_kexec` after, so that frame and the
+    /// ones between it and the registers (after an oops: `__crash_kexec`, `crash_kexec`,
+    /// `oops_end`, the page-fault handler and its exception entry) are still on the stack
+    /// below the saved sp. Looks down from the saved sp for a return address into
+    /// `machine_kexec` from which ORC unwinding arrives at the saved registers exactly (the
+    /// same sp, and the same ip or the same function); returns those frames, innermost
+    /// first, and the unwinder's state there, from which unwinding goes on as from the
+    /// registers. `None` on any other CPU, or when no such chain is found.
+    fn below_registers(
+        &self,
+        regs: &Regs,
+        find_stack: &dyn Fn(u64, u64) -> Option<StackInfo>,
+    ) -> Option<(Vec<Found>, State)> {
+        let stack = find_stack(regs.sp(), 8)?;
+        let target = self.sym(regs.ip()).function?;
+        let kexec = self.k.symbols.address_of("machine_kexec")?;
+        let kexec_end = kexec.checked_add(self.sym(kexec).size?)?;
+        let mut a = regs.sp() & !7;
+        let mut tried = 0;
+        while a >= stack.begin.saturating_add(8) && tried < MAX_RESYNC_CANDIDATES {
+            a -= 8;
+            let slot = a;
+            let Ok(w) = self.r.stack_u64(slot) else {
+                continue;
+            };
+            if w <= kexec || w >= kexec_end || !self.is_return_address(w) {
+                continue;
+            }
+            tried += 1;
+            let mut st = State {
+                ip: w,
+                sp: slot + 8,
+                bp: regs.words[regs::BP],
+                signal: false,
+                regs: None,
+                prev_regs: None,
+                stack: Some(stack),
+            };
+            let mut out = vec![Found {
+                ip: w,
+                slot: Some(slot),
+                shown_sp: slot,
+                via: Via::BelowRegisters,
+                regs: None,
+                stack: Some(stack),
+                sp: slot + 8,
+                note: Some(
+                    "below the CPU's saved registers: machine_kexec ran after they were saved; \
+                     its return address was found by scanning down from them"
+                        .into(),
+                ),
+            }];
+            let mut resyncs = 0;
+            while out.len() < MAX_FRAMES {
+                match self.step(&mut st, find_stack) {
+                    Step::Frame {
+                        slot,
+                        shown_sp,
+                        via,
+                        regs: fr,
+                    } => out.push(Found {
+                        ip: st.ip,
+                        slot,
+                        shown_sp,
+                        via,
+                        regs: fr.map(|r| (r, false)),
+                        stack: st.stack,
+                        sp: st.sp,
+                        note: None,
+                    }),
+                    // `__crash_kexec` has no ORC data: pick the chain up as the unwinder does.
+                    Step::NoOrc(why) if resyncs < MAX_RESYNCS => {
+                        let used: HashSet<u64> = out.iter().filter_map(|f| f.slot).collect();
+                        let Some((next, f)) = self.resync(&st, find_stack, &used, &why) else {
+                            break;
+                        };
+                        resyncs += 1;
+                        st = next;
+                        out.push(f);
+                    }
+                    _ => break,
+                }
+                if st.sp == regs.sp()
+                    && (st.ip == regs.ip()
+                        || self.sym(st.ip).function.as_deref() == Some(target.as_str()))
+                {
+                    return Some((out, st));
+                }
+                if st.stack != Some(stack) || st.sp > regs.sp() {
+                    break;
+                }
             }
         }
         None
