@@ -25,7 +25,8 @@ run *ARGS:
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 
-# holdup vs crash and drgn on one dump (default: the 6.1 kdump-zlib fixture); see benches/README.md.
+# holdup vs crash and drgn on one dump (default: the 6.1 kdump-zlib fixture), then `holdup triage`
+# of every fixture vs the single runs (BENCH_ONLY=triage for only that); see benches/README.md.
 bench KERNEL="6.1" *DUMP:
     bash benches/run.sh {{KERNEL}} {{DUMP}}
 

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""holdup against crash and drgn on one dump: wall time (warm page cache), max RSS, ratios.
+"""holdup against crash and drgn on one dump: wall time (warm page cache), max RSS, ratios;
+then `holdup triage` of every committed fixture dump against the single runs.
 
 usage: bench.py --holdup BIN --phases BIN --dump DUMP [--vmlinux VMLINUX] [--crash BIN]
-                [--python BIN] [--runs N] [--peer-runs N] [--json OUT]
+                [--python BIN] [--runs N] [--peer-runs N] [--triage-runs N]
+                [--scratch DIR] [--only commands|triage] [--json OUT]
 
 Run by benches/run.sh (`just bench`), which builds holdup first. Each command is run once
 untimed (so the dump and the tools are in the page cache), then timed with hyperfine when it
 is installed (else a plain loop). A missing peer is reported and skipped: holdup's own numbers
 are always measured.
+
+The triage benchmark (issue: "wall time within 1.3x of the sum of single runs divided by the
+core count"): every dump of dumps/manifest.json (role `dump`, and `dump-zst` unpacked with the
+zstd tool into --scratch, named as the tests name it), timed as `holdup triage -q DUMP...` and
+as one `holdup DUMP --json` each, in interleaved rounds (one triage, then each single, the
+order rotating) so that a change of the machine's load weighs on both alike.
 """
 import argparse
 import json
@@ -98,6 +106,134 @@ def locked_pages(holdup, dump):
     return [lk["lock"] for lk in locks if lk.get("lock_type") == "page_lock"]
 
 
+TRIAGE_TARGET = 1.3
+
+
+def fixture_dumps(root, scratch):
+    """Every committed fixture dump, ready to open: (name, path). `dump-zst` files are unpacked
+    once into `scratch` (as tests/src/lib.rs names them); without the zstd tool they are left
+    out, and said so."""
+    with open(os.path.join(root, "dumps", "manifest.json")) as f:
+        manifest = json.load(f)
+    out = []
+    for fx in manifest["fixtures"]:
+        for fl in fx["files"]:
+            src = os.path.join(root, "dumps", fx["dir"], fl["file"])
+            name = f"{fx['name']} {fl['file']}"
+            if fl["role"] == "dump":
+                out.append((name, src))
+            elif fl["role"] == "dump-zst":
+                base = fl["file"][: -len(".zst")] if fl["file"].endswith(".zst") else fl["file"]
+                dst = os.path.join(scratch, f"{fx['name']}-{fl['sha256'][:12]}-{base}")
+                if not os.path.exists(dst):
+                    if not shutil.which("zstd"):
+                        print(f"triage: no zstd tool: {name} left out (apt-get install zstd)",
+                              file=sys.stderr)
+                        continue
+                    os.makedirs(scratch, exist_ok=True)
+                    tmp = f"{dst}.tmp{os.getpid()}"
+                    subprocess.run(["zstd", "-dqf", src, "-o", tmp], check=True)
+                    os.rename(tmp, dst)
+                out.append((name + " (unpacked)", dst))
+    return out
+
+
+def cpu_busy():
+    """CPU seconds all processes of the machine have used so far (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(argv, capture=False):
+    """(wall seconds, CPU seconds (user + system), stdout if captured) of one run."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, text=True)
+    wall = time.perf_counter() - t
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return wall, cpu, r.stdout if capture else None
+
+
+def triage_bench(holdup, root, scratch, runs):
+    """`holdup triage` of every fixture dump vs the sum of single runs / cores."""
+    dumps = fixture_dumps(root, scratch)
+    cores = len(os.sched_getaffinity(0))
+    paths = [p for _, p in dumps]
+    triage_argv = [holdup, "triage", "-q"] + paths
+    singles = [[holdup, p, "--json"] for p in paths]
+    for argv in [triage_argv] + singles:  # warm-up: the page cache, untimed
+        run_once(argv)
+    busy0, ru0, t0 = cpu_busy(), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    t_wall, t_cpu, s_wall, s_cpu = [], [], [[] for _ in paths], [[] for _ in paths]
+    in_triage = {p: [] for p in paths}
+    for r in range(runs):
+        w, c, out = run_once(triage_argv, capture=True)
+        t_wall.append(w)
+        t_cpu.append(c)
+        for line in out.splitlines():
+            try:
+                d = json.loads(line)
+                in_triage[d["path"]].append(d["seconds"])
+            except (ValueError, KeyError):
+                pass
+        for k in range(len(paths)):
+            i = (k + r) % len(paths)
+            w, c, _ = run_once(singles[i])
+            s_wall[i].append(w)
+            s_cpu[i].append(c)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    elapsed = time.perf_counter() - t0
+    others = max(0.0, cpu_busy() - busy0 - ours) / elapsed if busy0 is not None else None
+    med = statistics.median
+    single = [{"dump": n, "path": p, "median": med(s_wall[i]), "min": min(s_wall[i]),
+               "cpu": statistics.mean(s_cpu[i]),
+               "seconds_in_triage": med(in_triage[p]) if in_triage[p] else None}
+              for i, (n, p) in enumerate(dumps)]
+    sum_single = sum(x["median"] for x in single)
+    ideal = sum_single / cores
+    wall = med(t_wall)
+    res = {"dumps": len(dumps), "cores": cores, "runs": runs, "target_ratio": TRIAGE_TARGET,
+           "triage": {"median": wall, "min": min(t_wall), "max": max(t_wall),
+                      "cpu": statistics.mean(t_cpu)},
+           "single": single, "sum_single": sum_single,
+           "sum_single_cpu": sum(x["cpu"] for x in single),
+           "ideal": ideal, "ratio": wall / ideal,
+           "ratio_cpu": wall / (sum(x["cpu"] for x in single) / cores),
+           "other_load_cores": others}
+    res["ok"] = res["ratio"] <= TRIAGE_TARGET
+    return res
+
+
+def print_triage(t):
+    print(f"== holdup triage of {t['dumps']} fixture dumps vs single `holdup DUMP --json` runs; "
+          f"{t['runs']} interleaved rounds, medians, {t['cores']} cores ==")
+    print(f"{'dump':<44} {'single':>9} {'(min)':>9} {'CPU':>9} {'in triage':>10}")
+    for x in t["single"]:
+        it = fmt_s(x["seconds_in_triage"]) if x["seconds_in_triage"] is not None else "?"
+        print(f"{x['dump']:<44} {fmt_s(x['median']):>9} {fmt_s(x['min']):>9} "
+              f"{fmt_s(x['cpu']):>9} {it:>10}")
+    tr = t["triage"]
+    print(f"sum of single runs {fmt_s(t['sum_single'])} (CPU {fmt_s(t['sum_single_cpu'])}); "
+          f"/ {t['cores']} cores = {fmt_s(t['ideal'])}")
+    print(f"triage wall {fmt_s(tr['median'])} (min {fmt_s(tr['min'])}, max {fmt_s(tr['max'])}), "
+          f"CPU {fmt_s(tr['cpu'])}: {tr['cpu'] / tr['median']:.2f} cores busy")
+    print(f"triage / (sum single / cores) = {t['ratio']:.2f}  (target <= {t['target_ratio']}): "
+          + ("ok" if t["ok"] else "MISSED"))
+    print(f"triage / (sum of the single runs' CPU time / cores) = {t['ratio_cpu']:.2f}  (1.0: "
+          "every core busy with the same work the single runs do)")
+    if t["other_load_cores"] is not None:
+        print(f"other processes kept {t['other_load_cores']:.2f} of the {t['cores']} cores busy "
+              "meanwhile (a shared machine: the figures above are only as good as this is low)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--holdup", required=True)
@@ -108,8 +244,22 @@ def main():
     ap.add_argument("--python")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--peer-runs", type=int, default=3)
+    ap.add_argument("--triage-runs", type=int, default=10)
+    ap.add_argument("--scratch", help="where dump-zst fixtures are unpacked (target/fixtures)")
+    ap.add_argument("--only", choices=["commands", "triage"])
     ap.add_argument("--json")
     a = ap.parse_args()
+    root = os.path.dirname(HERE)
+    scratch = a.scratch or os.path.join(root, "target", "fixtures")
+
+    if a.only == "triage":
+        t = triage_bench(a.holdup, root, scratch, a.triage_runs)
+        print_triage(t)
+        print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"triage": t}, f, indent=1)
+        return 0
 
     peers = {}
     if a.vmlinux and a.crash:
@@ -198,9 +348,16 @@ def main():
     for l in ph.stdout.splitlines():
         if not l.startswith("page scan ") or "GB/s" not in l:
             print("  " + l)
+    t = None
+    if a.only != "commands":
+        print()
+        t = triage_bench(a.holdup, root, scratch, a.triage_runs)
+        print_triage(t)
+        print(f"load average at the end: {open('/proc/loadavg').read().split()[:3]}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"dump": a.dump, "rows": rows, "scan": scan, "phases": ph.stdout}, f, indent=1)
+            json.dump({"dump": a.dump, "rows": rows, "scan": scan, "phases": ph.stdout,
+                       "triage": t}, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The benchmark of `just bench`: holdup's info, log, bt --all and the hang report on one dump,
 # next to crash and drgn doing the nearest same work, warm page cache, wall time and max RSS,
-# and the PG_locked page scan's throughput. See benches/README.md for what is measured.
+# and the PG_locked page scan's throughput; then `holdup triage` of every committed fixture
+# dump against the sum of single runs divided by the core count. See benches/README.md.
 #
 # usage: benches/run.sh [KERNEL [DUMP]]       KERNEL: 6.1 (default) or 6.12
 # env:   RUNS (holdup runs per command, 20), PEER_RUNS (crash/drgn runs, 3),
-#        CARGO_TARGET_DIR (where cargo builds), BENCH_JSON (also write the numbers there)
+#        TRIAGE_RUNS (interleaved rounds of the triage benchmark, 10),
+#        BENCH_ONLY (commands or triage: only that part),
+#        CARGO_TARGET_DIR (where cargo builds; the ELF fixture is unpacked into its fixtures/),
+#        BENCH_JSON (also write the numbers there)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -44,5 +48,8 @@ command -v hyperfine >/dev/null ||
 echo "bench: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 json=()
 [ -z "${BENCH_JSON:-}" ] || json=(--json "$BENCH_JSON")
+only=()
+[ -z "${BENCH_ONLY:-}" ] || only=(--only "$BENCH_ONLY")
 exec python3 benches/bench.py --holdup "$HOLDUP" --phases "$PHASES" --dump "$DUMP" \
-    --runs "${RUNS:-20}" --peer-runs "${PEER_RUNS:-3}" "${peers[@]}" "${json[@]}"
+    --runs "${RUNS:-20}" --peer-runs "${PEER_RUNS:-3}" --triage-runs "${TRIAGE_RUNS:-10}" \
+    --scratch "$TARGET/fixtures" "${peers[@]}" "${only[@]}" "${json[@]}"

@@ -254,18 +254,6 @@ impl<'a> Stacks<'a> {
     }
 }
 
-fn kind_name(k: &RootKind) -> &'static str {
-    match k {
-        RootKind::SelfDeadlock { .. } => "self_deadlock",
-        RootKind::Deadlock { .. } => "deadlock",
-        RootKind::HolderSleeping { .. } => "holder_sleeping",
-        RootKind::HolderRunning { .. } => "holder_running",
-        RootKind::NothingToWake { .. } => "nothing_to_wake",
-        RootKind::HolderUnknown { .. } => "holder_unknown",
-        RootKind::Stuck => "stuck",
-    }
-}
-
 fn root_locks(a: &Analysis, r: &RootCause) -> Vec<u64> {
     match &r.kind {
         RootKind::SelfDeadlock { lock }
@@ -339,7 +327,7 @@ fn root_input(
         .collect();
     (
         RootInput {
-            kind: kind_name(&r.kind).to_string(),
+            kind: r.kind.name().to_string(),
             locks,
             tasks,
             behind,

@@ -7,11 +7,11 @@ use clap::Args;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use holdup_triage::discover::{DiscoverOptions, discover};
 use holdup_triage::{Options, Status, TriageLine, to_json_line, triage};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const AFTER_HELP: &str = "\
 Folders are searched (4 levels deep by default) for the layouts kdump tools leave:
@@ -83,33 +83,53 @@ pub fn run(args: &TriageArgs) -> Result<(), Failure> {
         .num_threads(args.jobs.unwrap_or(0))
         .build()
         .map_err(|e| Failure::new(exit::UNREADABLE, format!("threads: {e}")))?;
+    let jobs = pool.current_num_threads().clamp(1, found.dumps.len());
 
     // A panic in one dump's analysis becomes that dump's error line; say it only with -vv.
     std::panic::set_hook(Box::new(|info| ::log::debug!("{info}")));
 
+    // One task per thread of the pool, each taking the next dump until none is left, the
+    // largest files first (a big dump left for last keeps one core busy while the others
+    // idle). The parallel steps of a dump (inflating pages, the page scan, ...) run in the
+    // same pool: a thread waiting for one helps with any dump's parallel steps, and with no
+    // dump left to take it helps finish the others. Not a parallel iterator over the dumps:
+    // its pending dumps would be rayon work too, and a thread waiting inside one dump's
+    // parallel step could start a whole other dump there, leaving its own unfinished behind
+    // it and the other cores without work at the end.
+    let mut order: Vec<usize> = (0..found.dumps.len()).collect();
+    let size = |i: &usize| std::fs::metadata(&found.dumps[*i].path).map_or(0, |m| m.len());
+    order.sort_by_key(|i| std::cmp::Reverse(size(i)));
+    let next = AtomicUsize::new(0);
     let bar = style::bar(found.dumps.len() as u64, "dumps");
     let out = Mutex::new(std::io::stdout());
-    let lines: Vec<TriageLine> = pool.install(|| {
-        found
-            .dumps
-            .par_iter()
-            .map(|f| {
-                let line = triage(f, &opts);
-                // The whole line in one write: lines of parallel jobs never interleave.
-                let json = to_json_line(&line) + "\n";
-                {
-                    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-                    bar.suspend(|| {
-                        // A closed stdout (`| head`) is not a reason to stop the others.
-                        let _ = out.write_all(json.as_bytes());
-                        let _ = out.flush();
-                    });
+    let done: Mutex<Vec<(usize, TriageLine)>> = Mutex::new(Vec::with_capacity(order.len()));
+    pool.scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|_| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let line = triage(&found.dumps[i], &opts);
+                    // The whole line in one write: lines of parallel jobs never interleave.
+                    let json = to_json_line(&line) + "\n";
+                    {
+                        let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                        bar.suspend(|| {
+                            // A closed stdout (`| head`) is not a reason to stop the others.
+                            let _ = out.write_all(json.as_bytes());
+                            let _ = out.flush();
+                        });
+                    }
+                    bar.inc(1);
+                    done.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, line));
                 }
-                bar.inc(1);
-                line
-            })
-            .collect()
+            });
+        }
     });
+    // In the order the dumps were found, as the summary lists them.
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let lines: Vec<TriageLine> = done.into_iter().map(|(_, l)| l).collect();
     bar.finish_and_clear();
     let _ = std::panic::take_hook();
 
