@@ -38,6 +38,10 @@ pub struct Fixture {
     /// Whether the dump is known to lack pages of tasks in the truth (over-filtered).
     #[serde(default)]
     pub incomplete: bool,
+    /// The capture has no hang (an oops: `6.1-oops-la57`): its truth is one `oops` line and a
+    /// `no-hang` verdict, its dumps are left out of [`all_dumps`] and have their own tests.
+    #[serde(default)]
+    pub no_hang: bool,
     pub files: Vec<FixtureFile>,
 }
 
@@ -46,8 +50,9 @@ pub struct Fixture {
 pub struct FixtureFile {
     pub file: String,
     /// `dump`, `dump-zst` (a dump compressed with zstd), `dump-sample` (every 8th page of a
-    /// dump, in another compression or format: not for analysis), `truth`, `oracle`, `serial`,
-    /// `vmcoreinfo`, `symbols`, `offsets`, `meta`.
+    /// dump, in another compression or format: not for analysis), `dump-incomplete` (a dump
+    /// makedumpfile itself left incomplete, e.g. out of disk space), `truth`, `oracle`, `serial`,
+    /// `vmcoreinfo`, `symbols`, `offsets`, `module-offsets`, `meta`.
     pub role: String,
     /// For dumps: `elf`, `kdump-zlib`, `kdump-lzo`, `kdump-snappy`, `kdump-zstd`, `flat-zlib`.
     #[serde(default)]
@@ -74,6 +79,36 @@ impl Fixture {
             .unwrap_or_else(|| panic!("fixture {} lists no truth file", self.name));
         read_truth(&self.path(&file.file))
     }
+    /// The facts of its truth (who holds or waits for what), in file order.
+    pub fn facts(&self) -> Vec<Fact> {
+        self.truth()
+            .into_iter()
+            .filter_map(|l| match l {
+                TruthLine::Fact(f) => Some(f),
+                TruthLine::Verdict(_) | TruthLine::Oops(_) => None,
+            })
+            .collect()
+    }
+    /// The verdicts of its truth (one per scenario), in file order.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        self.truth()
+            .into_iter()
+            .filter_map(|l| match l {
+                TruthLine::Verdict(v) => Some(v),
+                TruthLine::Fact(_) | TruthLine::Oops(_) => None,
+            })
+            .collect()
+    }
+}
+
+impl Manifest {
+    /// The fixture named `name` (`6.1`, `6.12`, ...), or a failure naming it.
+    pub fn fixture(&self, name: &str) -> &Fixture {
+        self.fixtures
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no fixture {name} in the manifest"))
+    }
 }
 
 /// Reads `dumps/manifest.json`, failing with the path when it is absent or malformed.
@@ -90,6 +125,25 @@ pub fn manifest() -> Manifest {
 pub enum TruthLine {
     Fact(Fact),
     Verdict(Verdict),
+    Oops(Oops),
+}
+
+/// The oops of a capture without a hang: which task faulted, where, and on what address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oops {
+    pub scenario: String,
+    pub task: String,
+    pub pid: u32,
+    pub comm: String,
+    /// The function whose load faulted (the `[exception RIP: ...]` of a backtrace).
+    pub function: String,
+    /// The frames below it, innermost first, as a backtrace shows them.
+    pub callers: Vec<String>,
+    /// The faulting address.
+    pub address: String,
+    /// `read` or `write`.
+    pub access: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +206,9 @@ pub struct Verdict {
     pub root_cause_comms: Vec<String>,
     pub cycle: bool,
     pub summary: String,
+    /// `no-hang` for a capture without a hang (no root cause then); absent otherwise.
+    #[serde(default)]
+    pub verdict: Option<String>,
 }
 
 /// Parses a truth file strictly: an unknown field or kind fails with its line number.
@@ -189,13 +246,23 @@ pub fn holdup_bin() -> PathBuf {
     bin
 }
 
-/// Runs `holdup ARGS...` and returns (exit status, stdout, stderr).
+/// Runs `holdup ARGS...` with `NO_COLOR=1` and returns (exit status, stdout, stderr).
 pub fn holdup(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(holdup_bin())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run holdup");
+    holdup_env(args, &[("NO_COLOR", "1")], &[])
+}
+
+/// Runs `holdup ARGS...` with the variables of `set` set and those of `unset` removed from
+/// the environment; returns (exit status, stdout, stderr).
+pub fn holdup_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(holdup_bin());
+    c.args(args);
+    for k in unset {
+        c.env_remove(k);
+    }
+    for (k, v) in set {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run holdup");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -223,6 +290,14 @@ pub fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// An empty folder of its own under [`scratch_dir`]: `NAME-PID`, emptied if it was there.
+pub fn fresh_scratch(name: &str) -> PathBuf {
+    let d = scratch_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create a scratch folder");
+    d
+}
+
 /// A dump file of a fixture, ready to open: `dump` files as they are, `dump-zst` files
 /// decompressed once into [`scratch_dir`] (checked against the manifest's size first).
 pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
@@ -246,10 +321,12 @@ pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
     dst
 }
 
-/// Every dump of every fixture: (fixture, file, path ready to open).
+/// Every dump of every fixture of hangs (not the [`Fixture::no_hang`] ones, which have their
+/// own tests): (fixture, file, path ready to open).
 pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     m.fixtures
         .iter()
+        .filter(|fx| !fx.no_hang)
         .flat_map(|fx| {
             fx.files
                 .iter()
@@ -264,4 +341,84 @@ pub fn fixture_text(fx: &Fixture, file: &str) -> String {
     let p = fx.path(file);
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("fixture {}: {}: {e}", fx.name, p.display()))
+}
+
+/// One task of crash's `bt` output (`bt`, `bt -a`, `foreach bt`).
+#[derive(Debug, Clone)]
+pub struct CrashBacktrace {
+    pub pid: u32,
+    pub task: u64,
+    pub cpu: u32,
+    pub comm: String,
+    /// The frames in crash's order: each `#N [slot] function at ...` line, and each
+    /// `[exception RIP: function+off]` line (slot `None`).
+    pub frames: Vec<CrashFrame>,
+    /// How many of `frames` come before crash's `--- <NMI exception stack> ---` line (the
+    /// NMI handler's frames on the NMI stack, and the interrupted RIP): 0 without one.
+    pub nmi_frames: usize,
+}
+
+/// A frame of crash's `bt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashFrame {
+    /// The stack slot (`[...]`); `None` for an `[exception RIP: ...]` line.
+    pub slot: Option<u64>,
+    /// The function, without offset or compiler suffix (`__mutex_lock.constprop.0` ->
+    /// `__mutex_lock`).
+    pub function: String,
+}
+
+/// Parses crash's `bt` output: every `PID:` block with its frames.
+pub fn parse_crash_backtraces(text: &str) -> Vec<CrashBacktrace> {
+    let base = |f: &str| f.split(['.', '+']).next().unwrap_or(f).to_string();
+    let mut out: Vec<CrashBacktrace> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("PID: ") {
+            let field = |key: &str| -> &str {
+                rest.split_once(key)
+                    .map(|(_, v)| v.split_whitespace().next().unwrap_or(""))
+                    .unwrap_or_else(|| panic!("crash bt header without {key}: {line:?}"))
+            };
+            out.push(CrashBacktrace {
+                pid: rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| panic!("crash bt header pid: {line:?}")),
+                task: parse_hex(field("TASK: ")),
+                cpu: field("CPU: ")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("crash bt header CPU: {line:?}: {e}")),
+                comm: rest
+                    .split_once("COMMAND: \"")
+                    .and_then(|(_, c)| c.strip_suffix('"'))
+                    .unwrap_or_else(|| panic!("crash bt header without COMMAND: {line:?}"))
+                    .to_string(),
+                frames: Vec::new(),
+                nmi_frames: 0,
+            });
+            continue;
+        }
+        let Some(bt) = out.last_mut() else {
+            continue;
+        };
+        let t = line.trim_start();
+        if t.starts_with("--- <NMI exception stack> ---") {
+            bt.nmi_frames = bt.frames.len();
+        } else if let Some(rip) = t.strip_prefix("[exception RIP: ") {
+            bt.frames.push(CrashFrame {
+                slot: None,
+                function: base(rip.trim_end_matches(']')),
+            });
+        } else if let Some(rest) = t.strip_prefix('#')
+            && let Some((_, after)) = rest.split_once(" [")
+            && let Some((sp, what)) = after.split_once("] ")
+        {
+            bt.frames.push(CrashFrame {
+                slot: Some(parse_hex(sp)),
+                function: base(what.split(" at ").next().unwrap_or(what)),
+            });
+        }
+    }
+    out
 }

@@ -92,7 +92,7 @@ fn absurd_sizes_are_refused_before_allocation() {
 
     // kdump: the real headers and bitmaps of the 6.1 fixture, a few descriptors.
     let m = manifest();
-    let fx = m.fixtures.iter().find(|f| f.name == "6.1").expect("6.1");
+    let fx = m.fixture("6.1");
     let file = std::fs::read(fx.path("vmcore.kdump-zlib")).expect("6.1 kdump");
     let le32 = |o: usize| u32::from_le_bytes(file[o..o + 4].try_into().unwrap()) as usize;
     let desc_start = 4096 * (1 + le32(432) + le32(436));

@@ -3,51 +3,26 @@
 //! and `-q`, and the automatic use of a distribution's debug vmlinux (checked with a file
 //! that is not one, placed where the debug package would put it).
 
-use holdup_e2e::{holdup_bin, manifest, scratch_dir};
+use holdup_e2e::{fresh_scratch, holdup_bin, holdup_env, manifest};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Runs `holdup ARGS` with `env`, and without any of the variables that change its output
+/// unless a test sets them; (status, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut c = Command::new(holdup_bin());
-    c.args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("HOLDUP_LOG")
-        .env_remove("HOLDUP_DEBUG_ROOT");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().expect("run holdup");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    holdup_env(args, env, &["NO_COLOR", "HOLDUP_LOG", "HOLDUP_DEBUG_ROOT"])
 }
 
 fn dump(name: &str) -> PathBuf {
-    let m = manifest();
-    let fx = m
-        .fixtures
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"));
-    fx.path("vmcore.kdump-zlib")
+    manifest().fixture(name).path("vmcore.kdump-zlib")
 }
 
 fn release(name: &str) -> String {
-    manifest()
-        .fixtures
-        .into_iter()
-        .find(|f| f.name == name)
-        .unwrap()
-        .release
+    manifest().fixture(name).release.clone()
 }
 
 fn fresh(name: &str) -> PathBuf {
-    let d = scratch_dir().join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    fresh_scratch(&format!("cli-{name}"))
 }
 
 fn strip_ansi(s: &str) -> String {

@@ -5,8 +5,7 @@
 //! finds exactly the locked pages drgn found.
 
 use holdup_e2e::{
-    Fact, Fixture, LockType, Mode as TMode, Role, TruthLine, all_dumps, fixture_text, manifest,
-    parse_hex,
+    Fact, LockType, Mode as TMode, Role, all_dumps, fixture_text, manifest, parse_hex,
 };
 use holdup_kernel::locking::{self, Evidence, LockAnalysis, LockId, LockKind, LockObject, Mode};
 use holdup_kernel::{Kernel, OpenOptions, sched};
@@ -31,16 +30,6 @@ fn mode_of(m: TMode) -> Mode {
         TMode::Count => Mode::Count,
         TMode::None => Mode::None,
     }
-}
-
-fn facts(fx: &Fixture) -> Vec<Fact> {
-    fx.truth()
-        .into_iter()
-        .filter_map(|l| match l {
-            TruthLine::Fact(f) => Some(f),
-            TruthLine::Verdict(_) => None,
-        })
-        .collect()
 }
 
 fn analyze(path: &Path) -> (Kernel, LockAnalysis) {
@@ -131,7 +120,7 @@ fn every_truth_fact_is_found_with_its_evidence() {
     );
     for (fx, f, path) in dumps {
         let (_k, a) = analyze(&path);
-        let facts = facts(fx);
+        let facts = fx.facts();
         assert_eq!(
             facts.len(),
             22,
@@ -170,7 +159,7 @@ fn nothing_is_reported_as_fact_that_truth_contradicts() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
         let (_k, a) = analyze(&path);
-        let facts = facts(fx);
+        let facts = fx.facts();
         let truth_tasks: BTreeSet<u64> = facts.iter().map(|f| parse_hex(&f.task)).collect();
         let lock_kinds = [
             LockKind::Rwsem,
@@ -226,7 +215,7 @@ fn lock_names_match_the_truth() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
         let (_k, a) = analyze(&path);
-        for fact in facts(fx) {
+        for fact in fx.facts() {
             let Some(want) = &fact.lock_name else {
                 continue;
             };
@@ -286,7 +275,8 @@ fn the_page_scan_and_the_wait_table_agree_with_drgn_and_the_truth() {
             .map(|p| (p.page, p.pfn, p.flags))
             .collect();
         assert_eq!(ours, drgn, "{} {}: locked pages", fx.name, f.file);
-        for fact in facts(fx)
+        for fact in fx
+            .facts()
             .iter()
             .filter(|t| t.lock_type == LockType::PageLock)
         {
@@ -323,7 +313,7 @@ fn the_seed_scenario_reads_as_in_the_seed() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
         let (k, a) = analyze(&path);
-        let facts = facts(fx);
+        let facts = fx.facts();
         let task_of = |comm: &str| {
             parse_hex(
                 &facts

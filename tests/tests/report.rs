@@ -3,9 +3,7 @@
 //! best-ranked inference where it does not; every scenario's verdict matches; nothing is a
 //! fact that truth contradicts; and the seed incident reads as its author worked it out.
 
-use holdup_e2e::{
-    Fact, LockType, Mode, Role, TruthLine, all_dumps, holdup_ok, manifest, parse_hex,
-};
+use holdup_e2e::{Fact, LockType, Mode, Role, all_dumps, holdup_ok, manifest, parse_hex};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -130,10 +128,7 @@ fn every_truth_fact_is_in_the_json_report_with_the_right_evidence() {
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         assert_eq!(report["schema_version"], 1);
         let problems = report["problems"].to_string();
-        for line in fx.truth() {
-            let TruthLine::Fact(fact) = line else {
-                continue;
-            };
+        for fact in fx.facts() {
             match check_fact(&report, &fact) {
                 Ok(()) => {}
                 // A partial dump may lose a task; then the report must say the task's memory
@@ -161,10 +156,7 @@ fn every_scenario_verdict_matches_a_root_cause() {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         let roots = report["root_causes"].as_array().unwrap();
-        for line in fx.truth() {
-            let TruthLine::Verdict(v) = line else {
-                continue;
-            };
+        for v in fx.verdicts() {
             let want: BTreeSet<u64> = v.root_cause_pids.iter().map(|p| u64::from(*p)).collect();
             let root = roots
                 .iter()
@@ -191,14 +183,7 @@ fn every_scenario_verdict_matches_a_root_cause() {
             );
         }
         // Nothing but the seven scenarios is blamed: no task outside the truth is a root cause.
-        let truth_pids: BTreeSet<u64> = fx
-            .truth()
-            .iter()
-            .filter_map(|l| match l {
-                TruthLine::Fact(f) => Some(u64::from(f.pid)),
-                TruthLine::Verdict(_) => None,
-            })
-            .collect();
+        let truth_pids: BTreeSet<u64> = fx.facts().iter().map(|f| u64::from(f.pid)).collect();
         for r in roots {
             for t in r["tasks"].as_array().unwrap() {
                 assert!(
@@ -218,14 +203,7 @@ fn no_fact_in_the_report_contradicts_the_truth() {
     for (fx, f, path) in all_dumps(&m) {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
-        let truth: Vec<Fact> = fx
-            .truth()
-            .into_iter()
-            .filter_map(|l| match l {
-                TruthLine::Fact(f) => Some(f),
-                TruthLine::Verdict(_) => None,
-            })
-            .collect();
+        let truth: Vec<Fact> = fx.facts();
         let truth_locks: BTreeSet<u64> = truth.iter().map(|f| parse_hex(&f.lock)).collect();
         for l in report["locks"].as_array().unwrap() {
             let lock = hex_of(&l["lock"]);
@@ -259,16 +237,12 @@ fn the_seed_incident_reads_as_its_author_worked_it_out() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
         let text = holdup_ok(&[path.to_str().unwrap()]);
-        let truth = fx.truth();
+        let truth = fx.facts();
         let fact = |comm: &str, role: Role, ty: LockType| {
             truth
                 .iter()
-                .find_map(|l| match l {
-                    TruthLine::Fact(x) if x.comm == comm && x.role == role && x.lock_type == ty => {
-                        Some(x.clone())
-                    }
-                    _ => None,
-                })
+                .find(|x| x.comm == comm && x.role == role && x.lock_type == ty)
+                .cloned()
                 .unwrap_or_else(|| panic!("{}: truth has no {comm} {role:?} {ty:?}", fx.name))
         };
         let page = fact("kscand", Role::Waiter, LockType::PageLock);

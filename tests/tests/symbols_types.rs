@@ -122,3 +122,57 @@ fn btf_member_offsets_equal_dwarf() {
         }
     }
 }
+
+/// The modules loaded in each dump are read with their symbols, the hang module among them,
+/// and an address inside a module's function resolves back to it, `%pS`-style.
+#[test]
+fn module_symbols_resolve_back_to_their_module() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let what = format!("{} {}", fx.name, f.file);
+        let k =
+            Kernel::open(&path, &OpenOptions::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let mods = k.symbols.modules();
+        assert!(
+            mods.iter().any(|md| md.name == "hangmod" && md.symbols > 0),
+            "{what}: no hangmod symbols among {:?}",
+            mods.iter().map(|md| &md.name).collect::<Vec<_>>()
+        );
+        for md in mods {
+            assert!(
+                md.error.is_none(),
+                "{what}: module {}: {:?}",
+                md.name,
+                md.error
+            );
+            let Some(s) = k
+                .symbols
+                .iter()
+                .find(|s| s.module == Some(md.name.as_str()) && s.kind.eq_ignore_ascii_case(&'t'))
+            else {
+                continue;
+            };
+            let r = k
+                .symbols
+                .resolve(s.addr + 1)
+                .unwrap_or_else(|| panic!("{what}: {}+1 does not resolve", s.name));
+            assert_eq!(
+                (r.symbol.addr, r.offset, r.symbol.module),
+                (s.addr, 1, Some(md.name.as_str())),
+                "{what}: {}+1 resolves to {r}",
+                s.name
+            );
+            assert!(
+                r.to_string().ends_with(&format!(" [{}]", md.name)),
+                "{what}: {r}"
+            );
+            assert_eq!(
+                k.symbols.module_of(s.addr).map(|x| x.name.as_str()),
+                Some(md.name.as_str()),
+                "{what}: {} is not inside {}'s memory",
+                s.name,
+                md.name
+            );
+        }
+    }
+}

@@ -201,11 +201,7 @@ fn the_binary_on_cut_dumps_reports_or_says_one_line() {
 /// The kdump fixture of 6.1 and where its page descriptors are.
 fn kdump_61() -> (Vec<u8>, usize, u64) {
     let m = manifest();
-    let fx = m
-        .fixtures
-        .iter()
-        .find(|f| f.name == "6.1")
-        .expect("6.1 fixture");
+    let fx = m.fixture("6.1");
     let bytes = std::fs::read(fx.path("vmcore.kdump-zlib")).expect("6.1 kdump");
     let le32 = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize;
     let bs = le32(428);

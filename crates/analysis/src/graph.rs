@@ -158,6 +158,22 @@ pub enum RootKind {
     Stuck,
 }
 
+impl RootKind {
+    /// Its name in the report's JSON and in triage lines (as serialized): `self_deadlock`,
+    /// `deadlock`, `holder_sleeping`, ...
+    pub fn name(&self) -> &'static str {
+        match self {
+            RootKind::SelfDeadlock { .. } => "self_deadlock",
+            RootKind::Deadlock { .. } => "deadlock",
+            RootKind::HolderSleeping { .. } => "holder_sleeping",
+            RootKind::HolderRunning { .. } => "holder_running",
+            RootKind::NothingToWake { .. } => "nothing_to_wake",
+            RootKind::HolderUnknown { .. } => "holder_unknown",
+            RootKind::Stuck => "stuck",
+        }
+    }
+}
+
 /// Where chains end.
 #[derive(Debug, Clone, Serialize)]
 pub struct RootCause {

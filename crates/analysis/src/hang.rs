@@ -100,8 +100,7 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
             u.error
         ));
     }
-    let blocked: Vec<&sched::Task> = tasks.tasks.iter().filter(|t| t.state_char == 'D').collect();
-    let blocked_ids: Vec<u64> = blocked.iter().map(|t| t.task).collect();
+    let blocked_ids = tasks.blocked();
     let locks = locking::analyze_with(
         k,
         &blocked_ids,
@@ -130,7 +129,7 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
         },
         blocked_for_ns: t.blocked.as_ref().and_then(|b| b.since_last_arrival_ns),
     };
-    for t in &blocked {
+    for t in tasks.tasks.iter().filter(|t| blocked_set.contains(&t.task)) {
         graph.tasks.insert(t.task, node(t, true));
     }
     for l in &locks.locks {

@@ -10,16 +10,16 @@
 //! fields, live stack words, lock wait lists and waiter records, struct pages, the printk
 //! ring, run queues, ORC tables), found through the library on the clean dump.
 
-use holdup_analysis::hang::{HangOptions, analyse_hang};
+use holdup_analysis::hang::HangOptions;
 use holdup_dump::{Dump, PageState, PhysError, PhysicalMemory, ReadFailure};
 use holdup_kernel::locking::{self, AnalyzeOptions, LockKind};
 use holdup_kernel::mm::page::MemMap;
 use holdup_kernel::sched::{self, Task};
 use holdup_kernel::stack::unwind::Unwinder;
-use holdup_kernel::sysinfo::{kernel_log, system_info};
+use holdup_kernel::sysinfo::kernel_log;
 use holdup_kernel::{Kernel, OpenOptions};
 use holdup_kmem::KernelDump;
-use holdup_report::{Header, Report, render_dot, render_text, to_json};
+use holdup_report::{Report, build_report, render_dot, render_text, to_json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -263,6 +263,10 @@ impl Interest {
         let mut ranges: Vec<(u64, u64)> = Vec::new();
         let off = |path: &str| k.types.offsetof(path).ok();
         let list = tasks_list(k);
+        let blocked = list
+            .as_ref()
+            .map(sched::TaskList::blocked)
+            .unwrap_or_default();
         let tasks = list.map(|l| l.tasks).unwrap_or_default();
         let task_size = k.types.sizeof("task_struct").unwrap_or(0x2000);
         if let Ok(init) = k.symbol("init_task") {
@@ -318,11 +322,6 @@ impl Interest {
             }
         }
         // Locks and their waiters, as the locking analysis finds them.
-        let blocked: Vec<u64> = tasks
-            .iter()
-            .filter(|t| t.state_char == 'D')
-            .map(|t| t.task)
-            .collect();
         if let Ok(la) = locking::analyze_with(k, &blocked, &AnalyzeOptions { scan_pages: false }) {
             let memmap = MemMap::new(k).ok();
             for l in &la.locks {
@@ -524,38 +523,16 @@ fn orc_pages(p: &Patched, tasks: &[Task]) -> Vec<u64> {
     pfns
 }
 
-/// The report `holdup DUMP` prints, built the way its `report` command does.
+/// The report `holdup DUMP` prints ([`build_report`], as its `report` command calls it).
 pub fn report(k: &Kernel, page_scan: bool) -> Result<Report, String> {
-    let log = kernel_log(k).ok();
-    let info = system_info(k, log.as_ref());
-    let hang = analyse_hang(
+    build_report(
         k,
+        "fixture",
         &HangOptions {
             no_page_scan: !page_scan,
         },
     )
-    .map_err(|e| format!("cannot list tasks: {e}"))?;
-    let mut problems = hang.problems;
-    problems.extend(info.problems.iter().cloned());
-    let header = Header {
-        dump_path: "fixture".into(),
-        dump_format: info.dump_format.clone(),
-        dump_level: info.dump_level,
-        excluded: info.excluded.clone(),
-        release: info.release.clone(),
-        uptime_ns: info.uptime_ns,
-        panic_message: info.panic_message.clone(),
-        panic_cpu: info.panic_cpu,
-        panic_task: info.panic_task.as_ref().map(|t| (t.pid, t.comm.clone())),
-        symbols: info.symbols.clone(),
-        types: info.types.clone(),
-    };
-    Ok(Report {
-        header,
-        graph: hang.graph,
-        analysis: hang.analysis,
-        problems,
-    })
+    .map_err(|e| format!("cannot list tasks: {e}"))
 }
 
 /// The whole report in its three forms, plus the log and every backtrace; returns the text

@@ -2,10 +2,10 @@
 //! would leave the fuzzer to rediscover the format by chance.
 
 use holdup_dump::{Dump, PageState, PhysicalMemory};
-use holdup_fuzz_targets::fakemem::{SliceMem, le32};
-use holdup_fuzz_targets::parsers::{FAKE_BASE, FIXTURE_VMCOREINFO, flat_header};
+use holdup_fuzz_targets::fakemem::SliceMem;
+use holdup_fuzz_targets::parsers::{FAKE_BASE, FIXTURE_VMCOREINFO, flat_header, kallsyms_input};
 use holdup_kernel::printk::{PrintkLayout, read_log};
-use holdup_symbols::{Kallsyms, KallsymsAddrs};
+use holdup_symbols::Kallsyms;
 use holdup_types::{Btf, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 use std::path::PathBuf;
@@ -65,20 +65,7 @@ fn dump_seeds_open_and_have_pages() {
 #[test]
 fn kallsyms_seeds_decode() {
     for (name, data) in seeds("kallsyms") {
-        let mem = SliceMem {
-            base: FAKE_BASE,
-            data: &data,
-        };
-        let at = |i: usize| FAKE_BASE + u64::from(le32(&data, 4 * i));
-        let addrs = KallsymsAddrs {
-            names: at(0),
-            num_syms: at(1),
-            token_table: at(2),
-            token_index: at(3),
-            offsets: at(4),
-            relative_base: at(5),
-            stext: at(6),
-        };
+        let (mem, addrs) = kallsyms_input(&data);
         let k = Kallsyms::from_memory(&mem, addrs).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(k.table().len() > 10, "{name}");
     }

@@ -64,12 +64,7 @@ fn main() {
         let _ = u.backtrace(task);
     }
     laps.lap(&k, "backtrace of every task");
-    let blocked: Vec<u64> = tasks
-        .tasks
-        .iter()
-        .filter(|t| t.state_char == 'D')
-        .map(|t| t.task)
-        .collect();
+    let blocked = tasks.blocked();
     let opts = locking::AnalyzeOptions { scan_pages: false };
     let _ = locking::analyze_with(&k, &blocked, &opts);
     laps.lap(&k, "locks (no page scan)");

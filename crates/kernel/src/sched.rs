@@ -835,6 +835,18 @@ pub struct TaskList {
     pub problems: Vec<String>,
 }
 
+impl TaskList {
+    /// The tasks in uninterruptible sleep (`D`), by `task_struct` address, in list order:
+    /// the tasks a hang is made of, and those the lock analysis starts from.
+    pub fn blocked(&self) -> Vec<u64> {
+        self.tasks
+            .iter()
+            .filter(|t| t.state_char == 'D')
+            .map(|t| t.task)
+            .collect()
+    }
+}
+
 /// The task a CPU was running.
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuCurr {

@@ -125,18 +125,6 @@ struct Party<'a> {
     evidence: &'a Certainty,
 }
 
-pub(crate) fn kind_name(k: &RootKind) -> &'static str {
-    match k {
-        RootKind::SelfDeadlock { .. } => "self_deadlock",
-        RootKind::Deadlock { .. } => "deadlock",
-        RootKind::HolderSleeping { .. } => "holder_sleeping",
-        RootKind::HolderRunning { .. } => "holder_running",
-        RootKind::NothingToWake { .. } => "nothing_to_wake",
-        RootKind::HolderUnknown { .. } => "holder_unknown",
-        RootKind::Stuck => "stuck",
-    }
-}
-
 pub(crate) fn root_lock(r: &RootCause, report: &Report) -> Option<u64> {
     match &r.kind {
         RootKind::SelfDeadlock { lock }
@@ -216,7 +204,7 @@ pub fn to_json(report: &Report) -> String {
                 let lock = root_lock(r, report);
                 Root {
                     rank: i + 1,
-                    kind: kind_name(&r.kind),
+                    kind: r.kind.name(),
                     lock: lock.map(hex),
                     lock_name: lock.map(|l| lock_name(l).to_string()),
                     tasks: r.tasks.iter().map(|t| task_ref(report, *t)).collect(),

@@ -1,14 +1,17 @@
 //! The hang report, three ways: [`render_text`] for a person reading one dump,
 //! [`to_json`] (the versioned schema in `docs/json-schema.md`) for scripts, and
-//! [`render_dot`] for a Graphviz picture of the wait-for graph.
+//! [`render_dot`] for a Graphviz picture of the wait-for graph; [`build_report`] makes the
+//! report of an opened dump.
 //!
 //! Facts read from memory and inferences are kept visibly apart everywhere: in the text an
 //! inference reads `guess 80%` with its evidence, in JSON every relation carries an
 //! `evidence` object, and in the graph inferred edges are dashed.
 
+mod build;
 mod json;
 mod text;
 
+pub use build::build_report;
 pub use json::{SCHEMA_VERSION, to_json};
 pub use text::{render_dot, render_text};
 

@@ -126,17 +126,27 @@ fn build(enc: AddressEncoding, syms: &[(u8, String, u64)], stext: u64) -> (Mem, 
     (m, addrs)
 }
 
-#[test]
-fn decodes_every_address_encoding() {
-    for enc in [
+/// Every address encoding, with the symbols it can hold: all of them with absolute and
+/// per-CPU addresses, only the kernel ones (not the per-CPU offsets) with relative ones.
+fn encodings() -> impl Iterator<Item = (AddressEncoding, Vec<(u8, String, u64)>)> {
+    [
         AddressEncoding::AbsolutePercpu,
         AddressEncoding::BaseRelative,
         AddressEncoding::PlaceRelative,
-    ] {
-        let syms: Vec<_> = symbols()
+    ]
+    .into_iter()
+    .map(|enc| {
+        let syms = symbols()
             .into_iter()
             .filter(|s| enc == AddressEncoding::AbsolutePercpu || s.2 > 0x1_0000_0000)
             .collect();
+        (enc, syms)
+    })
+}
+
+#[test]
+fn decodes_every_address_encoding() {
+    for (enc, syms) in encodings() {
         let (m, a) = build(enc, &syms, STEXT);
         let k = Kallsyms::from_memory(&m, a).unwrap_or_else(|e| panic!("{enc}: {e}"));
         assert_eq!(k.encoding(), enc);
@@ -397,15 +407,7 @@ fn corrupted_tables_never_panic() {
 
 #[test]
 fn early_names_are_found_before_the_table_is_built_with_the_same_addresses() {
-    for enc in [
-        AddressEncoding::AbsolutePercpu,
-        AddressEncoding::BaseRelative,
-        AddressEncoding::PlaceRelative,
-    ] {
-        let syms: Vec<_> = symbols()
-            .into_iter()
-            .filter(|s| enc == AddressEncoding::AbsolutePercpu || s.2 > 0x1_0000_0000)
-            .collect();
+    for (enc, syms) in encodings() {
         let (mut m, mut a) = build(enc, &syms, STEXT);
         // As in a kernel, the tables follow one another: the names run up to the next one
         // (here `kallsyms_num_syms`), so the whole names table is read at once, which the
@@ -430,4 +432,157 @@ fn early_names_are_found_before_the_table_is_built_with_the_same_addresses() {
         }
         assert_eq!(early.last(), Some(&None), "{enc}: an absent name is None");
     }
+}
+
+/// A little-endian ELF64 file with the given sections (name, type, flags) after the null
+/// one, then `.symtab` (of `syms`: name, info, section index, value, size), `.strtab` and
+/// `.shstrtab`.
+fn vmlinux_elf(sections: &[(&str, u32, u64)], syms: &[(&str, u8, u16, u64, u64)]) -> Vec<u8> {
+    let mut strtab = vec![0u8];
+    let mut symtab = elf_sym(0, 0, 0, 0, 0);
+    for &(name, info, shndx, value, size) in syms {
+        let at = if name.is_empty() {
+            0
+        } else {
+            strtab.extend_from_slice(name.as_bytes());
+            strtab.push(0);
+            (strtab.len() - name.len() - 1) as u32
+        };
+        symtab.extend(elf_sym(at, info, shndx, value, size));
+    }
+    let mut shstrtab = vec![0u8];
+    let mut name_at = |n: &str| {
+        shstrtab.extend_from_slice(n.as_bytes());
+        shstrtab.push(0);
+        (shstrtab.len() - n.len() - 1) as u32
+    };
+    // (name, type, flags, offset, size, link, info, entsize)
+    type Shdr = (u32, u32, u64, u64, u64, u32, u32, u64);
+    let mut shdrs: Vec<Shdr> = vec![(0, 0, 0, 0, 0, 0, 0, 0)];
+    for &(n, ty, flags) in sections {
+        shdrs.push((name_at(n), ty, flags, 0, 0, 0, 0, 0));
+    }
+    let (symtab_name, strtab_name, shstrtab_name) =
+        (name_at(".symtab"), name_at(".strtab"), name_at(".shstrtab"));
+    let symtab_off = 64u64;
+    let strtab_off = symtab_off + symtab.len() as u64;
+    let shstrtab_off = strtab_off + strtab.len() as u64;
+    let shoff = (shstrtab_off + shstrtab.len() as u64).next_multiple_of(8);
+    let strtab_idx = shdrs.len() as u32 + 1;
+    let n = symtab.len() as u64;
+    shdrs.push((symtab_name, 2, 0, symtab_off, n, strtab_idx, 1, 24));
+    shdrs.push((strtab_name, 3, 0, strtab_off, strtab.len() as u64, 0, 0, 0));
+    shdrs.push((
+        shstrtab_name,
+        3,
+        0,
+        shstrtab_off,
+        shstrtab.len() as u64,
+        0,
+        0,
+        0,
+    ));
+
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&0u64.to_le_bytes()); // entry
+    f.extend_from_slice(&0u64.to_le_bytes()); // phoff
+    f.extend_from_slice(&shoff.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for h in [64u16, 56, 0, 64, shdrs.len() as u16, shdrs.len() as u16 - 1] {
+        f.extend_from_slice(&h.to_le_bytes());
+    }
+    f.extend_from_slice(&symtab);
+    f.extend_from_slice(&strtab);
+    f.extend_from_slice(&shstrtab);
+    f.resize(shoff as usize, 0);
+    for (name, ty, flags, off, size, link, info, entsize) in shdrs {
+        f.extend_from_slice(&name.to_le_bytes());
+        f.extend_from_slice(&ty.to_le_bytes());
+        f.extend_from_slice(&flags.to_le_bytes());
+        f.extend_from_slice(&0u64.to_le_bytes()); // addr
+        f.extend_from_slice(&off.to_le_bytes());
+        f.extend_from_slice(&size.to_le_bytes());
+        f.extend_from_slice(&link.to_le_bytes());
+        f.extend_from_slice(&info.to_le_bytes());
+        f.extend_from_slice(&8u64.to_le_bytes());
+        f.extend_from_slice(&entsize.to_le_bytes());
+    }
+    f
+}
+
+#[test]
+fn a_vmlinux_symtab_is_read_relocated_and_ordered_like_kallsyms() {
+    const TEXT: u64 = 0xffff_ffff_8100_0000;
+    const KASLR: u64 = 0x1e0_0000;
+    // .text (AX), .data (WA), .bss (WA, NOBITS), .rodata (A): sections 1 to 4.
+    let sections = [
+        (".text", 1, 0x6),
+        (".data", 1, 0x3),
+        (".bss", 8, 0x3),
+        (".rodata", 1, 0x2),
+    ];
+    let elf = vmlinux_elf(
+        &sections,
+        &[
+            ("vmlinux.c", 0x04, 0xfff1, 0, 0),           // STT_FILE: left out
+            ("", 0x03, 1, TEXT, 0),                      // STT_SECTION: left out
+            ("helper", 0x02, 1, TEXT + 0x40, 0x20),      // local function
+            ("wsched", 0x22, 1, TEXT + 0x100, 0x40),     // weak alias
+            ("__schedule", 0x12, 1, TEXT + 0x100, 0x40), // strong, more underscores
+            ("schedule", 0x12, 1, TEXT + 0x100, 0x40),
+            ("init_task", 0x11, 2, TEXT + 0x10_0000, 0x2000),
+            ("jiffies", 0x11, 3, TEXT + 0x20_0000, 8),
+            ("linux_banner", 0x11, 4, TEXT + 0x30_0000, 0x80),
+            ("vobj", 0x21, 2, TEXT + 0x10_4000, 8),
+            ("__abs_const", 0x10, 0xfff1, 0x1234, 0),
+            ("runqueues", 0x11, 2, 0x2a000, 0x1000), // per-CPU offset
+            ("printk", 0x12, 0, 0, 0),               // undefined: left out
+        ],
+    );
+    let t = SymbolTable::from_elf(&elf, "vmlinux-test", KASLR).unwrap();
+    assert_eq!(t.len(), 10);
+    let kind = |n: &str| t.lookup(n).unwrap_or_else(|| panic!("{n}")).kind;
+    for (name, want) in [
+        ("helper", 't'),
+        ("schedule", 'T'),
+        ("__schedule", 'T'),
+        ("wsched", 'W'),
+        ("init_task", 'D'),
+        ("jiffies", 'B'),
+        ("linux_banner", 'R'),
+        ("vobj", 'V'),
+        ("__abs_const", 'A'),
+        ("runqueues", 'D'),
+    ] {
+        assert_eq!(kind(name), want, "{name}");
+    }
+    for gone in ["vmlinux.c", "printk", ""] {
+        assert!(t.lookup(gone).is_none(), "{gone:?}");
+    }
+    // Kernel image addresses move by the KASLR offset; per-CPU offsets and constants do not.
+    assert_eq!(t.address_of("schedule"), Some(TEXT + 0x100 + KASLR));
+    assert_eq!(t.address_of("init_task"), Some(TEXT + 0x10_0000 + KASLR));
+    assert_eq!(t.address_of("runqueues"), Some(0x2a000));
+    assert_eq!(t.address_of("__abs_const"), Some(0x1234));
+    // Aliases as scripts/kallsyms sorts them: strong before weak, fewer underscores first.
+    let r = t.resolve(TEXT + 0x105 + KASLR).unwrap();
+    assert_eq!((r.symbol.name, r.offset, r.size), ("schedule", 5, 0x40));
+    assert_eq!(r.to_string(), "schedule+0x5/0x40");
+    assert_eq!(t.lookup("schedule").unwrap().size, Some(0x40));
+    assert_eq!(t.format_address(TEXT + 0x41 + KASLR), "helper+0x1/0x20");
+
+    // Not an ELF file, and an ELF file without a symtab, are refused with the file's name.
+    let e = SymbolTable::from_elf(b"not an ELF file at all, just text", "junk", 0).unwrap_err();
+    assert!(e.to_string().contains("junk"), "{e}");
+    // Stripped: the .symtab section header made SHT_NULL.
+    let mut stripped = elf.clone();
+    let shoff = u64::from_le_bytes(stripped[40..48].try_into().unwrap()) as usize;
+    let symtab_type = shoff + 64 * (sections.len() + 1) + 4;
+    stripped[symtab_type..symtab_type + 4].copy_from_slice(&0u32.to_le_bytes());
+    let e = SymbolTable::from_elf(&stripped, "stripped", 0).unwrap_err();
+    assert!(e.to_string().contains("no symbol table"), "{e}");
 }

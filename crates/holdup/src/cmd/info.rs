@@ -54,6 +54,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
                 _ => "(none)".into(),
             },
         ),
+        ("PAGING", format!("{}-level", info.paging_levels)),
         ("DUMP", info.dump_format.clone()),
         (
             "DUMP LEVEL",
@@ -67,12 +68,23 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         ),
         ("SYMBOLS", info.symbols.clone()),
         ("TYPES", info.types.clone()),
+        // Module BTF is loaded here on demand (btf_modules: a few small reads).
+        ("MODULE BTF", kernel.load_module_types().summary()),
     ];
     for (k, v) in rows {
         println!("{k:>12}: {v}");
     }
     for p in &info.problems {
         super::note("info", p);
+    }
+    let modules = kernel.load_module_types();
+    for m in &modules.modules {
+        if let holdup_kernel::btf_modules::ModuleTypesState::Failed(why) = &m.state {
+            super::note("info", format!("module {} BTF: {why}", m.name));
+        }
+    }
+    if let Some(e) = &modules.error {
+        super::note("info", format!("module BTF: {e}"));
     }
     Ok(())
 }

@@ -1,22 +1,12 @@
 //! `holdup locks DUMP`: every lock with a holder or waiters, and how each is known.
 
-use super::{Failure, open, print_json};
-use crate::{DumpArgs, exit};
-use holdup_kernel::locking::{self, HolderId};
-use holdup_kernel::sched;
+use super::{Failure, blocked_locks, open, print_json};
+use crate::DumpArgs;
+use holdup_kernel::locking::{AnalyzeOptions, HolderId};
 
 pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let kernel = open(args)?;
-    let tasks = sched::all_tasks(&kernel)
-        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot list tasks: {e}")))?;
-    let blocked: Vec<u64> = tasks
-        .tasks
-        .iter()
-        .filter(|t| t.state_char == 'D')
-        .map(|t| t.task)
-        .collect();
-    let analysis = locking::analyze(&kernel, &blocked)
-        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot read locks: {e}")))?;
+    let (tasks, analysis) = blocked_locks(&kernel, &AnalyzeOptions::default())?;
     if args.json {
         return print_json(&analysis);
     }

@@ -12,9 +12,9 @@ pub mod style;
 pub mod triage;
 
 use crate::{DumpArgs, exit};
-use holdup_kernel::{Kernel, OpenOptions};
 use holdup_kernel::locking::{self, AnalyzeOptions, LockAnalysis};
 use holdup_kernel::sched::{self, TaskList};
+use holdup_kernel::{Kernel, OpenOptions};
 
 /// A command that failed: the exit status and a one-line message for a person.
 pub struct Failure {

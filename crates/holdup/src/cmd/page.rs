@@ -1,21 +1,22 @@
 //! `holdup page DUMP ADDR|PFN`: one page decoded, like crash's `kmem -p`, with the story of
 //! its lock: who waits for it (the folio wait table) and who may hold it.
 
-use super::{Failure, open, print_json};
+use super::{Failure, blocked_locks, open, print_json};
 use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_kernel::Kernel;
-use holdup_kernel::locking::{self, HolderId, LockKind};
+use holdup_kernel::locking::{AnalyzeOptions, HolderId, LockKind};
 use holdup_kernel::mm::MemMap;
-use holdup_kernel::sched;
+use holdup_kernel::mm::slab;
 use serde::Serialize;
 
 #[derive(Args, Clone)]
 pub struct PageArgs {
     #[command(flatten)]
     pub dump: DumpArgs,
-    /// A `struct page` address (`0xfffff...`, in the vmemmap), or a page frame number
-    /// (decimal, or hex with 0x).
+    /// A `struct page` address (`0xfffff...`, in the vmemmap), an address in the direct map
+    /// (its page, and the slab object holding it), or a page frame number (decimal, or hex
+    /// with 0x).
     #[arg(value_name = "ADDR|PFN")]
     pub page: String,
 }
@@ -27,6 +28,15 @@ struct PageReport {
     waiters: Vec<Party>,
     /// Who holds its lock: inferences (the kernel records no page-lock owner).
     holders: Vec<Party>,
+    /// When the page is a slab's: its cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slab: Option<slab::SlabPage>,
+    /// When a direct-map address was given and it is in a slab: the object holding it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slab_object: Option<slab::SlabObject>,
+    /// Why the slab could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slab_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -59,10 +69,14 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
             format!("{:?} is neither a struct page address nor a pfn", args.page),
         )
     })?;
+    let mut addr = None;
     let page = if value >= memmap.vmemmap {
         value
     } else if value < memmap.max_pfn {
         memmap.pfn_to_page(value)
+    } else if let Some(page) = slab::virt_to_page(&memmap, value) {
+        addr = Some(value);
+        page
     } else {
         return Err(Failure::new(
             exit::UNREADABLE,
@@ -75,7 +89,8 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
     let info = memmap
         .read_page(kernel.mem(), page)
         .map_err(|e| Failure::new(exit::UNREADABLE, format!("struct page {page:#x}: {e}")))?;
-    let report = page_story(&kernel, info)?;
+    let mut report = page_story(&kernel, info)?;
+    slab_story(&kernel, &memmap, page, addr, &mut report);
     if args.dump.json {
         return print_json(&report);
     }
@@ -119,7 +134,65 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
             "  holder: unknown (the kernel records no page-lock owner, and no task's stack points to it)"
         );
     }
+    print_slab(&report);
     Ok(())
+}
+
+/// The slab of the page, and the object holding `addr` when one was given (like crash's
+/// `kmem -s ADDR`).
+fn slab_story(k: &Kernel, memmap: &MemMap, page: u64, addr: Option<u64>, report: &mut PageReport) {
+    let layout = match slab::SlabLayout::new(k) {
+        Ok(l) => l,
+        Err(e) => {
+            report.slab_error = Some(format!("slab layout: {e}"));
+            return;
+        }
+    };
+    let found = match addr {
+        Some(a) => slab::slab_object_info(k.mem(), memmap, &layout, a).map(|o| {
+            report.slab = o.as_ref().map(|o| o.slab.clone());
+            report.slab_object = o;
+        }),
+        None => slab::slab_page(k.mem(), memmap, &layout, page).map(|s| report.slab = s),
+    };
+    if let Err(e) = found {
+        report.slab_error = Some(e.to_string());
+    }
+}
+
+fn print_slab(report: &PageReport) {
+    if let Some(s) = &report.slab {
+        let shared = if s.is_merged() {
+            format!(
+                "; shared by {} caches (SLUB merged them: objects may be of any of their types)",
+                s.refcount
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "slab: cache {} (kmem_cache {:#x}), objects of {} bytes every {} from {:#x}{shared}",
+            s.cache_name,
+            s.cache,
+            s.object_size,
+            s.size,
+            s.base + u64::from(s.red_left_pad)
+        );
+    }
+    if let Some(o) = &report.slab_object {
+        let place = if o.in_object() {
+            String::new()
+        } else {
+            " (past the object's bytes: SLUB's metadata or padding)".to_string()
+        };
+        println!(
+            "  object {:#x} (index {}): {:#x} is at +{:#x}{place}",
+            o.object, o.index, o.addr, o.offset
+        );
+    }
+    if let Some(e) = &report.slab_error {
+        println!("slab: unreadable: {e}");
+    }
 }
 
 fn describe(p: &Party) -> String {
@@ -133,17 +206,7 @@ fn describe(p: &Party) -> String {
 /// blocked tasks.
 fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageReport, Failure> {
     let folio = page.folio.value;
-    let tasks = sched::all_tasks(k)
-        .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot list tasks: {e}")))?;
-    let blocked: Vec<u64> = tasks
-        .tasks
-        .iter()
-        .filter(|t| t.state_char == 'D')
-        .map(|t| t.task)
-        .collect();
-    let analysis =
-        locking::analyze_with(k, &blocked, &locking::AnalyzeOptions { scan_pages: false })
-            .map_err(|e| Failure::new(exit::UNREADABLE, format!("cannot read locks: {e}")))?;
+    let (tasks, analysis) = blocked_locks(k, &AnalyzeOptions { scan_pages: false })?;
     let named = |task: u64| {
         let t = tasks.tasks.iter().find(|t| t.task == task);
         (
@@ -196,5 +259,8 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
         page,
         waiters,
         holders,
+        slab: None,
+        slab_object: None,
+        slab_error: None,
     })
 }

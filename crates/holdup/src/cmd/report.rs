@@ -3,10 +3,8 @@
 use super::{Failure, open, style};
 use crate::{DumpArgs, exit};
 use clap::Args;
-use holdup_analysis::hang::{HangOptions, analyse_hang};
-use holdup_kernel::Kernel;
-use holdup_kernel::sysinfo::{kernel_log, system_info};
-use holdup_report::{Header, Report, render_dot, render_text, to_json};
+use holdup_analysis::hang::HangOptions;
+use holdup_report::{build_report, render_dot, render_text, to_json};
 
 #[derive(Args, Clone)]
 pub struct ReportArgs {
@@ -18,35 +16,6 @@ pub struct ReportArgs {
     /// Skip the scan of every struct page for locked pages nobody waits on.
     #[arg(long)]
     pub no_page_scan: bool,
-}
-
-/// Reads the dump and builds the report.
-pub fn build(kernel: &Kernel, path: &str, no_page_scan: bool) -> Result<Report, Failure> {
-    let log = kernel_log(kernel).ok();
-    let info = system_info(kernel, log.as_ref());
-    let hang = analyse_hang(kernel, &HangOptions { no_page_scan })
-        .map_err(|e| Failure::new(exit::UNREADABLE, format!("{path}: cannot list tasks: {e}")))?;
-    let mut problems = hang.problems;
-    problems.extend(info.problems.iter().cloned());
-    let header = Header {
-        dump_path: path.to_string(),
-        dump_format: info.dump_format.clone(),
-        dump_level: info.dump_level,
-        excluded: info.excluded.clone(),
-        release: info.release.clone(),
-        uptime_ns: info.uptime_ns,
-        panic_message: info.panic_message.clone(),
-        panic_cpu: info.panic_cpu,
-        panic_task: info.panic_task.as_ref().map(|t| (t.pid, t.comm.clone())),
-        symbols: info.symbols.clone(),
-        types: info.types.clone(),
-    };
-    Ok(Report {
-        header,
-        graph: hang.graph,
-        analysis: hang.analysis,
-        problems,
-    })
 }
 
 pub fn run(args: &ReportArgs) -> Result<(), Failure> {
@@ -62,9 +31,16 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     let spinner = style::spinner(&format!("reading {path}"));
     let kernel = open(&args.dump)?;
     spinner.set_message(format!("analysing {path}"));
-    let report = build(&kernel, &path, args.no_page_scan);
+    let report = build_report(
+        &kernel,
+        &path,
+        &HangOptions {
+            no_page_scan: args.no_page_scan,
+        },
+    );
     spinner.finish_and_clear();
-    let report = report?;
+    let report = report
+        .map_err(|e| Failure::new(exit::UNREADABLE, format!("{path}: cannot list tasks: {e}")))?;
     if args.dump.json {
         println!("{}", to_json(&report));
     } else if args.dot {

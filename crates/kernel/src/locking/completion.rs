@@ -5,9 +5,8 @@
 //! the waiters are `struct swait_queue` entries on their stacks, linked into
 //! `wait.task_list`.
 
-use super::{Known, missing};
+use super::{Known, missing, wait_list};
 use crate::Kernel;
-use crate::list::{ListEnd, list_entries};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
 use serde::Serialize;
@@ -88,28 +87,23 @@ pub fn read(
     addr: u64,
 ) -> Result<Completion, ReadError> {
     let done = mem.read_u32(addr.wrapping_add(l.done))?;
-    let (records, end) = list_entries(
+    let (waiters, wait_list_problem) = wait_list(
         mem,
         addr + l.task_list,
         l.waiter_list,
-        super::rwsem::MAX_WAITERS,
-    );
-    let mut waiters = Vec::with_capacity(records.len());
-    for r in records {
-        waiters.push(Known::fact(
-            CompletionWaiter {
+        "swait_queue linked into completion.wait.task_list",
+        |r| {
+            Ok(CompletionWaiter {
                 record: r,
                 task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
-            },
-            "swait_queue linked into completion.wait.task_list",
-            r,
-        ));
-    }
+            })
+        },
+    )?;
     Ok(Completion {
         addr,
         done: Known::fact(done, "completion.done", addr + l.done),
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
+        wait_list_problem,
         owner_note: NO_OWNER,
     })
 }

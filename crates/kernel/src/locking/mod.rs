@@ -12,7 +12,9 @@
 //!   when it is linked into the lock's wait list;
 //! - [`analyze`]: everything at once — each blocked task's wait, each lock with its holders
 //!   (facts, or ranked inferences) and its ordered waiters, and the locked pages;
-//! - [`lock_name`]: `mmap_lock of mm 0x... (bench, pid 96)`, `abba_m1 [hangmod]`, a page by pfn.
+//! - [`lock_name`]: `mmap_lock of mm 0x... (bench, pid 96)`, `abba_m1 [hangmod]`, a lock in a
+//!   slab object by container and member (`i_rwsem of inode 0x... (ext4_inode_cache object
+//!   0x...)`, see [`crate::mm::slab`]), a page by pfn.
 //!
 //! Holders the kernel does not record (rwsem readers, semaphore holders, page-lock holders)
 //! are inferred from the rwsem owner hint, from code on a task's stack that addresses the
@@ -32,7 +34,7 @@ mod name;
 
 pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_with};
 pub use holders::{StackRef, code_references, stack_references};
-pub use name::lock_name;
+pub use name::{MmUsers, lock_name};
 pub use waits::{Layouts, Stacks, THREAD_SIZE, TaskStack};
 
 use serde::Serialize;
@@ -398,6 +400,26 @@ pub(crate) fn missing(what: impl Into<String>) -> holdup_kmem::ReadError {
         vaddr: 0,
         detail: what.into(),
     }
+}
+
+/// The waiter records linked into a lock's wait list (the `list_head` at `head`, linked
+/// through each record's member at offset `link`), in queue order, at most
+/// [`rwsem::MAX_WAITERS`]: each decoded by `decode` and a fact from `source` at its record;
+/// and how the walk ended when it did not come back to the head.
+pub(crate) fn wait_list<W>(
+    mem: &dyn holdup_kmem::KernelMemory,
+    head: u64,
+    link: u64,
+    source: &'static str,
+    mut decode: impl FnMut(u64) -> Result<W, holdup_kmem::ReadError>,
+) -> Result<(Vec<Known<W>>, Option<String>), holdup_kmem::ReadError> {
+    let (records, end) = crate::list::list_entries(mem, head, link, rwsem::MAX_WAITERS);
+    let mut waiters = Vec::with_capacity(records.len());
+    for r in records {
+        waiters.push(Known::fact(decode(r)?, source, r));
+    }
+    let problem = (end != crate::list::ListEnd::Complete).then(|| format!("{end}"));
+    Ok((waiters, problem))
 }
 
 #[cfg(test)]

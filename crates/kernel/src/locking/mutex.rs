@@ -4,9 +4,8 @@
 //! `owner` is the holding task with three flag bits; waiters are `struct mutex_waiter`s on
 //! their stacks, linked into `wait_list` in queue order (FIFO, handoff aside).
 
-use super::{Known, Mode, missing};
+use super::{Known, Mode, missing, wait_list};
 use crate::Kernel;
-use crate::list::{ListEnd, list_entries};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
 use serde::Serialize;
@@ -122,34 +121,29 @@ pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex,
     let holder = owner
         .task
         .map(|t| Known::fact(t, "mutex.owner", addr + l.owner));
-    let (records, end) = list_entries(
+    let (waiters, wait_list_problem) = wait_list(
         mem,
         addr + l.wait_list,
         l.waiter_list,
-        super::rwsem::MAX_WAITERS,
-    );
-    let mut waiters = Vec::with_capacity(records.len());
-    for r in records {
-        let ww_ctx = match l.waiter_ww_ctx {
-            Some(o) => Some(mem.read_u64(r.wrapping_add(o))?),
-            None => None,
-        };
-        waiters.push(Known::fact(
-            MutexWaiter {
+        "mutex_waiter linked into mutex.wait_list",
+        |r| {
+            let ww_ctx = match l.waiter_ww_ctx {
+                Some(o) => Some(mem.read_u64(r.wrapping_add(o))?),
+                None => None,
+            };
+            Ok(MutexWaiter {
                 record: r,
                 task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
                 ww_ctx,
-            },
-            "mutex_waiter linked into mutex.wait_list",
-            r,
-        ));
-    }
+            })
+        },
+    )?;
     Ok(Mutex {
         addr,
         owner: Known::fact(owner, "mutex.owner", addr + l.owner),
         holder,
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
+        wait_list_problem,
     })
 }
 

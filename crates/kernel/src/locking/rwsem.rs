@@ -5,9 +5,8 @@
 //! hint, never a record. Waiters are `struct rwsem_waiter`s on their own stacks, linked into
 //! `wait_list` in queue order.
 
-use super::{Confidence, Known, Mode, missing};
+use super::{Confidence, Known, Mode, missing, wait_list};
 use crate::Kernel;
-use crate::list::{ListEnd, list_entries};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
 use serde::Serialize;
@@ -236,34 +235,34 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
         _ => None,
     };
 
-    let (records, end) = list_entries(mem, addr + l.wait_list, l.waiter_list, MAX_WAITERS);
-    let mut waiters = Vec::with_capacity(records.len());
-    for r in records {
-        let task = mem.read_u64(r.wrapping_add(l.waiter_task))?;
-        let type_raw = mem.read_u32(r.wrapping_add(l.waiter_type))?;
-        let timeout = mem.read_u64(r.wrapping_add(l.waiter_timeout))?;
-        let handoff_set = match l.waiter_handoff_set {
-            Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
-            None => None,
-        };
-        let mode = if type_raw == l.waiting_for_read {
-            Mode::Read
-        } else {
-            Mode::Write
-        };
-        waiters.push(Known::fact(
-            RwsemWaiter {
+    let (waiters, wait_list_problem) = wait_list(
+        mem,
+        addr + l.wait_list,
+        l.waiter_list,
+        "rwsem_waiter linked into rw_semaphore.wait_list",
+        |r| {
+            let task = mem.read_u64(r.wrapping_add(l.waiter_task))?;
+            let type_raw = mem.read_u32(r.wrapping_add(l.waiter_type))?;
+            let timeout = mem.read_u64(r.wrapping_add(l.waiter_timeout))?;
+            let handoff_set = match l.waiter_handoff_set {
+                Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
+                None => None,
+            };
+            let mode = if type_raw == l.waiting_for_read {
+                Mode::Read
+            } else {
+                Mode::Write
+            };
+            Ok(RwsemWaiter {
                 record: r,
                 task,
                 mode,
                 type_raw,
                 timeout,
                 handoff_set,
-            },
-            "rwsem_waiter linked into rw_semaphore.wait_list",
-            r,
-        ));
-    }
+            })
+        },
+    )?;
     Ok(RwSemaphore {
         addr,
         count: Known::fact(count, "rw_semaphore.count", addr + l.count),
@@ -271,7 +270,7 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
         writer,
         last_reader,
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
+        wait_list_problem,
     })
 }
 

@@ -4,9 +4,8 @@
 //! on their stacks, linked into `wait_list`), but never who holds a unit: holders can only be
 //! inferred (see [`crate::locking::analyze`]).
 
-use super::{Known, missing};
+use super::{Known, missing, wait_list};
 use crate::Kernel;
-use crate::list::{ListEnd, list_entries};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
 use serde::Serialize;
@@ -93,33 +92,28 @@ pub fn read(
     addr: u64,
 ) -> Result<Semaphore, ReadError> {
     let count = mem.read_u32(addr.wrapping_add(l.count))?;
-    let (records, end) = list_entries(
+    let (waiters, wait_list_problem) = wait_list(
         mem,
         addr + l.wait_list,
         l.waiter_list,
-        super::rwsem::MAX_WAITERS,
-    );
-    let mut waiters = Vec::with_capacity(records.len());
-    for r in records {
-        let up = match l.waiter_up {
-            Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
-            None => None,
-        };
-        waiters.push(Known::fact(
-            SemaphoreWaiter {
+        "semaphore_waiter linked into semaphore.wait_list",
+        |r| {
+            let up = match l.waiter_up {
+                Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),
+                None => None,
+            };
+            Ok(SemaphoreWaiter {
                 record: r,
                 task: mem.read_u64(r.wrapping_add(l.waiter_task))?,
                 up,
-            },
-            "semaphore_waiter linked into semaphore.wait_list",
-            r,
-        ));
-    }
+            })
+        },
+    )?;
     Ok(Semaphore {
         addr,
         count: Known::fact(count, "semaphore.count", addr + l.count),
         waiters,
-        wait_list_problem: (end != ListEnd::Complete).then(|| format!("{end}")),
+        wait_list_problem,
         holders_note: NO_HOLDER_RECORD,
     })
 }

@@ -1,6 +1,5 @@
 //! Checks symbols and types decoded from a real dump against the oracles beside it:
 //! `symbols-sample.tsv` (vmlinux symtab, relocated) and `dwarf-offsets.tsv` (DWARF via drgn).
-//! Shared by the `check_dump` example and the real-data test.
 #![allow(dead_code)]
 
 use holdup_kmem::KernelDump;

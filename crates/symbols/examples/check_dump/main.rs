@@ -2,9 +2,10 @@
 //! oracles beside it (`symbols-sample.tsv`, `dwarf-offsets.tsv`).
 //!
 //! `cargo run --release -p holdup-symbols --example check_dump -- DIR [DUMPFILE [VMLINUX]]`
-//! (DUMPFILE defaults to `vmcore`).
+//! (DUMPFILE defaults to `vmcore`). For the dumps `just dumps` generates into
+//! `dumps/work/out/<kernel>/`, with the vmlinux of `dumps/work/kernels/<release>/`; the tests
+//! check the same on the committed fixtures (`tests/tests/symbols_types.rs`).
 
-#[path = "../tests/common/check.rs"]
 mod check;
 
 use std::path::PathBuf;
