@@ -36,6 +36,8 @@ pub fn build_report(
         types: info.types.clone(),
     };
     Ok(Report {
+        tasks_read: hang.tasks.tasks.len(),
+        tasks_unreadable: hang.tasks.unreadable.len(),
         header,
         graph: hang.graph,
         analysis: hang.analysis,

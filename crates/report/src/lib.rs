@@ -44,6 +44,10 @@ pub struct Report {
     pub analysis: Analysis,
     /// What could not be read, and what it affects.
     pub problems: Vec<String>,
+    /// Tasks read, and tasks found but unreadable: "no blocked task" means "no hang" only
+    /// when every task could be read.
+    pub tasks_read: usize,
+    pub tasks_unreadable: usize,
 }
 
 /// `0xffff...`: addresses are strings in JSON (they do not fit a double) and in text.
@@ -137,6 +141,8 @@ mod tests {
         });
         let analysis = g.analyse();
         Report {
+            tasks_read: 3,
+            tasks_unreadable: 0,
             header: Header {
                 dump_path: "vmcore".into(),
                 release: Some("6.1.0-56-amd64".into()),

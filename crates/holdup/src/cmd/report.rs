@@ -52,6 +52,15 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     }
     if report.graph.tasks.values().any(|t| t.blocked) {
         Ok(())
+    } else if report.tasks_read == 0 || report.tasks_unreadable > 0 {
+        // Tasks the dump could not show may be the blocked ones: not a "no hang".
+        Err(Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "{path}: no blocked task among the {} tasks read, but {} task(s) could not be read: the dump cannot tell whether tasks hung (see the problems listed)",
+                report.tasks_read, report.tasks_unreadable
+            ),
+        ))
     } else {
         Err(Failure::new(
             exit::NO_HANG,
