@@ -422,3 +422,40 @@ pub fn parse_crash_backtraces(text: &str) -> Vec<CrashBacktrace> {
     }
     out
 }
+
+/// Checks one member row of a DWARF offsets table (`dwarf-offsets.tsv`,
+/// `module-dwarf-offsets.tsv`: offset, bit offset, bit size, size of the member's type, `-`
+/// where DWARF gives none) against holdup's types; `what` names the row in failures.
+pub fn check_member_row(
+    types: &holdup_types::Types,
+    what: &str,
+    ty: &str,
+    member: &str,
+    [offset, bit_offset, bit_size, size]: [&str; 4],
+) {
+    let field = types
+        .member(&format!("{ty}.{member}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(field.offset.to_string(), offset, "{what}: offset");
+    if bit_size != "-" {
+        assert_eq!(
+            field.bit_size.map(|b| b.to_string()).as_deref(),
+            Some(bit_size),
+            "{what}: bit size"
+        );
+        assert_eq!(
+            field.bit_offset.to_string(),
+            bit_offset,
+            "{what}: bit offset"
+        );
+    } else {
+        assert_eq!(field.bit_size, None, "{what}: not a bitfield");
+    }
+    // BTF cannot tell a flexible array `x[]` from `x[0]`; DWARF prints `-` for it.
+    if size != "-" {
+        let got = types
+            .sizeof_id(field.ty)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(got.to_string(), size, "{what}: size");
+    }
+}

@@ -5,7 +5,7 @@
 //! without BTF) and the layouts of structures the module defines, from the DWARF of Debian's
 //! `-dbg` `.ko` (or of hangmod's own `.ko`), made by `dumps/gen/oracle/module_dwarf_offsets.py`.
 
-use holdup_e2e::{Fixture, all_dumps, fixture_text, holdup_ok, manifest};
+use holdup_e2e::{Fixture, all_dumps, check_member_row, fixture_text, holdup_ok, manifest};
 use holdup_kernel::btf_modules::{ModuleTypesState, TypeOwner};
 use holdup_kernel::{Kernel, OpenOptions};
 use sha2::{Digest, Sha256};
@@ -129,30 +129,7 @@ fn module_btf_is_the_loaded_modules_btf_and_matches_their_dwarf() {
                 );
                 continue;
             }
-            let field = t
-                .member(&format!("{ty}.{member}"))
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
-            assert_eq!(field.offset.to_string(), *offset, "{what}: offset");
-            if bit_size != "-" {
-                assert_eq!(
-                    field.bit_size.map(|b| b.to_string()).as_deref(),
-                    Some(bit_size.as_str()),
-                    "{what}: bit size"
-                );
-                assert_eq!(
-                    field.bit_offset.to_string(),
-                    *bit_offset,
-                    "{what}: bit offset"
-                );
-            } else {
-                assert_eq!(field.bit_size, None, "{what}: not a bitfield");
-            }
-            if size != "-" {
-                let got = t
-                    .sizeof_id(field.ty)
-                    .unwrap_or_else(|e| panic!("{what}: {e}"));
-                assert_eq!(got.to_string(), *size, "{what}: size");
-            }
+            check_member_row(t, &what, ty, member, [offset, bit_offset, bit_size, size]);
             compared += 1;
         }
         assert!(

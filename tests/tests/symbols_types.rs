@@ -2,7 +2,7 @@
 //! offsets from the dump's BTF equal the vmlinux DWARF's: both recorded beside each fixture
 //! (`symbols-sample.tsv`, `dwarf-offsets.tsv`) when the dumps were made.
 
-use holdup_e2e::{Fixture, all_dumps, fixture_text, manifest};
+use holdup_e2e::{Fixture, all_dumps, check_member_row, fixture_text, manifest};
 use holdup_kernel::{Kernel, OpenOptions};
 
 fn tsv_rows(fx: &Fixture, file: &str) -> Vec<Vec<String>> {
@@ -94,31 +94,13 @@ fn btf_member_offsets_equal_dwarf() {
                 assert_eq!(got.to_string(), *size, "{what}: sizeof");
                 continue;
             }
-            let field = k
-                .types
-                .member(&format!("{ty}.{member}"))
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
-            assert_eq!(field.offset.to_string(), *offset, "{what}: offset");
-            if bit_size != "-" {
-                assert_eq!(
-                    field.bit_size.map(|b| b.to_string()).as_deref(),
-                    Some(bit_size.as_str()),
-                    "{what}: bit size"
-                );
-                assert_eq!(
-                    field.bit_offset.to_string(),
-                    *bit_offset,
-                    "{what}: bit offset"
-                );
-            }
-            // BTF cannot tell a flexible array `x[]` from `x[0]`; DWARF prints `-` for it.
-            if size != "-" {
-                let got = k
-                    .types
-                    .sizeof_id(field.ty)
-                    .unwrap_or_else(|e| panic!("{what}: {e}"));
-                assert_eq!(got.to_string(), *size, "{what}: size");
-            }
+            check_member_row(
+                &k.types,
+                &what,
+                ty,
+                member,
+                [offset, bit_offset, bit_size, size],
+            );
         }
     }
 }
