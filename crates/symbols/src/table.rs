@@ -163,24 +163,10 @@ impl NameIndex {
     }
 }
 
-/// The hash of a symbol name in the name index: FxHash-style multiply-rotate over 8-byte
-/// words (names are short and not hostile in a way that matters: a flood of colliding names
-/// only slows lookups down).
+/// The hash of a symbol name in the name index ([`holdup_types::hash_words`], shared with the
+/// BTF name index), its well-mixed high bits moved down.
 pub(crate) fn name_hash(name: &[u8]) -> u64 {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let mut h = name.len() as u64;
-    let mut chunks = name.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(26) ^ w).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(26) ^ u64::from_le_bytes(b)).wrapping_mul(K);
-    }
-    // The high bits are the well-mixed ones.
+    let h = holdup_types::hash_words(0, name);
     (h ^ (h >> 32)).rotate_left(20)
 }
 

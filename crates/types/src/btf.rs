@@ -549,22 +549,31 @@ struct NameIndex {
     mask: usize,
 }
 
+const HASH_K: u64 = 0xf135_7aea_2e62_a9c5;
+
+/// FxHash-style multiply-rotate over the 8-byte words of `bytes`, from `seed` (names are short
+/// and a flood of colliding names only slows lookups down). The BTF name index and
+/// holdup-symbols' kallsyms name index both use it; each mixes the result for its own table.
+pub fn hash_words(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(26) ^ w).wrapping_mul(HASH_K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(b)).wrapping_mul(HASH_K);
+    }
+    h
+}
+
 impl NameIndex {
-    /// FxHash-style multiply-rotate over 8-byte words, seeded with the kind.
+    /// [`hash_words`], seeded with the kind.
     fn hash(kind: NameKind, name: &[u8]) -> u64 {
-        const K: u64 = 0xf135_7aea_2e62_a9c5;
-        let mut h = (kind.index() as u64 + 1).wrapping_mul(K) ^ name.len() as u64;
-        let mut chunks = name.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            h = (h.rotate_left(26) ^ w).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(26) ^ u64::from_le_bytes(b)).wrapping_mul(K);
-        }
+        let h = hash_words((kind.index() as u64 + 1).wrapping_mul(HASH_K), name);
         h ^ (h >> 29)
     }
 }

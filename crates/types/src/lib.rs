@@ -26,7 +26,7 @@ mod model;
 mod modules;
 mod path;
 
-pub use btf::{BTF_MAX_SIZE, Btf};
+pub use btf::{BTF_MAX_SIZE, Btf, hash_words};
 pub use dwarf::Dwarf;
 pub use members_at::MemberAt;
 pub use model::*;
