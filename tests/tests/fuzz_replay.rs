@@ -87,3 +87,36 @@ fn every_target_has_a_fuzz_binary() {
         );
     }
 }
+
+/// The `kallsyms` seeds laid out as 6.1.y lays its tables out can be searched by name, so
+/// the fuzzer starts from inputs that reach the binary search (`KallsymsByName`), and the
+/// search finds the same `_stext` as the whole table.
+#[test]
+fn kallsyms_by_name_seeds_reach_the_search() {
+    use holdup_fuzz_targets::parsers::kallsyms_input;
+    use holdup_symbols::{Kallsyms, KallsymsByName};
+    let seeds: Vec<PathBuf> = files(&fuzz_dir().join("corpus/kallsyms"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with("-by-name"))
+        .collect();
+    assert_eq!(
+        seeds.len(),
+        2,
+        "fuzz/corpus/kallsyms/seed-*-by-name (just fuzz-seeds)"
+    );
+    for path in seeds {
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (mem, addrs) = kallsyms_input(&data);
+        let by_name = KallsymsByName::new(&mem, addrs)
+            .unwrap_or_else(|| panic!("{}: not searchable by name", path.display()));
+        let whole = Kallsyms::from_memory(&mem, addrs)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            by_name.lookup("_stext").map(|(a, _)| a),
+            whole.table().address_of("_stext"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(by_name.num_syms() as usize, whole.table().len());
+    }
+}

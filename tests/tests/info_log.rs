@@ -122,3 +122,41 @@ fn info_matches_crash_sys_and_the_manifest() {
         );
     }
 }
+
+/// `holdup info` looks up only the symbols it reads (`sysinfo::INFO_SYMBOLS`, by binary
+/// search over kallsyms) instead of expanding the whole table: what it shows must be what
+/// the whole table gives, field for field, on every dump.
+#[test]
+fn info_from_a_few_symbols_equals_info_from_the_whole_table() {
+    use holdup_kernel::sysinfo::{INFO_SYMBOLS, kernel_log, system_info};
+    use holdup_kernel::{Kernel, OpenOptions};
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let what = format!("{} {}", fx.name, f.file);
+        let open = |opts: OpenOptions| {
+            let k = Kernel::open(&path, &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let log = kernel_log(&k).ok();
+            let mut info = serde_json::to_value(system_info(&k, log.as_ref())).expect("JSON");
+            let symbols = info["symbols"].take();
+            (info, symbols, k.load_module_types().summary())
+        };
+        let (whole, whole_source, whole_btf) = open(OpenOptions::default());
+        let (few, few_source, few_btf) = open(OpenOptions {
+            symbols_needed: Some(INFO_SYMBOLS),
+            ..OpenOptions::default()
+        });
+        assert!(
+            few_source.as_str().unwrap().contains("looked up by name"),
+            "{what}: symbols were not looked up by name: {few_source}"
+        );
+        assert!(
+            whole_source
+                .as_str()
+                .unwrap()
+                .contains("kallsyms in the dump ("),
+            "{what}: {whole_source}"
+        );
+        assert_eq!(few, whole, "{what}: info from a few symbols");
+        assert_eq!(few_btf, whole_btf, "{what}: module BTF");
+    }
+}

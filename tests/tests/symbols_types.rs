@@ -4,6 +4,7 @@
 
 use holdup_e2e::{Fixture, all_dumps, check_member_row, fixture_text, manifest};
 use holdup_kernel::{Kernel, OpenOptions};
+use holdup_symbols::{KallsymsAddrs, KallsymsByName};
 
 fn tsv_rows(fx: &Fixture, file: &str) -> Vec<Vec<String>> {
     fixture_text(fx, file)
@@ -68,6 +69,73 @@ fn kallsyms_from_the_dump_equal_the_vmlinux_symbols() {
             k.symbols.format_address(init_task + 8).split('+').next(),
             Some("init_task")
         );
+    }
+}
+
+/// The binary search by name over `kallsyms_seqs_of_names` (how opening a dump finds BTF
+/// before the table is expanded) finds what the whole table finds, on both kernels.
+#[test]
+fn kallsyms_searched_by_name_equal_the_whole_table() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let k = Kernel::open(&path, &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
+        let vi = k.vmcoreinfo();
+        let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten())
+            .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+        let mut names: Vec<String> = tsv_rows(fx, "symbols-sample.tsv")
+            .into_iter()
+            .step_by(7)
+            .map(|row| row[0].clone())
+            .collect();
+        names.extend(
+            [
+                "_stext",
+                "__start_BTF",
+                "__stop_BTF",
+                "init_task",
+                "no_such_symbol",
+            ]
+            .map(String::from),
+        );
+        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let by_name = KallsymsByName::new(&k.dump.mem, addrs).unwrap_or_else(|| {
+            panic!(
+                "{} {}: kallsyms_seqs_of_names not found (6.1.0-56 and 6.12 both have it)",
+                fx.name, f.file
+            )
+        });
+        let vmlinux_symbols = k.symbols.iter().filter(|s| s.module.is_none()).count();
+        assert_eq!(
+            by_name.num_syms() as usize,
+            vmlinux_symbols,
+            "{}: kallsyms_num_syms",
+            fx.name
+        );
+        let mut hits = 0;
+        for name in &wanted {
+            let got = by_name.lookup(name);
+            let whole = k.symbols.lookup(name);
+            assert_eq!(
+                got,
+                whole.map(|s| (s.addr, s.kind as u8)),
+                "{} {}: {name} by name vs the whole table",
+                fx.name,
+                f.file
+            );
+            hits += usize::from(got.is_some());
+        }
+        // A table of a few, as `holdup info` opens a dump.
+        let few = by_name.table(&wanted[..20]);
+        for name in &wanted[..20] {
+            assert_eq!(
+                few.address_of(name),
+                k.symbols.address_of(name),
+                "{}: {name} in a table of a few",
+                fx.name
+            );
+        }
+        assert!(hits >= 150, "{}: only {hits} names found", fx.name);
     }
 }
 

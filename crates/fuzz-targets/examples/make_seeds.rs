@@ -359,7 +359,11 @@ fn kallsyms_seed(k: &Kernel, name: &str) {
     let names_addr = sym("kallsyms_names");
     let names = mem.read_vec(names_addr, 4 << 20).unwrap();
     let (mut pos, mut stext_idx, mut count) = (0usize, None, 0usize);
+    let (mut expanded, mut markers) = (Vec::new(), Vec::new());
     while count < num {
+        if count % 256 == 0 {
+            markers.extend_from_slice(&(pos as u32).to_le_bytes());
+        }
         let mut len = names[pos] as usize;
         pos += 1;
         if len & 0x80 != 0 {
@@ -372,6 +376,7 @@ fn kallsyms_seed(k: &Kernel, name: &str) {
         }
         pos += len;
         count += 1;
+        expanded.push(s[1..].to_vec());
         if stext_idx.is_none() && &s[1..] == b"_stext" {
             stext_idx = Some(count - 1);
         }
@@ -412,6 +417,34 @@ fn kallsyms_seed(k: &Kernel, name: &str) {
         put32(&mut blob, 4 * i, v);
     }
     write_seed("kallsyms", name, &blob);
+
+    // The same symbols laid out as 6.1.y lays them out, searchable by name
+    // (`KallsymsByName`): names, markers, sequence numbers in name order, token table and
+    // index.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| expanded[a].cmp(&expanded[b]).then(a.cmp(&b)));
+    let seqs: Vec<u8> = order
+        .iter()
+        .flat_map(|&i| [(i >> 16) as u8, (i >> 8) as u8, i as u8])
+        .collect();
+    let mut blob = vec![0u8; 32];
+    let h_base = place(&mut blob, &base.to_le_bytes());
+    let h_offsets = place(&mut blob, &offsets);
+    let h_num = place(&mut blob, &(n as u32).to_le_bytes());
+    let h_names = place(&mut blob, names);
+    place(&mut blob, &markers);
+    place(&mut blob, &seqs);
+    let h_table = place(&mut blob, table);
+    let h_index = place(&mut blob, &index);
+    for (i, v) in [
+        h_names, h_num, h_table, h_index, h_offsets, h_base, 0x10_0000,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        put32(&mut blob, 4 * i, v);
+    }
+    write_seed("kallsyms", &format!("{name}-by-name"), &blob);
 }
 
 // BTF kinds.

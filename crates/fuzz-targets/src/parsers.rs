@@ -5,7 +5,7 @@ use crate::fakemem::{SliceMem, le32};
 use holdup_dump::{Dump, PhysicalMemory};
 use holdup_kernel::printk::{PrintkLayout, read_log};
 use holdup_kmem::{KernelDump, PagingConfig};
-use holdup_symbols::{Kallsyms, KallsymsAddrs};
+use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName};
 use holdup_types::{Btf, TypeId, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 use std::sync::OnceLock;
@@ -178,9 +178,15 @@ pub fn kallsyms_input(data: &[u8]) -> (SliceMem<'_>, KallsymsAddrs) {
 
 /// The kallsyms tables in a fake kernel memory (the input as [`kallsyms_input`] reads it).
 /// The names the quick pass also looks for must come out at the addresses the full table
-/// gives them (a differential check: a mismatch panics, so the fuzzer reports it).
+/// gives them, and a name found by binary search (`KallsymsByName`) must be in the full
+/// table at that address (differential checks: a mismatch panics, so the fuzzer reports it).
 pub fn kallsyms(data: &[u8]) {
     let (mem, addrs) = kallsyms_input(data);
+    let by_name = KallsymsByName::new(&mem, addrs).map(|b| {
+        let found: Vec<_> = EARLY.iter().map(|n| b.lookup(n)).collect();
+        let _ = b.table(&EARLY);
+        (b.num_syms(), b.encoding(), found)
+    });
     const EARLY: [&str; 3] = ["__start_BTF", "__stop_BTF", "init_task"];
     let (k, early) = Kallsyms::from_memory_and(&mem, addrs, &EARLY, |found| found.to_vec());
     let Ok(k) = k else {
@@ -193,6 +199,24 @@ pub fn kallsyms(data: &[u8]) {
                 k.table().address_of(name),
                 "quick pass vs table: {name}"
             );
+        }
+    }
+    // Hostile sequence numbers may make the search settle on another `_stext` (and so
+    // another encoding): compare only when both agree on it.
+    if let Some((num, encoding, found)) = by_name
+        && encoding == k.encoding()
+    {
+        let vmlinux = k.table().len();
+        assert_eq!(num as usize, vmlinux, "kallsyms_num_syms by name vs table");
+        for (name, f) in EARLY.iter().zip(found) {
+            if let Some((addr, kind)) = f {
+                assert!(
+                    k.table()
+                        .lookup_all(name)
+                        .any(|s| s.addr == addr && s.kind as u8 == kind),
+                    "{name} found by name at {addr:#x} is not in the table there"
+                );
+            }
         }
     }
     let _ = (k.encoding(), k.names_len());

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use holdup_kmem::{KernelDump, KernelMemory, OpenError as DumpOpenError, ReadError};
-use holdup_symbols::{Kallsyms, KallsymsAddrs, SymbolError, SymbolTable};
+use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolError, SymbolTable};
 use holdup_types::{Btf, Dwarf, TypeSource, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 
@@ -16,7 +16,15 @@ pub struct OpenOptions {
     /// Leave out the symbols of loaded modules: for answers that never name a module
     /// address (`holdup info`, `holdup ps`), reading every module's symbol table is wasted.
     pub skip_module_symbols: bool,
+    /// The only symbols the answer needs, by name (`sysinfo::INFO_SYMBOLS`): when the
+    /// kernel's kallsyms can be searched by name (6.2+, later 6.1.y) only these are looked
+    /// up and the table is not expanded; module symbols are then left out too. `None`:
+    /// every symbol.
+    pub symbols_needed: Option<&'static [&'static str]>,
 }
+
+/// Symbols opening a dump itself reads.
+const OPEN_SYMBOLS: [&str; 3] = ["page_offset_base", "__start_BTF", "__stop_BTF"];
 
 /// Why a dump could not be opened for analysis. Each message says what to try.
 #[derive(Debug, thiserror::Error)]
@@ -95,9 +103,23 @@ impl Kernel {
             .unwrap_or_else(|| "?".into());
         let mut warnings = Vec::new();
         let mut early_btf = None;
+        let mut skip_module_symbols = opts.skip_module_symbols;
 
-        let (mut symbols, symbols_source) = match &opts.vmlinux {
-            Some(vmlinux) => {
+        let named = match (&opts.vmlinux, opts.symbols_needed) {
+            (None, Some(needed)) => named_symbols(&dump, needed),
+            _ => None,
+        };
+        let (mut symbols, symbols_source) = match (&opts.vmlinux, named) {
+            (_, Some((table, btf, num))) => {
+                early_btf = btf;
+                skip_module_symbols = true;
+                let source = format!(
+                    "kallsyms in the dump ({num} symbols; {} looked up by name)",
+                    table.len()
+                );
+                (table, source)
+            }
+            (Some(vmlinux), None) => {
                 let offset = dump.vmcoreinfo.kernel_offset().ok().flatten().unwrap_or(0);
                 let table =
                     SymbolTable::from_vmlinux(vmlinux, offset).map_err(|e| OpenError::Vmlinux {
@@ -107,7 +129,7 @@ impl Kernel {
                 let source = format!("{} ({} symbols)", vmlinux.display(), table.len());
                 (table, source)
             }
-            None => {
+            (None, None) => {
                 let (table, btf) = kallsyms_and_btf(&dump);
                 early_btf = btf;
                 let table = table.map_err(|source| OpenError::Symbols {
@@ -154,7 +176,7 @@ impl Kernel {
         };
 
         phase("types");
-        if !opts.skip_module_symbols {
+        if !skip_module_symbols {
             match symbols.add_modules(&dump.mem, &types) {
                 Ok(_) => {}
                 Err(e) => warnings.push(format!("module symbols: {e}")),
@@ -196,6 +218,29 @@ impl Kernel {
     }
 }
 
+/// Only the symbols `needed` (and those opening needs), found by name, with the kernel's
+/// BTF read from what they give, and `kallsyms_num_syms`; `None` when kallsyms cannot be
+/// searched by name (the whole table is expanded then).
+#[allow(clippy::type_complexity)]
+fn named_symbols(
+    dump: &KernelDump,
+    needed: &[&str],
+) -> Option<(SymbolTable, Option<Result<Btf, SymbolError>>, u32)> {
+    let vi = &dump.vmcoreinfo;
+    let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()).ok()?;
+    let by_name = KallsymsByName::new(&dump.mem, addrs)?;
+    let names: Vec<&str> = OPEN_SYMBOLS.iter().chain(needed).copied().collect();
+    let (table, btf) = rayon::join(
+        || by_name.table(&names),
+        || {
+            let start = by_name.lookup("__start_BTF")?.0;
+            let stop = by_name.lookup("__stop_BTF")?.0;
+            Some(Btf::from_memory(&dump.mem, start, stop).map_err(SymbolError::from))
+        },
+    );
+    Some((table, btf, by_name.num_syms()))
+}
+
 /// kallsyms from the dump, and the kernel's BTF read while the symbol names are being
 /// expanded (its bounds are found by a quick pass over the compressed names): the two
 /// largest reads of opening a dump overlap. `None` for the BTF when the quick pass could not
@@ -212,6 +257,23 @@ fn kallsyms_and_btf(
         Ok(a) => a,
         Err(e) => return (Err(e), None),
     };
+    // Found by binary search over the names (6.2+, later 6.1.y), BTF is read from the start,
+    // alongside the expansion of the whole table.
+    if let Some(by_name) = KallsymsByName::new(&dump.mem, addrs)
+        && let Some((start, _)) = by_name.lookup("__start_BTF")
+        && let Some((stop, _)) = by_name.lookup("__stop_BTF")
+    {
+        let (table, btf) = rayon::join(
+            || Kallsyms::from_memory(&dump.mem, addrs),
+            || {
+                let btf = Btf::from_memory(&dump.mem, start, stop)?;
+                btf.index_names();
+                Ok(btf)
+            },
+        );
+        return (table.map(Kallsyms::into_table), Some(btf));
+    }
+    // Otherwise from a quick pass over the compressed names, once they are read.
     let (table, btf) = Kallsyms::from_memory_and(
         &dump.mem,
         addrs,

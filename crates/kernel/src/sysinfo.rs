@@ -52,6 +52,23 @@ pub const PANIC_PREFIX: &str = "Kernel panic - not syncing: ";
 /// The start of the line x86's `__die()` logs for an oops (`Oops: 0002 [#1] PREEMPT SMP`).
 pub const OOPS_PREFIX: &str = "Oops: ";
 
+/// Every symbol [`system_info`], [`kernel_log`] and the module BTF list
+/// (`Kernel::load_module_types`) read: `holdup info` opens a dump looking up only these
+/// ([`crate::OpenOptions::symbols_needed`]). A test compares what they give with what the
+/// whole table gives on every fixture.
+pub const INFO_SYMBOLS: &[&str] = &[
+    "init_uts_ns",
+    "nr_cpu_ids",
+    "__cpu_online_mask",
+    "__per_cpu_offset",
+    "runqueues",
+    "_totalram_pages",
+    "panic_cpu",
+    "prb",
+    "modules",
+    "btf_modules",
+];
+
 /// Gathers [`SystemInfo`]; each field that cannot be read is `None` and says why in
 /// `problems`.
 pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {

@@ -21,6 +21,9 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fmt;
 
+mod by_name;
+pub use by_name::KallsymsByName;
+
 /// Most symbols accepted (Debian's 6.x kernels have about 150-200 thousand).
 pub const MAX_KALLSYMS: u32 = 4_000_000;
 /// Largest `kallsyms_names` table read (bytes).
@@ -127,6 +130,8 @@ struct Stream<'m> {
     buf_off: u64,
     pos: u64,
     limit: u64,
+    /// Bytes read at a time.
+    chunk: usize,
     what: &'static str,
 }
 
@@ -139,7 +144,10 @@ impl Stream<'_> {
             });
         }
         let addr = self.base.wrapping_add(self.pos);
-        let n = (CHUNK as u64).min(self.limit - self.pos) as usize;
+        // Up to the next multiple of the chunk size: a probe of a few hundred bytes then
+        // reads within one page.
+        let chunk = self.chunk as u64;
+        let n = (chunk - addr % chunk).min(self.limit - self.pos) as usize;
         let mut buf = vec![0; n];
         if self.mem.read(addr, &mut buf).is_err() {
             // The table may end just before an unreadable page: read less (up to the page
@@ -292,6 +300,7 @@ impl Kallsyms {
                 buf_off: 0,
                 pos: 0,
                 limit,
+                chunk: CHUNK,
                 what: "kallsyms_names",
             };
             Ok((num, tokens, offsets_raw, base, names, split))
@@ -304,7 +313,7 @@ impl Kallsyms {
         // computed once `_stext` has told which encoding the offsets use. When the prefetched
         // bytes hold every name, a quick pass over the length bytes splits the table, and the
         // pieces are expanded in parallel.
-        let tokens = Tokens::new(&tokens);
+        let tokens = Tokens::new(tokens);
         let found = match &split {
             Some((pieces, _)) if !wanted.is_empty() => {
                 find_early(&names.buf, pieces, &tokens, wanted).and_then(|(stext, idx)| {
@@ -369,6 +378,7 @@ fn expand_all(
                         buf_off: 0,
                         pos: 0,
                         limit: (stop - start) as u64,
+                        chunk: CHUNK,
                         what: "kallsyms_names",
                     };
                     decode_names(&mut piece, tokens, first, count)
@@ -725,16 +735,16 @@ fn split_names(buf: &[u8], num: usize, pieces: usize) -> Option<(Vec<Piece>, usi
 
 /// The 256 tokens laid out for expansion by fixed-size copies: each short token padded to
 /// [`Tokens::WIDTH`] bytes, so appending one is one 16-byte copy and no call to `memcpy`.
-struct Tokens<'t> {
+struct Tokens {
     short: Vec<[u8; Tokens::WIDTH]>,
     lens: [u16; 256],
-    all: &'t [Vec<u8>],
+    all: Vec<Vec<u8>>,
 }
 
-impl<'t> Tokens<'t> {
+impl Tokens {
     const WIDTH: usize = 16;
 
-    fn new(all: &'t [Vec<u8>]) -> Self {
+    fn new(all: Vec<Vec<u8>>) -> Self {
         let mut short = vec![[0u8; Self::WIDTH]; 256];
         let mut lens = [0u16; 256];
         for (i, t) in all.iter().enumerate().take(256) {

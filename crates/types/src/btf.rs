@@ -344,6 +344,12 @@ impl Btf {
         id.0 >= u64::from(self.start_id) && id.0 < u64::from(self.next_id())
     }
 
+    /// Builds the index of type names now rather than at the first lookup by name: for a
+    /// caller that has a core to spare now (while kallsyms is being expanded).
+    pub fn index_names(&self) {
+        self.names.get_or_init(|| self.build_names());
+    }
+
     /// The types of this blob alone (not the base's) of that kind and name, in id order.
     pub fn find_own(&self, kind: NameKind, name: &str) -> Result<Vec<TypeId>> {
         let ix = self.names.get_or_init(|| self.build_names());

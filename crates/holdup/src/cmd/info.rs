@@ -1,11 +1,11 @@
 //! `holdup info DUMP`: the kernel, the machine, the panic and the dump, like crash's `sys`.
 
-use super::{Failure, open_without_modules, print_json};
+use super::{Failure, open_for_info, print_json};
 use crate::DumpArgs;
 use holdup_kernel::sysinfo::{kernel_log, system_info};
 
 pub fn run(args: &DumpArgs) -> Result<(), Failure> {
-    let kernel = open_without_modules(args)?;
+    let kernel = open_for_info(args)?;
     let log = kernel_log(&kernel).ok();
     let info = system_info(&kernel, log.as_ref());
     if args.json {

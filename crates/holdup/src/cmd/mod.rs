@@ -48,6 +48,18 @@ pub fn open_without_modules(args: &DumpArgs) -> Result<Kernel, Failure> {
     )
 }
 
+/// Opens the dump for `holdup info`: only the symbols it reads are looked up.
+pub fn open_for_info(args: &DumpArgs) -> Result<Kernel, Failure> {
+    open_with(
+        args,
+        OpenOptions {
+            skip_module_symbols: true,
+            symbols_needed: Some(holdup_kernel::sysinfo::INFO_SYMBOLS),
+            ..OpenOptions::default()
+        },
+    )
+}
+
 fn open_with(args: &DumpArgs, opts: OpenOptions) -> Result<Kernel, Failure> {
     let path = args
         .dump
