@@ -26,7 +26,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
-const SYNTH: u64 = 1 << 63;
+/// Inner dimensions of a multi-dimensional array have made-up ids: this bit, the dimension
+/// at [`DIM_SHIFT`] and the array's offset. Not bit 63: that marks a module's type
+/// ([`crate::modules`]), and `Types` would send the id to a module.
+const SYNTH: u64 = 1 << 62;
 const DIM_SHIFT: u32 = 48;
 const OFF_MASK: u64 = (1 << DIM_SHIFT) - 1;
 /// Most dimensions followed for one array; most members/enumerators decoded for one type.

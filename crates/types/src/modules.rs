@@ -12,8 +12,8 @@ const CHUNK: usize = 64;
 const CHUNKS: usize = 64;
 
 /// A module type's [`TypeId`] has this bit set, the module's slot in bits 32..63 and the type's
-/// id in the module's split BTF in bits 0..32. (Vmlinux ids, BTF ids or DWARF offsets, never set
-/// it.)
+/// id in the module's split BTF in bits 0..32. (Vmlinux ids never set it: BTF ids, DWARF offsets,
+/// and the DWARF backend's ids of inner array dimensions, which use bit 62.)
 const MODULE_FLAG: u64 = 1 << 63;
 
 pub(crate) fn module_type_id(slot: usize, local: u64) -> TypeId {
