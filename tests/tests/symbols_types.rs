@@ -4,7 +4,7 @@
 
 use holdup_e2e::{Fixture, all_dumps, check_member_row, fixture_text, manifest};
 use holdup_kernel::{Kernel, OpenOptions};
-use holdup_symbols::{KallsymsAddrs, KallsymsByName};
+use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolTable};
 
 fn tsv_rows(fx: &Fixture, file: &str) -> Vec<Vec<String>> {
     fixture_text(fx, file)
@@ -72,70 +72,74 @@ fn kallsyms_from_the_dump_equal_the_vmlinux_symbols() {
     }
 }
 
-/// The binary search by name over `kallsyms_seqs_of_names` (how opening a dump finds BTF
-/// before the table is expanded) finds what the whole table finds, on both kernels.
+/// kallsyms searched in place (`KallsymsByName`, `KallsymsIndex`: how dumps are opened on
+/// kernels with `kallsyms_seqs_of_names`) answer as the whole expanded table does, by name
+/// and by address, on every fixture; and a table of a few names (`holdup info`) too.
 #[test]
-fn kallsyms_searched_by_name_equal_the_whole_table() {
+fn kallsyms_searched_in_place_equal_the_whole_table() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
-        let k = Kernel::open(&path, &OpenOptions::default())
-            .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
+        let what = format!("{} {}", fx.name, f.file);
+        let k =
+            Kernel::open(&path, &OpenOptions::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            k.symbols.searched_in_place() && k.symbols_source.contains("searched in place"),
+            "{what}: kallsyms not searched in place (6.1.0-56 and 6.12 both can be): {}",
+            k.symbols_source
+        );
         let vi = k.vmcoreinfo();
         let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten())
-            .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
-        let mut names: Vec<String> = tsv_rows(fx, "symbols-sample.tsv")
-            .into_iter()
-            .step_by(7)
-            .map(|row| row[0].clone())
-            .collect();
-        names.extend(
-            [
-                "_stext",
-                "__start_BTF",
-                "__stop_BTF",
-                "init_task",
-                "no_such_symbol",
-            ]
-            .map(String::from),
-        );
-        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
-        let by_name = KallsymsByName::new(&k.dump.mem, addrs).unwrap_or_else(|| {
-            panic!(
-                "{} {}: kallsyms_seqs_of_names not found (6.1.0-56 and 6.12 both have it)",
-                fx.name, f.file
-            )
-        });
-        let vmlinux_symbols = k.symbols.iter().filter(|s| s.module.is_none()).count();
-        assert_eq!(
-            by_name.num_syms() as usize,
-            vmlinux_symbols,
-            "{}: kallsyms_num_syms",
-            fx.name
-        );
-        let mut hits = 0;
-        for name in &wanted {
-            let got = by_name.lookup(name);
-            let whole = k.symbols.lookup(name);
-            assert_eq!(
-                got,
-                whole.map(|s| (s.addr, s.kind as u8)),
-                "{} {}: {name} by name vs the whole table",
-                fx.name,
-                f.file
-            );
-            hits += usize::from(got.is_some());
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let whole = Kallsyms::from_memory(&k.dump.mem, addrs)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .into_table();
+        let by_name =
+            KallsymsByName::new(&k.dump.mem, addrs).unwrap_or_else(|| panic!("{what}: by name"));
+        let in_place = SymbolTable::from_kallsyms_index(by_name.into_index().expect("read whole"));
+        assert_eq!(in_place.len(), whole.len(), "{what}: kallsyms_num_syms");
+        // Every 61st symbol by name (all of that name, in order) and by address around it.
+        let mut names = 0;
+        for s in whole.iter().step_by(61) {
+            let all = |t: &SymbolTable| -> Vec<(String, char, u64)> {
+                t.lookup_all(s.name)
+                    .map(|x| (x.name.to_string(), x.kind, x.addr))
+                    .collect()
+            };
+            assert_eq!(all(&in_place), all(&whole), "{what}: {}", s.name);
+            for a in [s.addr, s.addr.wrapping_add(1), s.addr.wrapping_add(0x37)] {
+                assert_eq!(
+                    in_place.format_address(a),
+                    whole.format_address(a),
+                    "{what}: {a:#x}"
+                );
+            }
+            names += 1;
         }
+        assert!(names > 1000, "{what}: only {names} symbols compared");
+        // The opened kernel's table (with its modules) names vmlinux addresses the same way.
+        let init_task = whole.address_of("init_task").expect("init_task");
+        assert_eq!(
+            k.symbols.format_address(init_task + 8),
+            whole.format_address(init_task + 8)
+        );
         // A table of a few, as `holdup info` opens a dump.
-        let few = by_name.table(&wanted[..20]);
-        for name in &wanted[..20] {
+        let by_name =
+            KallsymsByName::new(&k.dump.mem, addrs).unwrap_or_else(|| panic!("{what}: by name"));
+        let wanted = [
+            "_stext",
+            "__start_BTF",
+            "init_task",
+            "runqueues",
+            "no_such_symbol",
+        ];
+        let few = by_name.table(&wanted);
+        for name in wanted {
             assert_eq!(
                 few.address_of(name),
-                k.symbols.address_of(name),
-                "{}: {name} in a table of a few",
-                fx.name
+                whole.address_of(name),
+                "{what}: {name} in a table of a few"
             );
         }
-        assert!(hits >= 150, "{}: only {hits} names found", fx.name);
     }
 }
 

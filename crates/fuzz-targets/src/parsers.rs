@@ -5,7 +5,7 @@ use crate::fakemem::{SliceMem, le32};
 use holdup_dump::{Dump, PhysicalMemory};
 use holdup_kernel::printk::{PrintkLayout, read_log};
 use holdup_kmem::{KernelDump, PagingConfig};
-use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName};
+use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolTable};
 use holdup_types::{Btf, TypeId, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 use std::sync::OnceLock;
@@ -185,8 +185,13 @@ pub fn kallsyms(data: &[u8]) {
     let by_name = KallsymsByName::new(&mem, addrs).map(|b| {
         let found: Vec<_> = EARLY.iter().map(|n| b.lookup(n)).collect();
         let _ = b.table(&EARLY);
-        (b.num_syms(), b.encoding(), found)
+        let facts = (b.num_syms(), b.encoding(), found);
+        (facts, b.into_index().map(SymbolTable::from_kallsyms_index))
     });
+    let (by_name, in_place) = match by_name {
+        Some((facts, in_place)) => (Some(facts), in_place),
+        None => (None, None),
+    };
     const EARLY: [&str; 3] = ["__start_BTF", "__stop_BTF", "init_task"];
     let (k, early) = Kallsyms::from_memory_and(&mem, addrs, &EARLY, |found| found.to_vec());
     let Ok(k) = k else {
@@ -217,6 +222,19 @@ pub fn kallsyms(data: &[u8]) {
                     "{name} found by name at {addr:#x} is not in the table there"
                 );
             }
+        }
+    }
+    // Read in place, kallsyms must name addresses as the whole table does.
+    if let Some(in_place) = &in_place
+        && in_place.origin() == k.table().origin()
+    {
+        for s in k.table().iter().take(64) {
+            let a = s.addr.wrapping_add(5);
+            assert_eq!(
+                in_place.format_address(a),
+                k.table().format_address(a),
+                "in place vs table at {a:#x}"
+            );
         }
     }
     let _ = (k.encoding(), k.names_len());

@@ -137,7 +137,12 @@ impl Kernel {
                     release: release.clone(),
                     source,
                 })?;
-                let source = format!("kallsyms in the dump ({} symbols)", table.len());
+                let how = if table.searched_in_place() {
+                    ", searched in place"
+                } else {
+                    ""
+                };
+                let source = format!("kallsyms in the dump ({} symbols{how})", table.len());
                 (table, source)
             }
         };
@@ -257,21 +262,26 @@ fn kallsyms_and_btf(
         Ok(a) => a,
         Err(e) => return (Err(e), None),
     };
-    // Found by binary search over the names (6.2+, later 6.1.y), BTF is read from the start,
-    // alongside the expansion of the whole table.
+    // Where kallsyms can be searched by name and address (6.2+, later 6.1.y), its tables are
+    // read whole but not expanded (names are, when asked for), and BTF is read alongside
+    // from the start.
     if let Some(by_name) = KallsymsByName::new(&dump.mem, addrs)
         && let Some((start, _)) = by_name.lookup("__start_BTF")
         && let Some((stop, _)) = by_name.lookup("__stop_BTF")
     {
-        let (table, btf) = rayon::join(
-            || Kallsyms::from_memory(&dump.mem, addrs),
+        let (index, btf) = rayon::join(
+            move || by_name.into_index(),
             || {
                 let btf = Btf::from_memory(&dump.mem, start, stop)?;
                 btf.index_names();
                 Ok(btf)
             },
         );
-        return (table.map(Kallsyms::into_table), Some(btf));
+        let table = match index {
+            Some(index) => Ok(SymbolTable::from_kallsyms_index(index)),
+            None => Kallsyms::from_memory(&dump.mem, addrs).map(Kallsyms::into_table),
+        };
+        return (table, Some(btf));
     }
     // Otherwise from a quick pass over the compressed names, once they are read.
     let (table, btf) = Kallsyms::from_memory_and(

@@ -19,7 +19,9 @@ mod kallsyms;
 mod modules;
 mod table;
 
-pub use kallsyms::{AddressEncoding, Kallsyms, KallsymsAddrs, KallsymsByName, MAX_KALLSYMS};
+pub use kallsyms::{
+    AddressEncoding, Kallsyms, KallsymsAddrs, KallsymsByName, KallsymsIndex, MAX_KALLSYMS,
+};
 pub use modules::{MAX_MODULES, ModuleLayout};
 pub use table::{Module, Symbol, SymbolOrigin, SymbolRef, SymbolTable, is_kernel_address};
 

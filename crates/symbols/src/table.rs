@@ -1,9 +1,10 @@
 //! One symbol table for every source (kallsyms, vmlinux symtab, modules).
 //!
 //! Names live in one string arena; the address and name orders are index vectors built on
-//! first use.
+//! first use. The vmlinux part may instead be the kernel's kallsyms searched in place
+//! ([`KallsymsIndex`]): then only the modules' symbols are in the arena.
 
-use crate::kallsyms::AddressEncoding;
+use crate::kallsyms::{AddressEncoding, KallsymsIndex};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -116,6 +117,9 @@ pub struct SymbolTable {
     /// Built on the first name lookup and then kept up to date by [`SymbolTable::push`], so
     /// adding module symbols does not rebuild it.
     by_name: OnceLock<NameIndex>,
+    /// The vmlinux symbols, when they are kallsyms searched in place (`syms` then holds
+    /// only modules' symbols).
+    kallsyms: Option<KallsymsIndex>,
 }
 
 /// Name -> symbol indices: an open-addressing hash table with linear probing. Symbols of one
@@ -174,7 +178,7 @@ impl fmt::Debug for SymbolTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SymbolTable")
             .field("origin", &self.origin)
-            .field("symbols", &self.syms.len())
+            .field("symbols", &self.len())
             .field("modules", &self.modules.len())
             .finish_non_exhaustive()
     }
@@ -189,6 +193,29 @@ impl SymbolTable {
             origin,
             by_addr: OnceLock::new(),
             by_name: OnceLock::new(),
+            kallsyms: None,
+        }
+    }
+
+    /// A table whose vmlinux symbols are the kernel's kallsyms searched in place (names
+    /// expanded only when asked for); modules' symbols are added as to any table.
+    pub fn from_kallsyms_index(index: KallsymsIndex) -> Self {
+        let mut t = SymbolTable::new(SymbolOrigin::Kallsyms {
+            encoding: index.encoding(),
+        });
+        t.kallsyms = Some(index);
+        t
+    }
+
+    /// Vmlinux symbol `i` of the in-place kallsyms.
+    fn view_kallsyms<'a>(&'a self, k: &'a KallsymsIndex, i: usize) -> Symbol<'a> {
+        let (name, kind) = k.entry(i);
+        Symbol {
+            name,
+            kind: kind as char,
+            addr: k.addr(i),
+            size: None,
+            module: None,
         }
     }
 
@@ -295,12 +322,18 @@ impl SymbolTable {
 
     /// Number of symbols (vmlinux and modules).
     pub fn len(&self) -> usize {
-        self.syms.len()
+        self.syms.len() + self.kallsyms.as_ref().map_or(0, KallsymsIndex::num_syms)
+    }
+
+    /// Whether the vmlinux symbols are kallsyms searched in place (names expanded only when
+    /// asked for) rather than a table of every symbol.
+    pub fn searched_in_place(&self) -> bool {
+        self.kallsyms.is_some()
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.syms.is_empty()
+        self.len() == 0
     }
 
     /// Loaded modules whose symbols were added.
@@ -330,7 +363,11 @@ impl SymbolTable {
 
     /// All symbols, in insertion order (the kernel's kallsyms order for kallsyms).
     pub fn iter(&self) -> impl Iterator<Item = Symbol<'_>> + '_ {
-        self.syms.iter().map(|s| self.view(s))
+        let kallsyms = self
+            .kallsyms
+            .iter()
+            .flat_map(move |k| (0..k.num_syms()).map(move |i| self.view_kallsyms(k, i)));
+        kallsyms.chain(self.syms.iter().map(|s| self.view(s)))
     }
 
     fn by_name(&self) -> &NameIndex {
@@ -374,19 +411,29 @@ impl SymbolTable {
 
     /// Every symbol with exactly this name, vmlinux's first.
     pub fn lookup_all(&self, name: &str) -> impl Iterator<Item = Symbol<'_>> + '_ {
-        let mut found = Vec::new();
+        let mut found: Vec<Symbol<'_>> = match &self.kallsyms {
+            Some(k) => k
+                .find_all(name)
+                .into_iter()
+                .map(|i| self.view_kallsyms(k, i))
+                .collect(),
+            None => Vec::new(),
+        };
         self.find_name(name, |i| {
-            found.push(i);
+            found.push(self.view(&self.syms[i as usize]));
             false
         });
-        found
-            .into_iter()
-            .map(move |i| self.view(&self.syms[i as usize]))
+        found.into_iter()
     }
 
     /// The symbol of that name (the first one: vmlinux before modules, and for duplicated
     /// static names the first in the table).
     pub fn lookup(&self, name: &str) -> Option<Symbol<'_>> {
+        if let Some(k) = &self.kallsyms
+            && let Some(&i) = k.find_all(name).first()
+        {
+            return Some(self.view_kallsyms(k, i));
+        }
         let mut first = None;
         self.find_name(name, |i| {
             first = Some(i);
@@ -411,6 +458,25 @@ impl SymbolTable {
     /// the distance to the next symbol of the same module/vmlinux. `None` outside every
     /// symbol (past the last one, below the first, or beyond an ELF size with nothing after).
     pub fn resolve(&self, addr: u64) -> Option<SymbolRef<'_>> {
+        let in_kallsyms = self.kallsyms.as_ref().and_then(|k| {
+            let (i, at, next) = k.resolve(addr)?;
+            Some((self.view_kallsyms(k, i), at, next))
+        });
+        let in_table = self.resolve_in_table(addr);
+        match (in_kallsyms, in_table) {
+            // The nearer symbol below the address wins, as in one table.
+            (Some((_, at, _)), Some(r)) if r.symbol.addr >= at => Some(r),
+            (Some((symbol, at, next)), _) => Some(SymbolRef {
+                symbol,
+                offset: addr - at,
+                size: next? - at,
+            }),
+            (None, r) => r,
+        }
+    }
+
+    /// [`SymbolTable::resolve`] among the symbols of the arena.
+    fn resolve_in_table(&self, addr: u64) -> Option<SymbolRef<'_>> {
         let idx = self.by_addr();
         let p = idx.partition_point(|&i| self.syms[i as usize].addr <= addr);
         if p == 0 {

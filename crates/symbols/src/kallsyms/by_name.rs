@@ -20,10 +20,11 @@
 use super::{
     AddressEncoding, KallsymsAddrs, MAX_KALLSYMS, Stream, Tokens, decode_names, read_tokens,
 };
-use crate::table::{SymbolOrigin, SymbolTable};
-use holdup_kmem::KernelMemory;
+use crate::table::{SymbolOrigin, SymbolTable, is_kernel_address};
+use holdup_kmem::{KernelMemory, ReadError};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Names are read a page at a time: a probe needs a few hundred bytes.
 const PROBE_CHUNK: usize = 4096;
@@ -42,7 +43,31 @@ pub struct KallsymsByName<'m> {
     seqs: u64,
     relative_base: u64,
     encoding: AddressEncoding,
+    /// The names, sequence numbers and offsets read whole ([`KallsymsIndex`]); `None`:
+    /// read from `mem` as probes need them.
+    preloaded: Option<Preloaded>,
 }
+
+/// Tables read whole into memory.
+struct Preloaded {
+    names: Vec<u8>,
+    seqs: Vec<u8>,
+    offsets: Vec<u8>,
+}
+
+/// Memory for a search whose tables are all preloaded: never read.
+struct NoMemory;
+
+impl KernelMemory for NoMemory {
+    fn read(&self, vaddr: u64, _: &mut [u8]) -> Result<(), ReadError> {
+        Err(ReadError::Corrupt {
+            vaddr,
+            detail: "kallsyms tables were read whole; nothing else is".into(),
+        })
+    }
+}
+
+static NO_MEMORY: NoMemory = NoMemory;
 
 impl<'m> KallsymsByName<'m> {
     /// Finds the tables of the kernel in `mem`; `None` when they cannot be searched by name
@@ -63,6 +88,7 @@ impl<'m> KallsymsByName<'m> {
             seqs: 0,
             relative_base: mem.read_u64(addrs.relative_base).ok()?,
             encoding: AddressEncoding::BaseRelative,
+            preloaded: None,
         };
         let align8 = |n: u64| n.div_ceil(8) * 8;
         let markers_len = align8(4 * u64::from(num).div_ceil(256));
@@ -160,15 +186,20 @@ impl<'m> KallsymsByName<'m> {
     }
 
     /// A reader of the names table from the start of run `run` (symbol `256 * run`).
-    fn names_from(&self, run: usize) -> Stream<'m> {
+    fn names_from(&self, run: usize) -> Stream<'_> {
         let start = u64::from(self.markers[run]);
+        let limit = self.names_len.saturating_sub(start);
+        let buf = match &self.preloaded {
+            Some(p) => Cow::Borrowed(p.names.get(start as usize..).unwrap_or_default()),
+            None => Cow::Owned(Vec::new()),
+        };
         Stream {
             mem: self.mem,
             base: self.addrs.names.wrapping_add(start),
-            buf: Cow::Owned(Vec::new()),
+            buf,
             buf_off: 0,
             pos: 0,
-            limit: self.names_len.saturating_sub(start),
+            limit,
             chunk: PROBE_CHUNK,
             what: "kallsyms_names",
         }
@@ -177,19 +208,85 @@ impl<'m> KallsymsByName<'m> {
     /// The table index of the `k`-th name in name order.
     fn seq(&self, k: usize) -> Option<usize> {
         let mut b = [0u8; 3];
-        self.mem
-            .read(self.seqs.wrapping_add(3 * k as u64), &mut b)
-            .ok()?;
+        match &self.preloaded {
+            Some(p) => b.copy_from_slice(p.seqs.get(3 * k..3 * k + 3)?),
+            None => self
+                .mem
+                .read(self.seqs.wrapping_add(3 * k as u64), &mut b)
+                .ok()?,
+        }
         let i = (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
         (i < self.num as usize).then_some(i)
     }
 
     /// `kallsyms_offsets[i]`.
     fn offset(&self, i: usize) -> Option<i32> {
-        self.mem
-            .read_u32(self.addrs.offsets.wrapping_add(4 * i as u64))
-            .ok()
-            .map(|o| o as i32)
+        match &self.preloaded {
+            Some(p) => p
+                .offsets
+                .get(4 * i..4 * i + 4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            None => self
+                .mem
+                .read_u32(self.addrs.offsets.wrapping_add(4 * i as u64))
+                .ok()
+                .map(|o| o as i32),
+        }
+    }
+
+    /// Symbol `i`'s address.
+    fn addr(&self, i: usize) -> Option<u64> {
+        let off = self.offset(i)?;
+        Some(
+            self.encoding
+                .decode(off, i, &self.addrs, self.relative_base),
+        )
+    }
+
+    /// Reads the names, sequence numbers and offsets whole (in parallel: a few hundred
+    /// pages) for many lookups by name and by address; `None` when a table cannot be read,
+    /// a marker is not where the names put it (every name's length is walked, so a name
+    /// expands as it would from the start of the table), or the addresses are not in
+    /// ascending order (the search by address needs them so, as the kernel's own
+    /// `kallsyms_lookup()` does).
+    pub fn into_index(self) -> Option<KallsymsIndex> {
+        let num = self.num as usize;
+        let read = |at: u64, len: usize| holdup_kmem::read_vec_parallel(self.mem, at, len).ok();
+        let names = read(self.addrs.names, self.names_len as usize)?;
+        let end = names_end_checking_markers(&names, num, &self.markers)?;
+        if end as u64 + 8 <= self.names_len {
+            return None;
+        }
+        let seqs = read(self.seqs, 3 * num)?;
+        let offsets = read(self.addrs.offsets, 4 * num)?;
+        let search = KallsymsByName {
+            mem: &NO_MEMORY,
+            addrs: self.addrs,
+            num: self.num,
+            tokens: self.tokens,
+            markers: self.markers,
+            names_len: self.names_len,
+            seqs: self.seqs,
+            relative_base: self.relative_base,
+            encoding: self.encoding,
+            preloaded: Some(Preloaded {
+                names,
+                seqs,
+                offsets,
+            }),
+        };
+        let mut last = 0u64;
+        for i in 0..num {
+            let a = search.addr(i)?;
+            if a < last {
+                return None;
+            }
+            last = a;
+        }
+        Some(KallsymsIndex {
+            search,
+            decoded: (0..num).map(|_| OnceLock::new()).collect(),
+        })
     }
 
     /// Symbol `i`'s name (without its type char) and type char.
@@ -201,9 +298,8 @@ impl<'m> KallsymsByName<'m> {
         Some((d.arena, kind))
     }
 
-    /// The table index and type char of the first symbol named `target`.
-    fn find(&self, target: &[u8]) -> Option<(usize, u8)> {
-        // The first position in name order whose name is not below `target`.
+    /// The first position in name order whose name is not below `target`.
+    fn lower_bound(&self, target: &[u8]) -> Option<usize> {
         let (mut lo, mut hi) = (0usize, self.num as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -213,10 +309,138 @@ impl<'m> KallsymsByName<'m> {
                 hi = mid;
             }
         }
-        let i = self.seq(lo)?;
+        Some(lo)
+    }
+
+    /// The table index and type char of the first symbol named `target`.
+    fn find(&self, target: &[u8]) -> Option<(usize, u8)> {
+        let i = self.seq(self.lower_bound(target)?)?;
         let (name, kind) = self.name(i)?;
         (name == target).then_some((i, kind))
     }
+}
+
+/// The kernel's kallsyms read whole but not expanded: symbols are found by name (binary
+/// search over `kallsyms_seqs_of_names`) and by address (binary search over
+/// `kallsyms_offsets`), as the kernel's own `kallsyms_lookup_name()` and `kallsyms_lookup()`
+/// find them, and each name is expanded the first time it is asked for. A report touches a
+/// few hundred of the ~100,000 names: expanding and indexing all of them was most of the
+/// work of opening a dump.
+pub struct KallsymsIndex {
+    search: KallsymsByName<'static>,
+    /// Each symbol's name and type char, expanded when first asked for (`None`: the name
+    /// could not be expanded).
+    decoded: Vec<OnceLock<Option<Expanded>>>,
+}
+
+/// A name expanded, and its type char.
+type Expanded = (Box<str>, u8);
+
+impl std::fmt::Debug for KallsymsIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KallsymsIndex")
+            .field("symbols", &self.search.num)
+            .field("encoding", &self.search.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KallsymsIndex {
+    /// `kallsyms_num_syms`.
+    pub fn num_syms(&self) -> usize {
+        self.search.num as usize
+    }
+
+    /// Which address encoding matched `_stext`.
+    pub fn encoding(&self) -> AddressEncoding {
+        self.search.encoding
+    }
+
+    /// Symbol `i`'s name and type char (an empty name and `?` if it cannot be expanded).
+    pub fn entry(&self, i: usize) -> (&str, u8) {
+        let slot = self.decoded.get(i).and_then(|d| {
+            d.get_or_init(|| {
+                let (name, kind) = self.search.name(i)?;
+                Some((String::from_utf8_lossy(&name).into(), kind))
+            })
+            .as_ref()
+        });
+        slot.map_or(("", b'?'), |(n, k)| (n, *k))
+    }
+
+    /// Symbol `i`'s address.
+    pub fn addr(&self, i: usize) -> u64 {
+        self.search.addr(i).unwrap_or(0)
+    }
+
+    /// Indices of every symbol named `name`, in table order.
+    pub fn find_all(&self, name: &str) -> Vec<usize> {
+        let target = name.as_bytes();
+        let Some(mut k) = self.search.lower_bound(target) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        while let Some(i) = self.search.seq(k) {
+            if self.entry(i).0.as_bytes() != target {
+                break;
+            }
+            found.push(i);
+            k += 1;
+        }
+        found
+    }
+
+    /// The symbol containing kernel address `addr`, as the kernel's `%pS` finds it: the
+    /// last at or below it (the first of its aliases); with its address and the next
+    /// symbol's, if any.
+    pub fn resolve(&self, addr: u64) -> Option<(usize, u64, Option<u64>)> {
+        let num = self.num_syms();
+        let below = |end: usize, pred: &dyn Fn(u64) -> bool| {
+            let (mut lo, mut hi) = (0usize, end);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if pred(self.addr(mid)) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        let p = below(num, &|a| a <= addr);
+        if p == 0 {
+            return None;
+        }
+        let at = self.addr(p - 1);
+        if !is_kernel_address(at) {
+            return None;
+        }
+        let first = below(p, &|a| a < at);
+        let next = (p < num).then(|| self.addr(p));
+        Some((first, at, next))
+    }
+}
+
+/// Where the `num` names in `names` end, reading only their lengths; `None` when one runs
+/// past the end or a run of 256 does not start where its marker says.
+fn names_end_checking_markers(names: &[u8], num: usize, markers: &[u32]) -> Option<usize> {
+    let mut pos = 0usize;
+    for i in 0..num {
+        if i % 256 == 0 && markers.get(i / 256).map(|&m| m as usize) != Some(pos) {
+            return None;
+        }
+        let b = *names.get(pos)?;
+        let len = if b & 0x80 != 0 {
+            let hi = *names.get(pos + 1)?;
+            pos += 2;
+            usize::from(b & 0x7f) | (usize::from(hi) << 7)
+        } else {
+            pos += 1;
+            usize::from(b)
+        };
+        pos += len;
+    }
+    (pos <= names.len()).then_some(pos)
 }
 
 /// Moves `names` past `n` names (length bytes and tokens) without expanding them.
