@@ -388,3 +388,58 @@ fn jobs_do_not_change_the_lines() {
     assert_eq!((s1, s4), (0, 0), "{e1}{e4}");
     assert_eq!(strip(&o1), strip(&o4));
 }
+
+/// Triage reads a kernel build's BTF once: a later dump of the same build (same BUILD-ID and
+/// release, equal sampled BTF pages) reuses it, and reports exactly what it reports when it
+/// reads its own. The 6.1 fixtures are two boots of one build (one with 5-level paging, so
+/// another KASLR layout altogether); 6.12's are another build.
+#[test]
+fn btf_shared_between_dumps_of_one_build_changes_nothing() {
+    use holdup_kernel::{BtfCache, Kernel, OpenOptions};
+    use holdup_report::{build_report, to_json};
+    use std::sync::Arc;
+    let m = manifest();
+    let cache = Arc::new(BtfCache::default());
+    let shared = OpenOptions {
+        btf_cache: Some(cache),
+        ..OpenOptions::default()
+    };
+    // The report as JSON, without the line saying where the types came from.
+    let report = |k: &Kernel| {
+        let r = build_report(k, "dump", &Default::default()).expect("report");
+        let mut v: Value = serde_json::from_str(&to_json(&r)).expect("report JSON");
+        v["kernel"]["types"].take();
+        v
+    };
+    let mut seen = BTreeSet::new();
+    let mut reused = 0;
+    let dumps = m.fixtures.iter().flat_map(|fx| {
+        fx.files
+            .iter()
+            .filter(|f| f.role == "dump" || f.role == "dump-zst")
+            .map(move |f| (fx, f, holdup_e2e::dump_path(fx, f)))
+    });
+    for (fx, f, path) in dumps {
+        let what = format!("{} {}", fx.name, f.file);
+        let k = Kernel::open(&path, &shared).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let first_of_build = seen.insert(fx.release.clone());
+        assert_eq!(
+            k.types_source.contains("parsed once"),
+            !first_of_build,
+            "{what}: {}",
+            k.types_source
+        );
+        if first_of_build {
+            continue;
+        }
+        reused += 1;
+        let own =
+            Kernel::open(&path, &OpenOptions::default()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(!own.types_source.contains("parsed once"));
+        assert!(
+            report(&k) == report(&own),
+            "{what}: the report differs when the BTF is shared"
+        );
+    }
+    assert!(reused >= 3, "only {reused} dumps reused a build's BTF");
+}

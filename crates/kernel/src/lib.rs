@@ -10,6 +10,7 @@
 //! - [`stack`]: kernel stacks (ORC unwinding, saved CPU registers).
 //! - [`sysinfo`]: what crash's `sys` shows.
 
+pub mod btf_cache;
 pub mod btf_modules;
 pub mod list;
 pub mod locking;
@@ -21,5 +22,6 @@ pub mod sched;
 pub mod stack;
 pub mod sysinfo;
 
+pub use btf_cache::BtfCache;
 pub use holdup_kmem::KernelDump;
 pub use open::{Kernel, OpenError, OpenOptions};

@@ -2,10 +2,13 @@
 //! memory, symbols and types — like drgn's `Program`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::btf_cache::{BtfCache, DumpBtf, read_btf};
 
 use holdup_kmem::{KernelDump, KernelMemory, OpenError as DumpOpenError, ReadError};
 use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolError, SymbolTable};
-use holdup_types::{Btf, Dwarf, TypeSource, Types};
+use holdup_types::{Dwarf, Types};
 use holdup_vmcoreinfo::VmcoreInfo;
 
 /// How to open a dump.
@@ -21,6 +24,8 @@ pub struct OpenOptions {
     /// up and the table is not expanded; module symbols are then left out too. `None`:
     /// every symbol.
     pub symbols_needed: Option<&'static [&'static str]>,
+    /// BTF already read from another dump of the same kernel build (`holdup triage`).
+    pub btf_cache: Option<Arc<BtfCache>>,
 }
 
 /// Symbols opening a dump itself reads.
@@ -105,8 +110,9 @@ impl Kernel {
         let mut early_btf = None;
         let mut skip_module_symbols = opts.skip_module_symbols;
 
+        let cache = opts.btf_cache.as_deref();
         let named = match (&opts.vmlinux, opts.symbols_needed) {
-            (None, Some(needed)) => named_symbols(&dump, needed),
+            (None, Some(needed)) => named_symbols(&dump, needed, cache),
             _ => None,
         };
         let (mut symbols, symbols_source) = match (&opts.vmlinux, named) {
@@ -130,7 +136,7 @@ impl Kernel {
                 (table, source)
             }
             (None, None) => {
-                let (table, btf) = kallsyms_and_btf(&dump);
+                let (table, btf) = kallsyms_and_btf(&dump, cache);
                 early_btf = btf;
                 let table = table.map_err(|source| OpenError::Symbols {
                     path: shown.clone(),
@@ -168,15 +174,14 @@ impl Kernel {
             None => {
                 let btf = match early_btf {
                     Some(btf) => btf,
-                    None => holdup_symbols::kernel_btf(&dump.mem, &symbols),
+                    None => btf_by_symbols(&dump, &symbols, cache),
                 };
                 let btf = btf.map_err(|e| OpenError::Types {
                     path: shown.clone(),
                     release: release.clone(),
                     detail: e.to_string(),
                 })?;
-                let source = format!("BTF in the dump ({})", btf.origin().description);
-                (Types::new(btf), source)
+                (Types::from(btf.btf.clone()), btf.source())
             }
         };
 
@@ -223,6 +228,25 @@ impl Kernel {
     }
 }
 
+/// The kernel's BTF, between the symbols `__start_BTF` and `__stop_BTF`.
+fn btf_by_symbols(
+    dump: &KernelDump,
+    symbols: &SymbolTable,
+    cache: Option<&BtfCache>,
+) -> Result<DumpBtf, SymbolError> {
+    let at = |name: &str| {
+        symbols
+            .address_of(name)
+            .ok_or_else(|| SymbolError::NoSymbol(name.into()))
+    };
+    Ok(read_btf(
+        dump,
+        at("__start_BTF")?,
+        at("__stop_BTF")?,
+        cache,
+    )?)
+}
+
 /// Only the symbols `needed` (and those opening needs), found by name, with the kernel's
 /// BTF read from what they give, and `kallsyms_num_syms`; `None` when kallsyms cannot be
 /// searched by name (the whole table is expanded then).
@@ -230,7 +254,8 @@ impl Kernel {
 fn named_symbols(
     dump: &KernelDump,
     needed: &[&str],
-) -> Option<(SymbolTable, Option<Result<Btf, SymbolError>>, u32)> {
+    cache: Option<&BtfCache>,
+) -> Option<(SymbolTable, Option<Result<DumpBtf, SymbolError>>, u32)> {
     let vi = &dump.vmcoreinfo;
     let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()).ok()?;
     let by_name = KallsymsByName::new(&dump.mem, addrs)?;
@@ -240,7 +265,7 @@ fn named_symbols(
         || {
             let start = by_name.lookup("__start_BTF")?.0;
             let stop = by_name.lookup("__stop_BTF")?.0;
-            Some(Btf::from_memory(&dump.mem, start, stop).map_err(SymbolError::from))
+            Some(read_btf(dump, start, stop, cache).map_err(SymbolError::from))
         },
     );
     Some((table, btf, by_name.num_syms()))
@@ -253,9 +278,10 @@ fn named_symbols(
 #[allow(clippy::type_complexity)]
 fn kallsyms_and_btf(
     dump: &KernelDump,
+    cache: Option<&BtfCache>,
 ) -> (
     Result<SymbolTable, SymbolError>,
-    Option<Result<Btf, SymbolError>>,
+    Option<Result<DumpBtf, SymbolError>>,
 ) {
     let vi = &dump.vmcoreinfo;
     let addrs = match KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()) {
@@ -271,11 +297,7 @@ fn kallsyms_and_btf(
     {
         let (index, btf) = rayon::join(
             move || by_name.into_index(),
-            || {
-                let btf = Btf::from_memory(&dump.mem, start, stop)?;
-                btf.index_names();
-                Ok(btf)
-            },
+            || read_btf(dump, start, stop, cache).map_err(SymbolError::from),
         );
         let table = match index {
             Some(index) => Ok(SymbolTable::from_kallsyms_index(index)),
@@ -290,7 +312,7 @@ fn kallsyms_and_btf(
         &["__start_BTF", "__stop_BTF"],
         |found| match (found[0], found[1]) {
             (Some(start), Some(stop)) => {
-                Some(Btf::from_memory(&dump.mem, start, stop).map_err(SymbolError::from))
+                Some(read_btf(dump, start, stop, cache).map_err(SymbolError::from))
             }
             _ => None,
         },

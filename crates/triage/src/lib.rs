@@ -13,15 +13,16 @@ pub mod signature;
 use discover::{Found, Layout, panic_from_dmesg};
 use holdup_analysis::hang::{HangOptions, analyse_hang};
 use holdup_analysis::{Analysis, RootCause, RootKind, WaitGraph};
-use holdup_kernel::Kernel;
 use holdup_kernel::sched::Task;
 use holdup_kernel::stack::unwind::Unwinder;
 use holdup_kernel::sysinfo::{kernel_log, system_info};
+use holdup_kernel::{BtfCache, Kernel, OpenOptions};
 use serde::{Deserialize, Serialize};
 use signature::{FrameName, LockSig, RootInput, Signature};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Version of the line schema: fields are only added within a version.
@@ -101,6 +102,9 @@ pub struct Options {
     pub vmlinux: Option<PathBuf>,
     /// Skip the scan of every struct page for locked pages.
     pub no_page_scan: bool,
+    /// BTF read from one dump, reused for the later dumps of the same kernel build
+    /// (shared by every dump of a run: clones of the options share it).
+    pub btf_cache: Arc<BtfCache>,
 }
 
 /// Analyses one dump into its line. Never fails: what went wrong is in `errors`.
@@ -158,7 +162,14 @@ pub fn triage(found: &Found, opts: &Options) -> TriageLine {
 }
 
 fn analyse(found: &Found, opts: &Options, line: &mut TriageLine) -> Result<(), String> {
-    let (kernel, vmlinux) = debuginfo::open_kernel(&found.path, opts.vmlinux.as_deref())?;
+    let (kernel, vmlinux) = debuginfo::open_kernel_with(
+        &found.path,
+        opts.vmlinux.as_deref(),
+        OpenOptions {
+            btf_cache: Some(opts.btf_cache.clone()),
+            ..OpenOptions::default()
+        },
+    )?;
     line.vmlinux = vmlinux.path().map(|p| p.display().to_string());
     line.release = kernel.dump.vmcoreinfo.osrelease().map(str::to_string);
     let log = kernel_log(&kernel).ok();

@@ -78,6 +78,7 @@ pub fn run(args: &TriageArgs) -> Result<(), Failure> {
     let opts = Options {
         vmlinux: args.vmlinux.clone(),
         no_page_scan: args.no_page_scan,
+        ..Options::default()
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
