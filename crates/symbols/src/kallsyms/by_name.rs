@@ -285,7 +285,7 @@ impl<'m> KallsymsByName<'m> {
         }
         Some(KallsymsIndex {
             search,
-            decoded: (0..num).map(|_| OnceLock::new()).collect(),
+            decoded: (0..num.div_ceil(256)).map(|_| OnceLock::new()).collect(),
         })
     }
 
@@ -329,8 +329,9 @@ impl<'m> KallsymsByName<'m> {
 pub struct KallsymsIndex {
     search: KallsymsByName<'static>,
     /// Each symbol's name and type char, expanded when first asked for (`None`: the name
-    /// could not be expanded).
-    decoded: Vec<OnceLock<Option<Expanded>>>,
+    /// could not be expanded); in runs of 256, each allocated when first used (a slot for
+    /// every symbol up front would be 3 MB of memory to fault in).
+    decoded: Vec<OnceLock<Box<[OnceLock<Option<Expanded>>]>>>,
 }
 
 /// A name expanded, and its type char.
@@ -358,7 +359,10 @@ impl KallsymsIndex {
 
     /// Symbol `i`'s name and type char (an empty name and `?` if it cannot be expanded).
     pub fn entry(&self, i: usize) -> (&str, u8) {
-        let slot = self.decoded.get(i).and_then(|d| {
+        let run = self.decoded.get(i / 256).map(|r| {
+            r.get_or_init(|| (0..256).map(|_| OnceLock::new()).collect())
+        });
+        let slot = run.and_then(|r| r.get(i % 256)).and_then(|d| {
             d.get_or_init(|| {
                 let (name, kind) = self.search.name(i)?;
                 Some((String::from_utf8_lossy(&name).into(), kind))
