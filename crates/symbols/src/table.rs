@@ -414,8 +414,8 @@ impl SymbolTable {
         let mut found: Vec<Symbol<'_>> = match &self.kallsyms {
             Some(k) => k
                 .find_all(name)
-                .into_iter()
-                .map(|i| self.view_kallsyms(k, i))
+                .iter()
+                .map(|&i| self.view_kallsyms(k, i))
                 .collect(),
             None => Vec::new(),
         };

@@ -24,7 +24,11 @@ use crate::table::{SymbolOrigin, SymbolTable, is_kernel_address};
 use holdup_kmem::{KernelMemory, ReadError};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Most names whose lookups are remembered.
+const MAX_MEMO: usize = 4096;
 
 /// Names are read a page at a time: a probe needs a few hundred bytes.
 const PROBE_CHUNK: usize = 4096;
@@ -286,6 +290,7 @@ impl<'m> KallsymsByName<'m> {
         Some(KallsymsIndex {
             search,
             decoded: (0..num.div_ceil(256)).map(|_| OnceLock::new()).collect(),
+            found: Mutex::default(),
         })
     }
 
@@ -331,11 +336,16 @@ pub struct KallsymsIndex {
     /// Each symbol's name and type char, expanded when first asked for (`None`: the name
     /// could not be expanded); in runs of 256, each allocated when first used (a slot for
     /// every symbol up front would be 3 MB of memory to fault in).
-    decoded: Vec<OnceLock<Box<[OnceLock<Option<Expanded>>]>>>,
+    decoded: Vec<OnceLock<Run>>,
+    /// Names already searched for, and the symbols found (the same few names are asked for
+    /// again and again: `runqueues` for every CPU, ...).
+    found: Mutex<HashMap<Box<str>, Arc<[usize]>>>,
 }
 
 /// A name expanded, and its type char.
 type Expanded = (Box<str>, u8);
+/// The slots of a run of 256 symbols' names.
+type Run = Box<[OnceLock<Option<Expanded>>]>;
 
 impl std::fmt::Debug for KallsymsIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -359,9 +369,10 @@ impl KallsymsIndex {
 
     /// Symbol `i`'s name and type char (an empty name and `?` if it cannot be expanded).
     pub fn entry(&self, i: usize) -> (&str, u8) {
-        let run = self.decoded.get(i / 256).map(|r| {
-            r.get_or_init(|| (0..256).map(|_| OnceLock::new()).collect())
-        });
+        let run = self
+            .decoded
+            .get(i / 256)
+            .map(|r| r.get_or_init(|| (0..256).map(|_| OnceLock::new()).collect()));
         let slot = run.and_then(|r| r.get(i % 256)).and_then(|d| {
             d.get_or_init(|| {
                 let (name, kind) = self.search.name(i)?;
@@ -378,7 +389,20 @@ impl KallsymsIndex {
     }
 
     /// Indices of every symbol named `name`, in table order.
-    pub fn find_all(&self, name: &str) -> Vec<usize> {
+    pub fn find_all(&self, name: &str) -> Arc<[usize]> {
+        let memo = || self.found.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = memo().get(name) {
+            return found.clone();
+        }
+        let found: Arc<[usize]> = self.search_all(name).into();
+        let mut m = memo();
+        if m.len() < MAX_MEMO {
+            m.insert(name.into(), found.clone());
+        }
+        found
+    }
+
+    fn search_all(&self, name: &str) -> Vec<usize> {
         let target = name.as_bytes();
         let Some(mut k) = self.search.lower_bound(target) else {
             return Vec::new();
