@@ -336,6 +336,16 @@ pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
         .collect()
 }
 
+/// A `KEY: value` field of crash's `sys` output.
+pub fn crash_sys_field(sys: &str, key: &str) -> String {
+    sys.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("crash sys has no {key}"))
+}
+
 /// The text of an oracle or other fixture file.
 pub fn fixture_text(fx: &Fixture, file: &str) -> String {
     let p = fx.path(file);

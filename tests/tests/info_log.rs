@@ -1,7 +1,7 @@
 //! `holdup info` and `holdup log` on every committed dump agree with the guest's serial
 //! console and with crash's `sys`.
 
-use holdup_e2e::{all_dumps, fixture_text, holdup_ok, manifest};
+use holdup_e2e::{all_dumps, crash_sys_field, fixture_text, holdup_ok, manifest};
 
 /// The kernel lines of the first boot in a serial console log (before the capture kernel's
 /// log restarts its clock), without the timestamps' surrounding whitespace.
@@ -59,16 +59,6 @@ fn log_holds_every_kernel_line_of_the_serial_console_in_order() {
             &missing[..missing.len().min(3)]
         );
     }
-}
-
-/// A `KEY: value` field of crash's `sys` output.
-fn crash_sys_field(sys: &str, key: &str) -> String {
-    sys.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(": ")?;
-            (k.trim() == key).then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("crash sys has no {key}"))
 }
 
 #[test]

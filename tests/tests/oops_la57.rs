@@ -9,7 +9,7 @@
 
 use holdup_dump::{Dump, PhysicalMemory};
 use holdup_e2e::{
-    Fixture, Manifest, Oops, TruthLine, fixture_text, holdup, holdup_ok, manifest,
+    Fixture, Manifest, Oops, TruthLine, crash_sys_field, fixture_text, holdup, holdup_ok, manifest,
     parse_crash_backtraces, parse_hex,
 };
 use serde_json::Value;
@@ -65,16 +65,6 @@ fn the_oops(fx: &Fixture) -> Oops {
         .collect();
     assert_eq!(oops.len(), 1, "{}: one oops line in the truth", fx.name);
     oops.into_iter().next().unwrap()
-}
-
-/// A `KEY: value` field of crash's `sys` output.
-fn crash_sys_field(sys: &str, key: &str) -> String {
-    sys.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(": ")?;
-            (k.trim() == key).then(|| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("crash sys has no {key}"))
 }
 
 #[test]

@@ -424,6 +424,31 @@ impl PageScan {
 }
 
 #[cfg(test)]
+impl MemMap {
+    /// A 6.1-like layout for unit tests: 64-byte struct pages at 0xffffea0000000000, the
+    /// direct map at 0xffff888000000000, the flags and members where 6.1 has them.
+    pub(crate) fn for_tests(max_pfn: u64, flag_names: Vec<String>) -> MemMap {
+        MemMap {
+            vmemmap: 0xffff_ea00_0000_0000,
+            page_offset: Some(0xffff_8880_0000_0000),
+            page_size: 64,
+            max_pfn,
+            nr_pageflags: 24,
+            flag_names,
+            pg_locked: 0,
+            pg_writeback: 1,
+            pg_uptodate: 3,
+            pg_head: 6,
+            pg_waiters: 7,
+            compound_head: 8,
+            mapping: 24,
+            index: 32,
+            folio_nr_pages: Some(96),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::locking::testmem::FakeMem;
@@ -439,23 +464,7 @@ mod tests {
         ] {
             names[b] = n.into();
         }
-        MemMap {
-            vmemmap: 0xffff_ea00_0000_0000,
-            page_offset: Some(0xffff_8880_0000_0000),
-            page_size: 64,
-            max_pfn: 2048,
-            nr_pageflags: 24,
-            flag_names: names,
-            pg_locked: 0,
-            pg_writeback: 1,
-            pg_uptodate: 3,
-            pg_head: 6,
-            pg_waiters: 7,
-            compound_head: 8,
-            mapping: 24,
-            index: 32,
-            folio_nr_pages: Some(96),
-        }
+        MemMap::for_tests(2048, names)
     }
 
     #[test]

@@ -870,23 +870,9 @@ mod tests {
     const DIRECT: u64 = 0xffff_8880_0000_0000;
 
     fn memmap() -> MemMap {
-        MemMap {
-            vmemmap: VMEMMAP,
-            page_offset: Some(DIRECT),
-            page_size: 64,
-            max_pfn: 1024,
-            nr_pageflags: 24,
-            flag_names: vec![String::new(); 24],
-            pg_locked: 0,
-            pg_writeback: 1,
-            pg_uptodate: 3,
-            pg_head: 6,
-            pg_waiters: 7,
-            compound_head: 8,
-            mapping: 24,
-            index: 32,
-            folio_nr_pages: Some(96),
-        }
+        let m = MemMap::for_tests(1024, vec![String::new(); 24]);
+        assert_eq!((m.vmemmap, m.page_offset), (VMEMMAP, Some(DIRECT)));
+        m
     }
 
     fn layout(test: SlabTest) -> SlabLayout {
