@@ -21,3 +21,17 @@ def open_vmlinux(vmlinux):
     mod.try_file(vmlinux, force=True)
     prog.type("struct task_struct")
     return prog
+
+
+def member_fields(sname, path, bit, member):
+    """The offset_bytes, bit_offset, bit_size and size columns of a member's row in
+    dwarf-offsets.tsv and module-dwarf-offsets.tsv (bit_offset and bit_size `-` but for
+    bitfields)."""
+    try:
+        size = str(drgn.sizeof(member.type))
+    except (TypeError, ValueError):
+        size = "-"
+    if member.bit_field_size:
+        return f"{bit // 8}\t{bit}\t{member.bit_field_size}\t{size}"
+    assert bit % 8 == 0, (sname, path, bit)
+    return f"{bit // 8}\t-\t-\t{size}"

@@ -17,7 +17,7 @@ import sys
 
 import drgn
 
-from drgn_common import open_vmlinux
+from drgn_common import member_fields, open_vmlinux
 
 # struct -> member paths (alternatives that differ between kernels are all listed).
 STRUCTS = {
@@ -133,15 +133,7 @@ def main(vmlinux):
             if r is None:
                 continue
             bit, m = r
-            try:
-                size = str(drgn.sizeof(m.type))
-            except (TypeError, ValueError):
-                size = "-"
-            if m.bit_field_size:
-                print(f"{sname}\t{path}\t{bit // 8}\t{bit}\t{m.bit_field_size}\t{size}")
-            else:
-                assert bit % 8 == 0, (sname, path, bit)
-                print(f"{sname}\t{path}\t{bit // 8}\t-\t-\t{size}")
+            print(f"{sname}\t{path}\t{member_fields(sname, path, bit, m)}")
 
 
 if __name__ == "__main__":

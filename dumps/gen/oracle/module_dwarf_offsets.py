@@ -24,7 +24,7 @@ import sys
 
 import drgn
 
-from drgn_common import open_dump
+from drgn_common import member_fields, open_dump
 
 # Structures each module defines (absent ones are omitted).
 STRUCTS = {
@@ -89,15 +89,7 @@ def struct_rows(module, ko):
             continue
         print(f"{module}\t{sname}\t-\t-\t-\t-\t{t.size}")
         for path, bit, m in member_rows(t, "", 0, 0):
-            try:
-                size = str(drgn.sizeof(m.type))
-            except (TypeError, ValueError):
-                size = "-"
-            if m.bit_field_size:
-                print(f"{module}\t{sname}\t{path}\t{bit // 8}\t{bit}\t{m.bit_field_size}\t{size}")
-            else:
-                assert bit % 8 == 0, (sname, path, bit)
-                print(f"{module}\t{sname}\t{path}\t{bit // 8}\t-\t-\t{size}")
+            print(f"{module}\t{sname}\t{path}\t{member_fields(sname, path, bit, m)}")
 
 
 def main(vmlinux, dump, ko_dirs):
