@@ -499,10 +499,12 @@ impl Btf {
     }
 
     fn build_names(&self) -> NameIndex {
-        // Names are hashed in parallel (in order), then inserted in id order.
+        // Names are hashed in parallel (in order; a small blob, a module's, in one piece: waking
+        // the other threads would cost more), then inserted in id order.
         let named: Vec<(u32, u64)> = self
             .offsets
             .par_iter()
+            .with_min_len(4096)
             .enumerate()
             .filter_map(|(i, &off)| {
                 let (nk, name) = self.lookup_name(off)?;
