@@ -28,12 +28,27 @@ fn first_kernel_console_lines(serial: &str) -> Vec<String> {
     lines
 }
 
+/// `holdup log` as the console prints it: each line after the first of a record (indented
+/// under its text, as dmesg prints it) with the record's `[ timestamp] ` prefix.
+fn as_console(log: &str) -> Vec<String> {
+    let mut prefix = String::new();
+    log.lines()
+        .map(|l| match l.find("] ") {
+            Some(i) if l.starts_with('[') => {
+                prefix = l[..i + 2].to_string();
+                l.to_string()
+            }
+            _ => format!("{prefix}{}", l.get(prefix.len()..).unwrap_or("")),
+        })
+        .collect()
+}
+
 #[test]
 fn log_holds_every_kernel_line_of_the_serial_console_in_order() {
     let m = manifest();
     for (fx, f, path) in all_dumps(&m) {
         let log = holdup_ok(&["log", path.to_str().unwrap()]);
-        let log_lines: Vec<&str> = log.lines().collect();
+        let log_lines = as_console(&log);
         let console = first_kernel_console_lines(&fixture_text(fx, "serial.log"));
         assert!(
             console.len() > 100,
@@ -149,4 +164,38 @@ fn info_from_a_few_symbols_equals_info_from_the_whole_table() {
         assert_eq!(few, whole, "{what}: info from a few symbols");
         assert_eq!(few_btf, whole_btf, "{what}: module BTF");
     }
+}
+
+/// `holdup log` prints what crash's `log` prints, line for line (timestamps, multi-line
+/// records indented as dmesg indents them), on every dump of every fixture.
+#[test]
+fn log_equals_crash_log() {
+    let m = manifest();
+    let dumps = m.fixtures.iter().flat_map(|fx| {
+        fx.files
+            .iter()
+            .filter(|f| f.role == "dump" || f.role == "dump-zst")
+            .map(move |f| (fx, f, holdup_e2e::dump_path(fx, f)))
+    });
+    let mut checked = 0;
+    for (fx, f, path) in dumps {
+        let log = holdup_ok(&["log", path.to_str().unwrap()]);
+        let crash = fixture_text(fx, "crash-log.txt");
+        let (ours, theirs): (Vec<&str>, Vec<&str>) =
+            (log.lines().collect(), crash.lines().collect());
+        let first_diff = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+        assert!(
+            first_diff.is_none() && ours.len() == theirs.len(),
+            "{} {}: {} lines vs crash's {}; first difference at line {:?}: {:?} vs {:?}",
+            fx.name,
+            f.file,
+            ours.len(),
+            theirs.len(),
+            first_diff.map(|i| i + 1),
+            first_diff.map(|i| ours[i]),
+            first_diff.map(|i| theirs[i]),
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} dumps compared");
 }

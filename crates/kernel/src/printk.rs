@@ -120,21 +120,26 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The record as the kernel prints it on its console (`record_print_text()`):
-    /// `[    1.234567] text`, with the prefix repeated on every line of a multi-line record,
-    /// so each line can be grepped and matched against a serial log.
+    /// The record as dmesg and crash's `log` print it: `[    1.234567] text`, the lines after
+    /// the first of a multi-line record indented under the text (the console repeats the
+    /// prefix instead).
     pub fn to_dmesg_line(&self) -> String {
         let prefix = format!(
             "[{:5}.{:06}] ",
             self.ts_nsec / 1_000_000_000,
             (self.ts_nsec % 1_000_000_000) / 1000
         );
+        // The lines after the first of a record are indented under its text, as dmesg and
+        // crash's `log` print them.
+        let indent = " ".repeat(prefix.len());
         let mut out = String::with_capacity(prefix.len() + self.text.len());
         for (i, line) in self.text.split('\n').enumerate() {
             if i > 0 {
                 out.push('\n');
+                out.push_str(&indent);
+            } else {
+                out.push_str(&prefix);
             }
-            out.push_str(&prefix);
             out.push_str(line);
         }
         out
@@ -527,7 +532,7 @@ mod tests {
     }
 
     #[test]
-    fn every_line_of_a_multi_line_record_gets_the_prefix() {
+    fn the_lines_after_the_first_are_indented_under_the_text() {
         let r = LogRecord {
             seq: 0,
             ts_nsec: 2_580_574_000,
@@ -537,7 +542,7 @@ mod tests {
         };
         assert_eq!(
             r.to_dmesg_line(),
-            "[    2.580574] add:\n[    2.580574]   \"trace_clock=local\""
+            "[    2.580574] add:\n                 \"trace_clock=local\""
         );
     }
 
