@@ -97,6 +97,14 @@ fn info_matches_crash_sys_and_the_manifest() {
         );
         let cpus: u64 = crash_sys_field(&sys, "CPUS").parse().expect("CPUS");
         assert_eq!(info["cpus"], cpus, "{what}: cpus");
+        // crash's MEMORY counts the nodes' present pages, in MiB it calls MB.
+        let ram = info["ram_bytes"].as_u64().expect("ram_bytes");
+        assert_eq!(
+            format!("{:.1} MB", ram as f64 / 1048576.0),
+            crash_sys_field(&sys, "MEMORY"),
+            "{what}: memory"
+        );
+        assert!(info["memory_bytes"].as_u64().expect("memory_bytes") < ram);
         let panic = crash_sys_field(&sys, "PANIC");
         let panic = panic
             .trim_matches('"')

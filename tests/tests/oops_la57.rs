@@ -124,6 +124,11 @@ fn info_shows_the_oops_and_5_level_paging_like_crash_and_drgn() {
     assert_eq!(info["release"], fx.release.as_str());
     assert_eq!(info["release"], crash_sys_field(&sys, "RELEASE").as_str());
     assert_eq!(info["version"], crash_sys_field(&sys, "VERSION").as_str());
+    let ram = info["ram_bytes"].as_u64().expect("ram_bytes");
+    assert_eq!(
+        format!("{:.1} MB", ram as f64 / 1048576.0),
+        crash_sys_field(&sys, "MEMORY")
+    );
     let cpus: u64 = crash_sys_field(&sys, "CPUS").parse().expect("CPUS");
     assert_eq!(info["cpus"], cpus);
     // crash: PANIC: "Oops: 0000 [#1] PREEMPT SMP NOPTI" (check log for details)

@@ -13,7 +13,11 @@ pub struct SystemInfo {
     pub nodename: Option<String>,
     /// CPUs online at the time of the dump.
     pub cpus: Option<u32>,
-    /// `_totalram_pages` times the page size.
+    /// RAM: the present pages of every memory node (`node_present_pages`) times the page
+    /// size, as crash's `sys` counts its MEMORY.
+    pub ram_bytes: Option<u64>,
+    /// `_totalram_pages` times the page size: what the kernel manages (RAM less what it
+    /// reserved at boot).
     pub memory_bytes: Option<u64>,
     /// Nanoseconds since boot: the most recent run-queue clock of any CPU.
     pub uptime_ns: Option<u64>,
@@ -52,6 +56,32 @@ pub const PANIC_PREFIX: &str = "Kernel panic - not syncing: ";
 /// The start of the line x86's `__die()` logs for an oops (`Oops: 0002 [#1] PREEMPT SMP`).
 pub const OOPS_PREFIX: &str = "Oops: ";
 
+/// Most memory nodes read (the kernel's `MAX_NUMNODES` is at most 1024).
+const MAX_NODES: u32 = 1024;
+
+/// Pages present in the memory nodes: each node's `node_present_pages`, the nodes from
+/// `node_data[]` (NUMA kernels) or `contig_page_data`.
+fn present_pages(k: &Kernel) -> Result<u64, ReadError> {
+    let present = sched::offset_of(k, "pglist_data.node_present_pages")?;
+    let nodes: Vec<u64> = match k.symbol("node_data") {
+        Ok(array) => {
+            let n = k.mem().read_u32(k.symbol("nr_node_ids")?)?.min(MAX_NODES);
+            let mut nodes = Vec::new();
+            for i in 0..u64::from(n) {
+                let node = k.mem().read_u64(array + 8 * i)?;
+                if node != 0 {
+                    nodes.push(node);
+                }
+            }
+            nodes
+        }
+        Err(_) => vec![k.symbol("contig_page_data")?],
+    };
+    nodes.iter().try_fold(0u64, |sum, &node| {
+        Ok(sum.saturating_add(k.mem().read_u64(node.wrapping_add(present))?))
+    })
+}
+
 /// Every symbol [`system_info`], [`kernel_log`] and the module BTF list
 /// (`Kernel::load_module_types`) read: `holdup info` opens a dump looking up only these
 /// ([`crate::OpenOptions::symbols_needed`]). A test compares what they give with what the
@@ -63,6 +93,9 @@ pub const INFO_SYMBOLS: &[&str] = &[
     "__per_cpu_offset",
     "runqueues",
     "_totalram_pages",
+    "node_data",
+    "nr_node_ids",
+    "contig_page_data",
     "panic_cpu",
     "prb",
     "modules",
@@ -90,6 +123,11 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         k.symbol("_totalram_pages")
             .and_then(|a| k.mem().read_u64(a))
             .map(|pages| pages.saturating_mul(page_size)),
+    );
+    let ram_bytes = note(
+        &mut problems,
+        "RAM",
+        present_pages(k).map(|pages| pages.saturating_mul(page_size)),
     );
     let uptime_ns = online.as_ref().and_then(|cpus| {
         let clocks: Vec<u64> = cpus
@@ -139,6 +177,7 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         machine,
         nodename,
         cpus,
+        ram_bytes,
         memory_bytes,
         uptime_ns,
         crash_time: k.vmcoreinfo().crash_time().ok().flatten(),

@@ -23,12 +23,18 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         ),
         (
             "MEMORY",
-            info.memory_bytes.map_or("(unreadable)".into(), |b| {
-                format!(
-                    "{:.1} MiB managed by the kernel (totalram_pages)",
-                    b as f64 / 1048576.0
-                )
-            }),
+            match (info.ram_bytes, info.memory_bytes) {
+                (Some(ram), Some(managed)) => format!(
+                    "{:.1} MiB ({:.1} MiB managed by the kernel)",
+                    mib(ram),
+                    mib(managed)
+                ),
+                (Some(ram), None) => format!("{:.1} MiB", mib(ram)),
+                (None, Some(managed)) => {
+                    format!("{:.1} MiB managed by the kernel", mib(managed))
+                }
+                (None, None) => "(unreadable)".into(),
+            },
         ),
         (
             "UPTIME",
@@ -120,6 +126,10 @@ fn format_utc(t: i64) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1048576.0
 }
 
 #[cfg(test)]
