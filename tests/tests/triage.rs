@@ -389,26 +389,27 @@ fn jobs_do_not_change_the_lines() {
     assert_eq!(strip(&o1), strip(&o4));
 }
 
-/// Triage reads a kernel build's BTF once: a later dump of the same build (same BUILD-ID and
-/// release, equal sampled BTF pages) reuses it, and reports exactly what it reports when it
-/// reads its own. The 6.1 fixtures are two boots of one build (one with 5-level paging, so
+/// Triage reads a kernel build's BTF and kallsyms tables once: a later dump of the same build
+/// (same BUILD-ID and release, equal sampled pages) reuses them, and reports exactly what it
+/// reports when it reads its own. The 6.1 fixtures are two boots of one build (one with 5-level paging, so
 /// another KASLR layout altogether); 6.12's are another build.
 #[test]
-fn btf_shared_between_dumps_of_one_build_changes_nothing() {
-    use holdup_kernel::{BtfCache, Kernel, OpenOptions};
+fn tables_shared_between_dumps_of_one_build_change_nothing() {
+    use holdup_kernel::{BuildCache, Kernel, OpenOptions};
     use holdup_report::{build_report, to_json};
     use std::sync::Arc;
     let m = manifest();
-    let cache = Arc::new(BtfCache::default());
+    let cache = Arc::new(BuildCache::default());
     let shared = OpenOptions {
-        btf_cache: Some(cache),
+        build_cache: Some(cache),
         ..OpenOptions::default()
     };
-    // The report as JSON, without the line saying where the types came from.
+    // The report as JSON, without the lines saying where symbols and types came from.
     let report = |k: &Kernel| {
         let r = build_report(k, "dump", &Default::default()).expect("report");
         let mut v: Value = serde_json::from_str(&to_json(&r)).expect("report JSON");
         v["kernel"]["types"].take();
+        v["kernel"]["symbols"].take();
         v
     };
     let mut seen = BTreeSet::new();
@@ -428,6 +429,12 @@ fn btf_shared_between_dumps_of_one_build_changes_nothing() {
             !first_of_build,
             "{what}: {}",
             k.types_source
+        );
+        assert_eq!(
+            k.symbols_source.contains("earlier dump's"),
+            !first_of_build,
+            "{what}: {}",
+            k.symbols_source
         );
         if first_of_build {
             continue;

@@ -186,7 +186,27 @@ pub fn kallsyms(data: &[u8]) {
         let found: Vec<_> = EARLY.iter().map(|n| b.lookup(n)).collect();
         let _ = b.table(&EARLY);
         let facts = (b.num_syms(), b.encoding(), found);
-        (facts, b.into_index().map(SymbolTable::from_kallsyms_index))
+        let index = b.into_index();
+        // The same tables taken over by a second reading of the same memory, as for another
+        // dump of the same build.
+        let again = index.as_ref().and_then(|i| {
+            let tables = i.tables();
+            let j = KallsymsByName::new(&mem, addrs)?.into_index_with(tables.as_ref())?;
+            assert!(j.tables_reused(), "equal tables not taken over");
+            Some(SymbolTable::from_kallsyms_index(j))
+        });
+        let in_place = index.map(SymbolTable::from_kallsyms_index);
+        if let (Some(a), Some(b)) = (&in_place, &again) {
+            for s in a.iter().take(16) {
+                let x = s.addr.wrapping_add(3);
+                assert_eq!(
+                    a.format_address(x),
+                    b.format_address(x),
+                    "taken-over tables"
+                );
+            }
+        }
+        (facts, in_place)
     });
     let (by_name, in_place) = match by_name {
         Some((facts, in_place)) => (Some(facts), in_place),

@@ -10,8 +10,8 @@
 //! - [`stack`]: kernel stacks (ORC unwinding, saved CPU registers).
 //! - [`sysinfo`]: what crash's `sys` shows.
 
-pub mod btf_cache;
 pub mod btf_modules;
+pub mod build_cache;
 pub mod list;
 pub mod locking;
 pub mod mm;
@@ -22,6 +22,6 @@ pub mod sched;
 pub mod stack;
 pub mod sysinfo;
 
-pub use btf_cache::BtfCache;
+pub use build_cache::BuildCache;
 pub use holdup_kmem::KernelDump;
 pub use open::{Kernel, OpenError, OpenOptions};

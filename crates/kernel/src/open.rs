@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::btf_cache::{BtfCache, DumpBtf, read_btf};
+use crate::build_cache::{BuildCache, DumpBtf, read_btf};
 
 use holdup_kmem::{KernelDump, KernelMemory, OpenError as DumpOpenError, ReadError};
 use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolError, SymbolTable};
@@ -25,7 +25,7 @@ pub struct OpenOptions {
     /// every symbol.
     pub symbols_needed: Option<&'static [&'static str]>,
     /// BTF already read from another dump of the same kernel build (`holdup triage`).
-    pub btf_cache: Option<Arc<BtfCache>>,
+    pub build_cache: Option<Arc<BuildCache>>,
 }
 
 /// Symbols opening a dump itself reads.
@@ -110,7 +110,7 @@ impl Kernel {
         let mut early_btf = None;
         let mut skip_module_symbols = opts.skip_module_symbols;
 
-        let cache = opts.btf_cache.as_deref();
+        let cache = opts.build_cache.as_deref();
         let named = match (&opts.vmlinux, opts.symbols_needed) {
             (None, Some(needed)) => named_symbols(&dump, needed, cache),
             _ => None,
@@ -143,10 +143,12 @@ impl Kernel {
                     release: release.clone(),
                     source,
                 })?;
-                let how = if table.searched_in_place() {
-                    ", searched in place"
-                } else {
-                    ""
+                let how = match (table.searched_in_place(), table.kallsyms_tables_reused()) {
+                    (true, true) => {
+                        ", searched in place; tables equal to an earlier dump's of this build"
+                    }
+                    (true, false) => ", searched in place",
+                    _ => "",
                 };
                 let source = format!("kallsyms in the dump ({} symbols{how})", table.len());
                 (table, source)
@@ -232,7 +234,7 @@ impl Kernel {
 fn btf_by_symbols(
     dump: &KernelDump,
     symbols: &SymbolTable,
-    cache: Option<&BtfCache>,
+    cache: Option<&BuildCache>,
 ) -> Result<DumpBtf, SymbolError> {
     let at = |name: &str| {
         symbols
@@ -254,7 +256,7 @@ fn btf_by_symbols(
 fn named_symbols(
     dump: &KernelDump,
     needed: &[&str],
-    cache: Option<&BtfCache>,
+    cache: Option<&BuildCache>,
 ) -> Option<(SymbolTable, Option<Result<DumpBtf, SymbolError>>, u32)> {
     let vi = &dump.vmcoreinfo;
     let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()).ok()?;
@@ -278,7 +280,7 @@ fn named_symbols(
 #[allow(clippy::type_complexity)]
 fn kallsyms_and_btf(
     dump: &KernelDump,
-    cache: Option<&BtfCache>,
+    cache: Option<&BuildCache>,
 ) -> (
     Result<SymbolTable, SymbolError>,
     Option<Result<DumpBtf, SymbolError>>,
@@ -295,12 +297,18 @@ fn kallsyms_and_btf(
         && let Some((start, _)) = by_name.lookup("__start_BTF")
         && let Some((stop, _)) = by_name.lookup("__stop_BTF")
     {
+        let earlier = cache.and_then(|c| c.kallsyms_tables(dump));
         let (index, btf) = rayon::join(
-            move || by_name.into_index(),
+            move || by_name.into_index_with(earlier.as_ref()),
             || read_btf(dump, start, stop, cache).map_err(SymbolError::from),
         );
         let table = match index {
-            Some(index) => Ok(SymbolTable::from_kallsyms_index(index)),
+            Some(index) => {
+                if let (Some(c), false, Some(t)) = (cache, index.tables_reused(), index.tables()) {
+                    c.keep_kallsyms_tables(dump, t);
+                }
+                Ok(SymbolTable::from_kallsyms_index(index))
+            }
             None => Kallsyms::from_memory(&dump.mem, addrs).map(Kallsyms::into_table),
         };
         return (table, Some(btf));

@@ -29,3 +29,16 @@ pub fn read_vec_parallel(
     }
     Ok(buf)
 }
+
+/// Whether memory at `vaddr` equals `data` on `samples` (at least 2) pieces of up to 4 KiB
+/// spread evenly over it, first and last included: the check that a table read from one dump
+/// is the same in another of the same kernel build, without reading it whole.
+pub fn same_bytes_sampled(mem: &dyn KernelMemory, vaddr: u64, data: &[u8], samples: usize) -> bool {
+    let n = data.len().min(4096);
+    let mut buf = vec![0u8; n];
+    let samples = samples.max(2);
+    (0..samples).all(|k| {
+        let off = (data.len() - n) * k / (samples - 1);
+        mem.read(vaddr.wrapping_add(off as u64), &mut buf).is_ok() && data[off..off + n] == buf[..]
+    })
+}

@@ -11,7 +11,7 @@ mod bulk;
 mod kernel_dump;
 mod x86_64;
 
-pub use bulk::read_vec_parallel;
+pub use bulk::{read_vec_parallel, same_bytes_sampled};
 pub use kernel_dump::{KernelDump, OpenError};
 pub use x86_64::{
     ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 mod by_name;
-pub use by_name::{KallsymsByName, KallsymsIndex};
+pub use by_name::{KallsymsByName, KallsymsIndex, KallsymsTables};
 
 /// Most symbols accepted (Debian's 6.x kernels have about 150-200 thousand).
 pub const MAX_KALLSYMS: u32 = 4_000_000;

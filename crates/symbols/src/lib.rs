@@ -20,7 +20,8 @@ mod modules;
 mod table;
 
 pub use kallsyms::{
-    AddressEncoding, Kallsyms, KallsymsAddrs, KallsymsByName, KallsymsIndex, MAX_KALLSYMS,
+    AddressEncoding, Kallsyms, KallsymsAddrs, KallsymsByName, KallsymsIndex, KallsymsTables,
+    MAX_KALLSYMS,
 };
 pub use modules::{MAX_MODULES, ModuleLayout};
 pub use table::{Module, Symbol, SymbolOrigin, SymbolRef, SymbolTable, is_kernel_address};

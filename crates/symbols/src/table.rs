@@ -331,6 +331,13 @@ impl SymbolTable {
         self.kallsyms.is_some()
     }
 
+    /// Whether those kallsyms tables were taken from another dump of the same kernel build.
+    pub fn kallsyms_tables_reused(&self) -> bool {
+        self.kallsyms
+            .as_ref()
+            .is_some_and(KallsymsIndex::tables_reused)
+    }
+
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -16,7 +16,7 @@ use holdup_analysis::{Analysis, RootCause, RootKind, WaitGraph};
 use holdup_kernel::sched::Task;
 use holdup_kernel::stack::unwind::Unwinder;
 use holdup_kernel::sysinfo::{kernel_log, system_info};
-use holdup_kernel::{BtfCache, Kernel, OpenOptions};
+use holdup_kernel::{BuildCache, Kernel, OpenOptions};
 use serde::{Deserialize, Serialize};
 use signature::{FrameName, LockSig, RootInput, Signature};
 use std::collections::{BTreeSet, HashMap};
@@ -104,7 +104,7 @@ pub struct Options {
     pub no_page_scan: bool,
     /// BTF read from one dump, reused for the later dumps of the same kernel build
     /// (shared by every dump of a run: clones of the options share it).
-    pub btf_cache: Arc<BtfCache>,
+    pub build_cache: Arc<BuildCache>,
 }
 
 /// Analyses one dump into its line. Never fails: what went wrong is in `errors`.
@@ -166,7 +166,7 @@ fn analyse(found: &Found, opts: &Options, line: &mut TriageLine) -> Result<(), S
         &found.path,
         opts.vmlinux.as_deref(),
         OpenOptions {
-            btf_cache: Some(opts.btf_cache.clone()),
+            build_cache: Some(opts.build_cache.clone()),
             ..OpenOptions::default()
         },
     )?;

@@ -49,7 +49,7 @@ pub struct KallsymsByName<'m> {
     encoding: AddressEncoding,
     /// The names, sequence numbers and offsets read whole ([`KallsymsIndex`]); `None`:
     /// read from `mem` as probes need them.
-    preloaded: Option<Preloaded>,
+    preloaded: Option<Arc<Preloaded>>,
 }
 
 /// Tables read whole into memory.
@@ -254,15 +254,46 @@ impl<'m> KallsymsByName<'m> {
     /// ascending order (the search by address needs them so, as the kernel's own
     /// `kallsyms_lookup()` does).
     pub fn into_index(self) -> Option<KallsymsIndex> {
+        self.into_index_with(None)
+    }
+
+    /// [`KallsymsByName::into_index`], taking the tables of `earlier` (an index of another
+    /// dump of the same kernel build: kallsyms does not move with KASLR) instead of reading
+    /// them, when they are as long as this kernel's and equal to them on nine pages of each
+    /// spread over the whole table.
+    pub fn into_index_with(self, earlier: Option<&KallsymsTables>) -> Option<KallsymsIndex> {
         let num = self.num as usize;
-        let read = |at: u64, len: usize| holdup_kmem::read_vec_parallel(self.mem, at, len).ok();
-        let names = read(self.addrs.names, self.names_len as usize)?;
-        let end = names_end_checking_markers(&names, num, &self.markers)?;
+        let reusable = earlier.filter(|t| {
+            let p = &t.0;
+            p.names.len() as u64 == self.names_len
+                && p.seqs.len() == 3 * num
+                && p.offsets.len() == 4 * num
+                && same_bytes(self.mem, self.addrs.names, &p.names)
+                && same_bytes(self.mem, self.seqs, &p.seqs)
+                && same_bytes(self.mem, self.addrs.offsets, &p.offsets)
+        });
+        let (tables, reused) = match reusable {
+            Some(t) => (t.0.clone(), true),
+            None => {
+                let read =
+                    |at: u64, len: usize| holdup_kmem::read_vec_parallel(self.mem, at, len).ok();
+                let names = read(self.addrs.names, self.names_len as usize)?;
+                let seqs = read(self.seqs, 3 * num)?;
+                let offsets = read(self.addrs.offsets, 4 * num)?;
+                (
+                    Arc::new(Preloaded {
+                        names,
+                        seqs,
+                        offsets,
+                    }),
+                    false,
+                )
+            }
+        };
+        let end = names_end_checking_markers(&tables.names, num, &self.markers)?;
         if end as u64 + 8 <= self.names_len {
             return None;
         }
-        let seqs = read(self.seqs, 3 * num)?;
-        let offsets = read(self.addrs.offsets, 4 * num)?;
         let search = KallsymsByName {
             mem: &NO_MEMORY,
             addrs: self.addrs,
@@ -273,11 +304,7 @@ impl<'m> KallsymsByName<'m> {
             seqs: self.seqs,
             relative_base: self.relative_base,
             encoding: self.encoding,
-            preloaded: Some(Preloaded {
-                names,
-                seqs,
-                offsets,
-            }),
+            preloaded: Some(tables),
         };
         let mut last = 0u64;
         for i in 0..num {
@@ -291,6 +318,7 @@ impl<'m> KallsymsByName<'m> {
             search,
             decoded: (0..num.div_ceil(256)).map(|_| OnceLock::new()).collect(),
             found: Mutex::default(),
+            reused,
         })
     }
 
@@ -340,6 +368,21 @@ pub struct KallsymsIndex {
     /// Names already searched for, and the symbols found (the same few names are asked for
     /// again and again: `runqueues` for every CPU, ...).
     found: Mutex<HashMap<Box<str>, Arc<[usize]>>>,
+    /// Whether the tables were another dump's ([`KallsymsByName::into_index_with`]).
+    reused: bool,
+}
+
+/// The tables of a [`KallsymsIndex`] (names, sequence numbers, offsets: the same in every
+/// dump of a kernel build), for [`KallsymsByName::into_index_with`] on another dump.
+#[derive(Clone)]
+pub struct KallsymsTables(Arc<Preloaded>);
+
+impl std::fmt::Debug for KallsymsTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KallsymsTables")
+            .field("names", &self.0.names.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A name expanded, and its type char.
@@ -357,6 +400,16 @@ impl std::fmt::Debug for KallsymsIndex {
 }
 
 impl KallsymsIndex {
+    /// The tables, to reuse for another dump of the same build.
+    pub fn tables(&self) -> Option<KallsymsTables> {
+        self.search.preloaded.clone().map(KallsymsTables)
+    }
+
+    /// Whether the tables were taken from another dump of the same build.
+    pub fn tables_reused(&self) -> bool {
+        self.reused
+    }
+
     /// `kallsyms_num_syms`.
     pub fn num_syms(&self) -> usize {
         self.search.num as usize
@@ -447,6 +500,13 @@ impl KallsymsIndex {
         let next = (p < num).then(|| self.addr(p));
         Some((first, at, next))
     }
+}
+
+/// Pieces of each table compared before another dump's tables are taken.
+const SAMPLES: usize = 9;
+
+fn same_bytes(mem: &dyn KernelMemory, at: u64, data: &[u8]) -> bool {
+    holdup_kmem::same_bytes_sampled(mem, at, data, SAMPLES)
 }
 
 /// Where the `num` names in `names` end, reading only their lengths; `None` when one runs

@@ -1,28 +1,34 @@
-//! The kernel's BTF read once per kernel build when many dumps are opened (`holdup triage`).
+//! What the dumps of one kernel build share, read once when many dumps are opened
+//! (`holdup triage`): the BTF and the kallsyms tables.
 //!
-//! BTF does not move with KASLR: every dump of one build holds the same 4-6 MiB, and reading
-//! it (a thousand compressed pages to inflate) and indexing it is the largest part of opening
-//! a dump. A dump whose VMCOREINFO names the same `BUILD-ID` and `OSRELEASE`, and whose BTF
-//! has the same length, reuses the BTF parsed from an earlier one, after nine pages of its own
-//! BTF spread over the whole range compare equal to it (`BUILD-ID` alone is not trusted: it
-//! is garbage on some stable kernels).
+//! Neither moves with KASLR: every dump of one build holds the same 4-6 MiB of BTF and the
+//! same 2 MiB of kallsyms names, sequence numbers and offsets, and reading them (1,500 and
+//! more compressed pages to inflate) is the largest part of opening a dump. A dump whose
+//! VMCOREINFO names the same `BUILD-ID` and `OSRELEASE`, and whose tables have the same
+//! lengths, reuses those of an earlier one once nine pieces of each of its own, spread over
+//! the whole table, compare equal to them (`BUILD-ID` alone is not trusted: it is garbage on
+//! some stable kernels).
 
 use std::sync::{Arc, Mutex};
 
 use holdup_kmem::{KernelDump, KernelMemory};
+use holdup_symbols::KallsymsTables;
 use holdup_types::{Btf, TypeError, TypeSource};
 
 /// At most this many builds are kept.
 const MAX_BUILDS: usize = 16;
 /// Pages of the dump's BTF compared with the cached one's.
-const SAMPLES: u64 = 9;
-const SAMPLE_LEN: u64 = 4096;
+const SAMPLES: usize = 9;
 
-/// BTF shared by the dumps of one kernel build; one per `holdup triage` run.
+/// What the dumps of one kernel build share; one per `holdup triage` run.
 #[derive(Debug, Default)]
-pub struct BtfCache {
+pub struct BuildCache {
     builds: Mutex<Vec<Build>>,
+    kallsyms: Mutex<Vec<(BuildKey, KallsymsTables)>>,
 }
+
+/// `BUILD-ID` and `OSRELEASE` from VMCOREINFO.
+type BuildKey = (String, String);
 
 #[derive(Debug)]
 struct Build {
@@ -62,7 +68,7 @@ pub(crate) fn read_btf(
     dump: &KernelDump,
     start: u64,
     stop: u64,
-    cache: Option<&BtfCache>,
+    cache: Option<&BuildCache>,
 ) -> Result<DumpBtf, TypeError> {
     let key = cache.and_then(|c| {
         let vi = &dump.vmcoreinfo;
@@ -93,7 +99,7 @@ pub(crate) fn read_btf(
     })
 }
 
-impl BtfCache {
+impl BuildCache {
     fn find(&self, build_id: &str, release: &str, len: u64) -> Option<Arc<Btf>> {
         let builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
         builds
@@ -117,14 +123,34 @@ impl BtfCache {
     }
 }
 
-/// Whether the dump's bytes at `start` equal `data` on [`SAMPLES`] pages spread over it.
 fn same_bytes(mem: &dyn KernelMemory, start: u64, data: &[u8]) -> bool {
-    let len = data.len() as u64;
-    let n = SAMPLE_LEN.min(len);
-    let mut buf = vec![0u8; n as usize];
-    (0..SAMPLES).all(|k| {
-        let off = (len - n) * k / (SAMPLES - 1);
-        mem.read(start.wrapping_add(off), &mut buf).is_ok()
-            && data.get(off as usize..(off + n) as usize) == Some(&buf[..])
-    })
+    holdup_kmem::same_bytes_sampled(mem, start, data, SAMPLES)
+}
+
+/// The build of a dump, if its VMCOREINFO names one.
+fn build_key(dump: &KernelDump) -> Option<BuildKey> {
+    let vi = &dump.vmcoreinfo;
+    Some((vi.build_id()?.to_string(), vi.osrelease()?.to_string()))
+}
+
+impl BuildCache {
+    /// The kallsyms tables of an earlier dump of the build of `dump`.
+    pub(crate) fn kallsyms_tables(&self, dump: &KernelDump) -> Option<KallsymsTables> {
+        let key = build_key(dump)?;
+        let all = self.kallsyms.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().find(|(k, _)| *k == key).map(|(_, t)| t.clone())
+    }
+
+    /// Keeps the kallsyms tables read from `dump` for the later dumps of its build.
+    pub(crate) fn keep_kallsyms_tables(&self, dump: &KernelDump, tables: KallsymsTables) {
+        let Some(key) = build_key(dump) else { return };
+        let mut all = self.kallsyms.lock().unwrap_or_else(|e| e.into_inner());
+        if all.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if all.len() >= MAX_BUILDS {
+            all.remove(0);
+        }
+        all.push((key, tables));
+    }
 }
