@@ -230,3 +230,45 @@ fn module_symbols_resolve_back_to_their_module() {
         }
     }
 }
+
+/// A kernel whose kallsyms cannot be searched by name (before 6.2 and the 6.1.y that have it
+/// backported: no `kallsyms_seqs_of_names`) is opened by expanding every name, and reports
+/// the same. Here the 6.1 fixture with its sequence numbers zeroed in an overlay.
+#[test]
+fn kallsyms_without_sequence_numbers_are_expanded_whole() {
+    use holdup_fuzz_targets::fixture::{Patched, report};
+    let p = Patched::open();
+    assert!(p.kernel.symbols.searched_in_place(), "the clean fixture");
+    let vi = p.kernel.vmcoreinfo();
+    let sym = |n: &str| vi.symbol(n).ok().flatten().expect(n);
+    let num = u64::from(p.kernel.mem().read_u32(sym("kallsyms_num_syms")).unwrap());
+    // 6.1.y puts them just below the token table (8-aligned).
+    let seqs = (sym("kallsyms_token_table") - 3 * num) & !7;
+    let reopened = p.with(
+        |o| {
+            let mut a = seqs;
+            while a < seqs + 3 * num {
+                let n = (0x1000 - (a & 0xfff)).min(seqs + 3 * num - a);
+                let pa = p.paddr(a).expect("sequence numbers mapped");
+                o.write(pa, &vec![0u8; n as usize]);
+                a += n;
+            }
+        },
+        |_| {
+            let k = p.reopen().expect("open without sequence numbers");
+            assert!(!k.symbols.searched_in_place(), "{}", k.symbols_source);
+            assert!(!k.symbols_source.contains("searched in place"));
+            let r = holdup_report::to_json(&report(&k, true).expect("report"));
+            let mut r: serde_json::Value = serde_json::from_str(&r).unwrap();
+            r["kernel"]["symbols"].take();
+            r
+        },
+    );
+    let clean = holdup_report::to_json(&report(&p.kernel, true).expect("report"));
+    let mut clean: serde_json::Value = serde_json::from_str(&clean).unwrap();
+    clean["kernel"]["symbols"].take();
+    assert!(
+        reopened == clean,
+        "the report differs when kallsyms is expanded whole"
+    );
+}
