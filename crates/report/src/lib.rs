@@ -50,6 +50,31 @@ pub struct Report {
     pub tasks_unreadable: usize,
 }
 
+/// What a report concludes about the dump (`holdup DUMP`'s exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Blocked tasks were found (and explained as far as memory allows).
+    Hang,
+    /// Every task was read and none is blocked.
+    NoHang,
+    /// No blocked task among those read, but some could not be read (or none could): they
+    /// may be the blocked ones.
+    Undecided,
+}
+
+impl Report {
+    /// What the report concludes.
+    pub fn outcome(&self) -> Outcome {
+        if self.graph.tasks.values().any(|t| t.blocked) {
+            Outcome::Hang
+        } else if self.tasks_read == 0 || self.tasks_unreadable > 0 {
+            Outcome::Undecided
+        } else {
+            Outcome::NoHang
+        }
+    }
+}
+
 /// `0xffff...`: addresses are strings in JSON (they do not fit a double) and in text.
 pub(crate) fn hex(v: u64) -> String {
     format!("{v:#x}")

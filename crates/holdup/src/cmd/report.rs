@@ -4,7 +4,7 @@ use super::{Failure, open, style};
 use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_analysis::hang::HangOptions;
-use holdup_report::{build_report, render_dot, render_text, to_json};
+use holdup_report::{Outcome, build_report, render_dot, render_text, to_json};
 
 #[derive(Args, Clone)]
 pub struct ReportArgs {
@@ -50,21 +50,19 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     } else {
         print!("{}", render_text(&report));
     }
-    if report.graph.tasks.values().any(|t| t.blocked) {
-        Ok(())
-    } else if report.tasks_read == 0 || report.tasks_unreadable > 0 {
+    match report.outcome() {
+        Outcome::Hang => Ok(()),
         // Tasks the dump could not show may be the blocked ones: not a "no hang".
-        Err(Failure::new(
+        Outcome::Undecided => Err(Failure::new(
             exit::UNREADABLE,
             format!(
                 "{path}: no blocked task among the {} tasks read, but {} task(s) could not be read: the dump cannot tell whether tasks hung (see the problems listed)",
                 report.tasks_read, report.tasks_unreadable
             ),
-        ))
-    } else {
-        Err(Failure::new(
+        )),
+        Outcome::NoHang => Err(Failure::new(
             exit::NO_HANG,
             format!("{path}: no blocked task: nothing to explain"),
-        ))
+        )),
     }
 }
