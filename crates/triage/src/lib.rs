@@ -188,6 +188,15 @@ fn analyse(found: &Found, opts: &Options, line: &mut TriageLine) -> Result<(), S
     line.problems = hang.problems.len() + info.problems.len() + kernel.warnings.len();
     let blocked = hang.graph.tasks.values().filter(|t| t.blocked).count();
     line.blocked_tasks = Some(blocked);
+    let (read, unreadable) = (hang.tasks.tasks.len(), hang.tasks.unreadable.len());
+    if blocked == 0 && (read == 0 || unreadable > 0) {
+        // The tasks the dump could not show may be the blocked ones: not a "no hang" (as
+        // `holdup DUMP` exits 2 then).
+        return Err(format!(
+            "{}: no blocked task among the {read} tasks read, but {unreadable} task(s) could not be read: the dump cannot tell whether tasks hung",
+            found.path.display()
+        ));
+    }
     let stacks = Stacks::new(&kernel, &hang.tasks.tasks, &hang.graph);
     let mut sigs = Vec::new();
     for (i, r) in hang.analysis.root_causes.iter().enumerate() {
