@@ -11,30 +11,55 @@
 
 use std::sync::{Arc, Mutex};
 
-use holdup_kmem::{KernelDump, KernelMemory};
+use holdup_kmem::KernelDump;
 use holdup_symbols::KallsymsTables;
 use holdup_types::{Btf, TypeError, TypeSource};
 
 /// At most this many builds are kept.
 const MAX_BUILDS: usize = 16;
-/// Pages of the dump's BTF compared with the cached one's.
+/// Pieces of the dump's BTF compared with the cached one's.
 const SAMPLES: usize = 9;
 
 /// What the dumps of one kernel build share; one per `holdup triage` run.
 #[derive(Debug, Default)]
 pub struct BuildCache {
-    builds: Mutex<Vec<Build>>,
-    kallsyms: Mutex<Vec<(BuildKey, KallsymsTables)>>,
+    btf: Builds<Arc<Btf>>,
+    kallsyms: Builds<KallsymsTables>,
 }
 
 /// `BUILD-ID` and `OSRELEASE` from VMCOREINFO.
 type BuildKey = (String, String);
 
+/// One thing per build, the oldest dropped past [`MAX_BUILDS`].
 #[derive(Debug)]
-struct Build {
-    build_id: String,
-    release: String,
-    btf: Arc<Btf>,
+struct Builds<T>(Mutex<Vec<(BuildKey, T)>>);
+
+impl<T> Default for Builds<T> {
+    fn default() -> Self {
+        Builds(Mutex::default())
+    }
+}
+
+impl<T: Clone> Builds<T> {
+    /// The first kept for `key` that `fits`.
+    fn find(&self, key: &BuildKey, fits: impl Fn(&T) -> bool) -> Option<T> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .find(|(k, v)| k == key && fits(v))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value` for `key`, unless one kept already `fits` in its place.
+    fn keep(&self, key: BuildKey, value: T, fits: impl Fn(&T) -> bool) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if all.iter().any(|(k, v)| *k == key && fits(v)) {
+            return;
+        }
+        if all.len() >= MAX_BUILDS {
+            all.remove(0);
+        }
+        all.push((key, value));
+    }
 }
 
 /// The vmlinux BTF of one dump.
@@ -70,13 +95,12 @@ pub(crate) fn read_btf(
     stop: u64,
     cache: Option<&BuildCache>,
 ) -> Result<DumpBtf, TypeError> {
-    let key = cache.and_then(|c| {
-        let vi = &dump.vmcoreinfo;
-        Some((c, vi.build_id()?.to_string(), vi.osrelease()?.to_string()))
-    });
-    if let Some((cache, build_id, release)) = &key
-        && let Some(btf) = cache.find(build_id, release, stop.wrapping_sub(start))
-        && same_bytes(&dump.mem, start, btf.data())
+    let key = cache.and_then(|c| Some((c, build_key(dump)?)));
+    let len = stop.wrapping_sub(start);
+    let same_len = |b: &Arc<Btf>| b.data().len() as u64 == len;
+    if let Some((cache, key)) = &key
+        && let Some(btf) = cache.btf.find(key, same_len)
+        && holdup_kmem::same_bytes_sampled(&dump.mem, start, btf.data(), SAMPLES)
     {
         return Ok(DumpBtf {
             btf,
@@ -88,8 +112,8 @@ pub(crate) fn read_btf(
     let btf = Btf::from_memory(&dump.mem, start, stop)?;
     btf.index_names();
     let btf = Arc::new(btf);
-    if let Some((cache, build_id, release)) = key {
-        cache.insert(build_id, release, btf.clone());
+    if let Some((cache, key)) = key {
+        cache.btf.keep(key, btf.clone(), same_len);
     }
     Ok(DumpBtf {
         btf,
@@ -97,34 +121,6 @@ pub(crate) fn read_btf(
         stop,
         shared: false,
     })
-}
-
-impl BuildCache {
-    fn find(&self, build_id: &str, release: &str, len: u64) -> Option<Arc<Btf>> {
-        let builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        builds
-            .iter()
-            .find(|b| {
-                b.build_id == build_id && b.release == release && b.btf.data().len() as u64 == len
-            })
-            .map(|b| b.btf.clone())
-    }
-
-    fn insert(&self, build_id: String, release: String, btf: Arc<Btf>) {
-        let mut builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        if builds.len() >= MAX_BUILDS {
-            builds.remove(0);
-        }
-        builds.push(Build {
-            build_id,
-            release,
-            btf,
-        });
-    }
-}
-
-fn same_bytes(mem: &dyn KernelMemory, start: u64, data: &[u8]) -> bool {
-    holdup_kmem::same_bytes_sampled(mem, start, data, SAMPLES)
 }
 
 /// The build of a dump, if its VMCOREINFO names one.
@@ -136,21 +132,13 @@ fn build_key(dump: &KernelDump) -> Option<BuildKey> {
 impl BuildCache {
     /// The kallsyms tables of an earlier dump of the build of `dump`.
     pub(crate) fn kallsyms_tables(&self, dump: &KernelDump) -> Option<KallsymsTables> {
-        let key = build_key(dump)?;
-        let all = self.kallsyms.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().find(|(k, _)| *k == key).map(|(_, t)| t.clone())
+        self.kallsyms.find(&build_key(dump)?, |_| true)
     }
 
     /// Keeps the kallsyms tables read from `dump` for the later dumps of its build.
     pub(crate) fn keep_kallsyms_tables(&self, dump: &KernelDump, tables: KallsymsTables) {
-        let Some(key) = build_key(dump) else { return };
-        let mut all = self.kallsyms.lock().unwrap_or_else(|e| e.into_inner());
-        if all.iter().any(|(k, _)| *k == key) {
-            return;
+        if let Some(key) = build_key(dump) {
+            self.kallsyms.keep(key, tables, |_| true);
         }
-        if all.len() >= MAX_BUILDS {
-            all.remove(0);
-        }
-        all.push((key, tables));
     }
 }

@@ -236,17 +236,8 @@ fn btf_by_symbols(
     symbols: &SymbolTable,
     cache: Option<&BuildCache>,
 ) -> Result<DumpBtf, SymbolError> {
-    let at = |name: &str| {
-        symbols
-            .address_of(name)
-            .ok_or_else(|| SymbolError::NoSymbol(name.into()))
-    };
-    Ok(read_btf(
-        dump,
-        at("__start_BTF")?,
-        at("__stop_BTF")?,
-        cache,
-    )?)
+    let (start, stop) = holdup_symbols::btf_bounds(symbols)?;
+    Ok(read_btf(dump, start, stop, cache)?)
 }
 
 /// Only the symbols `needed` (and those opening needs), found by name, with the kernel's

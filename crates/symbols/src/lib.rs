@@ -92,13 +92,18 @@ pub(crate) fn read_prefix(
     }
 }
 
+/// Where the kernel's BTF is: the addresses of `__start_BTF` and `__stop_BTF`.
+pub fn btf_bounds(symbols: &SymbolTable) -> Result<(u64, u64)> {
+    let at = |name: &str| {
+        symbols
+            .address_of(name)
+            .ok_or_else(|| SymbolError::NoSymbol(name.into()))
+    };
+    Ok((at("__start_BTF")?, at("__stop_BTF")?))
+}
+
 /// Reads the kernel's BTF from memory between the `__start_BTF` and `__stop_BTF` symbols.
 pub fn kernel_btf(mem: &dyn KernelMemory, symbols: &SymbolTable) -> Result<Btf> {
-    let start = symbols
-        .address_of("__start_BTF")
-        .ok_or_else(|| SymbolError::NoSymbol("__start_BTF".into()))?;
-    let stop = symbols
-        .address_of("__stop_BTF")
-        .ok_or_else(|| SymbolError::NoSymbol("__stop_BTF".into()))?;
+    let (start, stop) = btf_bounds(symbols)?;
     Ok(Btf::from_memory(mem, start, stop)?)
 }
