@@ -612,11 +612,7 @@ impl TypeSource for Btf {
 
     fn get(&self, id: TypeId) -> Result<Type<'_>> {
         if id == TypeId::VOID {
-            return Ok(Type {
-                id,
-                name: "void",
-                kind: TypeKind::Void,
-            });
+            return Ok(Type::VOID);
         }
         let (owner, raw) = self.raw(id)?;
         if !std::ptr::eq(owner, self) {

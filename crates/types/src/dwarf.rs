@@ -515,11 +515,7 @@ impl TypeSource for Dwarf {
 
     fn get(&self, id: TypeId) -> Result<Type<'_>> {
         if id == TypeId::VOID {
-            return Ok(Type {
-                id,
-                name: "void",
-                kind: TypeKind::Void,
-            });
+            return Ok(Type::VOID);
         }
         if id.0 & SYNTH != 0 {
             return self.decode_synthetic(id);

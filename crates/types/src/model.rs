@@ -21,6 +21,15 @@ pub struct Type<'a> {
     pub kind: TypeKind<'a>,
 }
 
+impl Type<'_> {
+    /// Type id 0, `void`, in every source.
+    pub const VOID: Type<'static> = Type {
+        id: TypeId::VOID,
+        name: "void",
+        kind: TypeKind::Void,
+    };
+}
+
 /// What a type is. Mirrors the BTF kinds; DWARF maps onto the same set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TypeKind<'a> {
