@@ -136,6 +136,26 @@ struct Stream<'m> {
 }
 
 impl Stream<'_> {
+    /// The length of symbol `i`'s compressed name, read from where the stream is: one byte,
+    /// or (6.1+) a 2-byte ULEB128 for names over 127 compressed bytes.
+    fn take_name_len(&mut self, i: usize) -> Result<usize> {
+        let b = self.take(1)?[0];
+        if b & 0x80 == 0 {
+            return Ok(usize::from(b));
+        }
+        let hi = self.take(1)?[0];
+        if hi & 0x80 != 0 {
+            return Err(SymbolError::Bad {
+                field: "kallsyms_names".into(),
+                detail: format!(
+                    "symbol {i} at offset {:#x}: length longer than 2 bytes",
+                    self.pos - 2
+                ),
+            });
+        }
+        Ok(usize::from(b & 0x7f) | (usize::from(hi) << 7))
+    }
+
     fn fill(&mut self) -> Result<()> {
         if self.pos >= self.limit {
             return Err(SymbolError::Bad {
@@ -525,21 +545,7 @@ fn decode_names(
     let mut expanded = vec![0u8; MAX_EXPANDED + MAX_TOKEN + Tokens::WIDTH];
     for k in 0..count {
         let i = first + k;
-        let mut len = usize::from(names.take(1)?[0]);
-        if len & 0x80 != 0 {
-            // 6.1+: a 2-byte ULEB128 length for names over 127 compressed bytes.
-            let hi = names.take(1)?[0];
-            if hi & 0x80 != 0 {
-                return Err(SymbolError::Bad {
-                    field: "kallsyms_names".into(),
-                    detail: format!(
-                        "symbol {i} at offset {:#x}: length longer than 2 bytes",
-                        names.pos - 2
-                    ),
-                });
-            }
-            len = (len & 0x7f) | (usize::from(hi) << 7);
-        }
+        let len = names.take_name_len(i)?;
         if len == 0 {
             return Err(SymbolError::Bad {
                 field: "kallsyms_names".into(),
@@ -640,15 +646,8 @@ fn find_names(
     let mut expanded = vec![0u8; 1 + longest + MAX_TOKEN + Tokens::WIDTH];
     let mut pos = 0usize;
     for i in 0..num {
-        let b = *buf.get(pos)?;
-        let len = if b & 0x80 != 0 {
-            let hi = *buf.get(pos + 1)?;
-            pos += 2;
-            usize::from(b & 0x7f) | (usize::from(hi & 0x7f) << 7)
-        } else {
-            pos += 1;
-            usize::from(b)
-        };
+        let len;
+        (len, pos) = name_len_at(buf, pos)?;
         let toks = buf.get(pos..pos + len)?;
         pos += len;
         let mut n = 0usize;
@@ -692,6 +691,18 @@ fn find_names(
     Some(found)
 }
 
+/// The length of the compressed name at `buf[pos..]` (as [`Stream::take_name_len`] reads
+/// it) and where its tokens start; `None` past the end of `buf` or for a length longer than 2
+/// bytes.
+fn name_len_at(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let b = *buf.get(pos)?;
+    if b & 0x80 == 0 {
+        return Some((usize::from(b), pos + 1));
+    }
+    let hi = *buf.get(pos + 1)?;
+    (hi & 0x80 == 0).then(|| (usize::from(b & 0x7f) | (usize::from(hi) << 7), pos + 2))
+}
+
 /// A run of whole symbols in the names table: bytes `start..end`, symbols `first..first +
 /// count`.
 type Piece = (usize, usize, usize, usize);
@@ -709,18 +720,8 @@ fn split_names(buf: &[u8], num: usize, pieces: usize) -> Option<(Vec<Piece>, usi
             out.push((start, pos, first, i - first));
             (start, first) = (pos, i);
         }
-        let b = *buf.get(pos)?;
-        let len = if b & 0x80 != 0 {
-            let hi = *buf.get(pos + 1)?;
-            if hi & 0x80 != 0 {
-                return None;
-            }
-            pos += 2;
-            usize::from(b & 0x7f) | (usize::from(hi) << 7)
-        } else {
-            pos += 1;
-            usize::from(b)
-        };
+        let len;
+        (len, pos) = name_len_at(buf, pos)?;
         if len == 0 {
             return None;
         }

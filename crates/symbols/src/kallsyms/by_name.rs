@@ -18,7 +18,8 @@
 //! guess can only make the search find nothing, never the wrong symbol.
 
 use super::{
-    AddressEncoding, KallsymsAddrs, MAX_KALLSYMS, Stream, Tokens, decode_names, read_tokens,
+    AddressEncoding, KallsymsAddrs, MAX_KALLSYMS, Stream, Tokens, decode_names, name_len_at,
+    read_tokens,
 };
 use crate::table::{SymbolOrigin, SymbolTable, is_kernel_address};
 use holdup_kmem::{KernelMemory, ReadError};
@@ -517,15 +518,8 @@ fn names_end_checking_markers(names: &[u8], num: usize, markers: &[u32]) -> Opti
         if i % 256 == 0 && markers.get(i / 256).map(|&m| m as usize) != Some(pos) {
             return None;
         }
-        let b = *names.get(pos)?;
-        let len = if b & 0x80 != 0 {
-            let hi = *names.get(pos + 1)?;
-            pos += 2;
-            usize::from(b & 0x7f) | (usize::from(hi) << 7)
-        } else {
-            pos += 1;
-            usize::from(b)
-        };
+        let len;
+        (len, pos) = name_len_at(names, pos)?;
         pos += len;
     }
     (pos <= names.len()).then_some(pos)
@@ -533,17 +527,8 @@ fn names_end_checking_markers(names: &[u8], num: usize, markers: &[u32]) -> Opti
 
 /// Moves `names` past `n` names (length bytes and tokens) without expanding them.
 fn skip_names(names: &mut Stream, n: usize) -> Option<()> {
-    for _ in 0..n {
-        let b = names.take(1).ok()?[0];
-        let len = if b & 0x80 != 0 {
-            let hi = names.take(1).ok()?[0];
-            if hi & 0x80 != 0 {
-                return None;
-            }
-            usize::from(b & 0x7f) | (usize::from(hi) << 7)
-        } else {
-            usize::from(b)
-        };
+    for i in 0..n {
+        let len = names.take_name_len(i).ok()?;
         names.take(len).ok()?;
     }
     Some(())
