@@ -23,6 +23,15 @@ def open_vmlinux(vmlinux):
     return prog
 
 
+def complete_struct(prog, sname):
+    """`struct SNAME` of PROG if it is defined there (not only declared), else None."""
+    try:
+        t = prog.type(f"struct {sname}")
+    except LookupError:
+        return None
+    return t if t.is_complete() else None
+
+
 def member_fields(sname, path, bit, member):
     """The offset_bytes, bit_offset, bit_size and size columns of a member's row in
     dwarf-offsets.tsv and module-dwarf-offsets.tsv (bit_offset and bit_size `-` but for

@@ -17,7 +17,7 @@ import sys
 
 import drgn
 
-from drgn_common import member_fields, open_vmlinux
+from drgn_common import complete_struct, member_fields, open_vmlinux
 
 # struct -> member paths (alternatives that differ between kernels are all listed).
 STRUCTS = {
@@ -121,11 +121,8 @@ def main(vmlinux):
     print("# " + "\t".join(["struct", "member_path", "offset_bytes", "bit_offset", "bit_size",
                            "size"]))
     for sname, paths in STRUCTS.items():
-        try:
-            t = prog.type(f"struct {sname}")
-        except LookupError:
-            continue
-        if not t.is_complete():
+        t = complete_struct(prog, sname)
+        if t is None:
             continue
         print(f"{sname}\t-\t-\t-\t-\t{t.size}")
         for path in paths:

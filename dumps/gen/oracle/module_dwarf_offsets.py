@@ -24,7 +24,7 @@ import sys
 
 import drgn
 
-from drgn_common import member_fields, open_dump
+from drgn_common import complete_struct, member_fields, open_dump
 
 # Structures each module defines (absent ones are omitted).
 STRUCTS = {
@@ -81,11 +81,8 @@ def struct_rows(module, ko):
     prog = drgn.Program(drgn.host_platform)
     prog.extra_module(module, create=True).try_file(ko, force=True)
     for sname in STRUCTS.get(module, []):
-        try:
-            t = prog.type(f"struct {sname}")
-        except LookupError:
-            continue
-        if not t.is_complete():
+        t = complete_struct(prog, sname)
+        if t is None:
             continue
         print(f"{module}\t{sname}\t-\t-\t-\t-\t{t.size}")
         for path, bit, m in member_rows(t, "", 0, 0):
