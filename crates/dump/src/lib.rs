@@ -21,6 +21,7 @@ mod cache;
 mod elf;
 mod kdump;
 mod lzo;
+mod mapped;
 mod notes;
 mod source;
 
@@ -34,6 +35,7 @@ pub use notes::{NT_PRSTATUS, Note, Notes, PR_REG_NAMES, PrStatus, QemuCpuState, 
 
 use elf::ElfDump;
 use kdump::KdumpDump;
+use mapped::MappedFile;
 use source::{Backing, FlatIndex, Source};
 
 /// x86_64 page size.
@@ -161,6 +163,9 @@ pub enum DumpError {
         path: String,
         source: std::io::Error,
     },
+    /// The path is not a regular file (a directory, a FIFO, a device...).
+    #[error("{0}")]
+    NotAFile(String),
     #[error("not a vmcore: unknown magic {0}")]
     UnknownFormat(String),
     #[error("unsupported dump: {0}")]
@@ -248,6 +253,53 @@ pub struct Dump {
     warnings: Vec<String>,
 }
 
+/// Pages of dump files that faulted in this process so far, over every dump opened: a command
+/// that read one dump checks this once at the end (see [`Dump::file_faults`]).
+pub fn file_faults_total() -> usize {
+    mapped::TOTAL_FAULTS.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Opens `path` for reading if it is a regular file, without blocking: a FIFO with no writer
+/// would block `open(2)` forever, and a device or `/proc` file is no dump to map.
+pub fn open_regular_file(path: &Path) -> Result<File, DumpError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let io = |source| DumpError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EISDIR) => DumpError::NotAFile(format!(
+                "{}: is a directory (give a dump file; `holdup triage DIR` finds the dumps in a directory)",
+                path.display()
+            )),
+            _ => io(e),
+        })?;
+    let ty = file.metadata().map_err(io)?.file_type();
+    let what = if ty.is_file() {
+        return Ok(file);
+    } else if ty.is_dir() {
+        "a directory (give a dump file; `holdup triage DIR` finds the dumps in a directory)"
+    } else if ty.is_fifo() {
+        "a FIFO (a dump is read at random offsets: save the stream to a file first)"
+    } else if ty.is_block_device() {
+        "a block device (copy the dump to a file first: dd, or makedumpfile -R for a flattened stream)"
+    } else if ty.is_char_device() {
+        "a character device"
+    } else if ty.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(DumpError::NotAFile(format!(
+        "{}: not a regular file: {what}",
+        path.display()
+    )))
+}
+
 /// Opens a dump file, detecting its format.
 pub fn open(path: impl AsRef<Path>) -> Result<Dump, DumpError> {
     Dump::open(path)
@@ -277,18 +329,21 @@ impl Dump {
             path: path.display().to_string(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = open_regular_file(path)?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(DumpError::Malformed(format!(
-                "{}: empty file",
-                path.display()
+                "{}: empty file (0 bytes{})",
+                path.display(),
+                if path.starts_with("/proc") || path.starts_with("/sys") {
+                    "; files under /proc and /sys show no size and are no dump: copy /proc/vmcore to a file in the capture kernel"
+                } else {
+                    ""
+                }
             )));
         }
-        // SAFETY: the map is read-only. If another process truncates the file while we read,
-        // the process may get SIGBUS; a dump being analysed is not expected to change.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Self::from_backing(Backing::Mmap(map), opts).map_err(|e| match e {
+        let map = MappedFile::map(&file, len).map_err(io)?;
+        Self::from_backing(Backing::Mapped(map), opts).map_err(|e| match e {
             DumpError::Malformed(m) => DumpError::Malformed(format!("{}: {m}", path.display())),
             DumpError::Unsupported(m) => DumpError::Unsupported(format!("{}: {m}", path.display())),
             DumpError::UnknownFormat(m) => {
@@ -309,14 +364,16 @@ impl Dump {
     }
 
     fn from_backing(backing: Backing, opts: &OpenOptions) -> Result<Dump, DumpError> {
-        let b = backing.bytes();
-        let (src, flattened) = if b.starts_with(source::FLAT_SIGNATURE) {
-            if b.len() < source::FLAT_HEADER_SIZE as usize {
+        let head = backing
+            .bytes(0, backing.len().min(source::FLAT_HEADER_SIZE) as usize)
+            .map_err(DumpError::Malformed)?;
+        let (src, flattened) = if head.starts_with(source::FLAT_SIGNATURE) {
+            if head.len() < source::FLAT_HEADER_SIZE as usize {
                 return Err(DumpError::Malformed(
                     "flattened header is shorter than 4096 bytes".into(),
                 ));
             }
-            let ty = &b[16..24];
+            let ty = &head[16..24];
             let be = i64::from_be_bytes(ty.try_into().unwrap());
             let le = i64::from_le_bytes(ty.try_into().unwrap());
             if be != 1 && le != 1 {
@@ -324,7 +381,8 @@ impl Dump {
                     "makedumpfile header of type {be} (only the flattened type 1 is known)"
                 )));
             }
-            let ix = FlatIndex::build(b)?;
+            let ix = FlatIndex::build(&backing)?;
+            let damage = ix.damage.clone();
             let info = FlattenedInfo {
                 records: ix.records,
                 truncated: ix.truncated,
@@ -335,15 +393,28 @@ impl Dump {
                 rebuilt_size: src.len(),
                 ..info
             };
-            (src, Some(info))
+            (src, Some((info, damage)))
         } else {
             (Source::plain(backing), None)
+        };
+        let (flattened, damage) = match flattened {
+            Some((info, damage)) => (Some(info), damage),
+            None => (None, None),
         };
         let mut warnings = Vec::new();
         if let Some(f) = &flattened
             && f.truncated
         {
-            warnings.push("flattened stream ends without its end marker (truncated file)".into());
+            warnings.push(match &damage {
+                Some(d) => format!("flattened stream ends without its end marker: {d}"),
+                None => "flattened stream ends without its end marker (truncated file)".into(),
+            });
+        }
+        if flattened.is_some() && src.len() == 0 {
+            return Err(DumpError::Malformed(match damage {
+                Some(d) => format!("a flattened file with no data: {d}"),
+                None => "a flattened file with no records".into(),
+            }));
         }
         let magic = src
             .get(0, 8.min(src.len() as usize))
@@ -447,6 +518,14 @@ impl Dump {
     /// Things found odd while opening (truncation, malformed notes, ...).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Pages of the dump file that could not be read while holdup read them (the file shrank,
+    /// or its filesystem could not supply them). Such pages read as zeros and every read that
+    /// touched them failed, naming the file offset; a non-zero count at the end means the
+    /// file changed under the analysis, which should then be distrusted.
+    pub fn file_faults(&self) -> usize {
+        self.src.faults()
     }
 
     /// How many pages have been decompressed so far (kdump-compressed files; each page is

@@ -4,21 +4,54 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use memmap2::Mmap;
-
 use crate::DumpError;
+use crate::mapped::MappedFile;
 
-/// The raw bytes: a map of the file, or a buffer (tests, [`crate::Dump::from_bytes`]).
+/// The raw bytes: a memory-mapped file, or a buffer (tests, [`crate::Dump::from_bytes`]).
 pub(crate) enum Backing {
-    Mmap(Mmap),
+    Mapped(MappedFile),
     Bytes(Vec<u8>),
 }
 
 impl Backing {
-    pub(crate) fn bytes(&self) -> &[u8] {
+    pub(crate) fn len(&self) -> u64 {
         match self {
-            Backing::Mmap(m) => m,
-            Backing::Bytes(v) => v,
+            Backing::Mapped(m) => m.len() as u64,
+            Backing::Bytes(v) => v.len() as u64,
+        }
+    }
+
+    /// `len` bytes at file offset `off`; an error for a range past the end or a page the file
+    /// could not supply.
+    pub(crate) fn bytes(&self, off: u64, len: usize) -> Result<&[u8], String> {
+        let end = off
+            .checked_add(len as u64)
+            .filter(|&e| e <= self.len())
+            .ok_or_else(|| {
+                format!(
+                    "bytes {off:#x}..+{len:#x} lie beyond the end of the file ({:#x})",
+                    self.len()
+                )
+            })?;
+        match self {
+            Backing::Mapped(m) => m.bytes(off as usize, len),
+            Backing::Bytes(v) => Ok(&v[off as usize..end as usize]),
+        }
+    }
+
+    /// Whether file offset `off` lies in a hole of a sparse file.
+    pub(crate) fn is_hole(&self, off: u64) -> bool {
+        match self {
+            Backing::Mapped(m) => m.is_hole(off),
+            Backing::Bytes(_) => false,
+        }
+    }
+
+    /// Pages of the file that faulted while read (they read as zeros since).
+    pub(crate) fn faults(&self) -> usize {
+        match self {
+            Backing::Mapped(m) => m.faults(),
+            Backing::Bytes(_) => 0,
         }
     }
 }
@@ -41,23 +74,43 @@ pub(crate) struct FlatIndex {
     pub(crate) records: usize,
     /// Whether the stream ended without the end marker.
     pub(crate) truncated: bool,
+    /// Why the records stopped before the end of the file, when they did.
+    pub(crate) damage: Option<String>,
 }
+
+/// Empty records (offset 0, size 0) in a row after which the stream is taken to have ended:
+/// makedumpfile and QEMU write none, and a file of zeros would otherwise be read 16 bytes at
+/// a time as records that say nothing.
+const MAX_EMPTY_RECORDS: u32 = 64;
 
 pub(crate) const FLAT_HEADER_SIZE: u64 = 4096;
 pub(crate) const FLAT_SIGNATURE: &[u8] = b"makedumpfile";
 
 impl FlatIndex {
     /// Indexes the records of a flattened file (whose 4 KiB header is already checked).
-    pub(crate) fn build(file: &[u8]) -> Result<FlatIndex, DumpError> {
-        let flen = file.len() as u64;
+    ///
+    /// The records end at the end marker, at the end of the file, or where the file stops
+    /// holding records: a hole (a sparse copy, or a file preallocated and never written) or a
+    /// run of empty records, which no writer produces; those two are noted in `damage`.
+    pub(crate) fn build(file: &Backing) -> Result<FlatIndex, DumpError> {
+        let flen = file.len();
         let mut pos = FLAT_HEADER_SIZE;
         let mut stream: Vec<Rec> = Vec::new();
         let mut truncated = true;
-        // Each record consumes at least 16 bytes, so this loop ends within flen/16 steps.
+        let mut damage = None;
+        let mut empty_run = 0u32;
+        // Each record consumes at least 16 bytes, so this loop ends within flen/16 steps, and
+        // far sooner on a file of zeros (MAX_EMPTY_RECORDS).
         while pos + 16 <= flen {
-            let p = pos as usize;
-            let off = i64::from_be_bytes(file[p..p + 8].try_into().unwrap());
-            let size = i64::from_be_bytes(file[p + 8..p + 16].try_into().unwrap());
+            if file.is_hole(pos) {
+                damage = Some(format!(
+                    "the flattened records stop at file offset {pos:#x}: the rest of the file is a hole (no data was written there)"
+                ));
+                break;
+            }
+            let h = file.bytes(pos, 16).map_err(DumpError::Malformed)?;
+            let off = i64::from_be_bytes(h[..8].try_into().unwrap());
+            let size = i64::from_be_bytes(h[8..].try_into().unwrap());
             if off == -1 && size == -1 {
                 truncated = false;
                 break;
@@ -66,6 +119,18 @@ impl FlatIndex {
                 return Err(DumpError::Malformed(format!(
                     "flattened record at file offset {pos:#x}: negative offset {off} or size {size}"
                 )));
+            }
+            if off == 0 && size == 0 {
+                empty_run += 1;
+                if empty_run > MAX_EMPTY_RECORDS {
+                    let at = pos - 16 * u64::from(MAX_EMPTY_RECORDS);
+                    damage = Some(format!(
+                        "the flattened records stop at file offset {at:#x}: zeros follow where record headers should be"
+                    ));
+                    break;
+                }
+            } else {
+                empty_run = 0;
             }
             let data = pos + 16;
             let size = size as u64;
@@ -97,6 +162,7 @@ impl FlatIndex {
             len,
             records,
             truncated,
+            damage,
         })
     }
 
@@ -183,7 +249,7 @@ impl Source {
     /// Length of the (logical) file.
     pub(crate) fn len(&self) -> u64 {
         match &self.flat {
-            None => self.backing.bytes().len() as u64,
+            None => self.backing.len(),
             Some(ix) => ix.len,
         }
     }
@@ -191,43 +257,43 @@ impl Source {
     /// `len` bytes at logical offset `off`: borrowed when they are contiguous in the file,
     /// copied otherwise. Holes in a flattened file read as zeros (as in the rebuilt file).
     pub(crate) fn get(&self, off: u64, len: usize) -> Result<Cow<'_, [u8]>, String> {
-        let end = off
-            .checked_add(len as u64)
-            .filter(|&e| e <= self.len())
+        let Some(ix) = &self.flat else {
+            return self.backing.bytes(off, len).map(Cow::Borrowed);
+        };
+        off.checked_add(len as u64)
+            .filter(|&e| e <= ix.len)
             .ok_or_else(|| {
                 format!(
                     "bytes {off:#x}..+{len:#x} lie beyond the end of the file ({:#x})",
-                    self.len()
+                    ix.len
                 )
             })?;
-        let file = self.backing.bytes();
-        let Some(ix) = &self.flat else {
-            return Ok(Cow::Borrowed(&file[off as usize..end as usize]));
-        };
+        let end = off + len as u64;
         let i = ix.find(off);
         if let Some(r) = ix.recs.get(i)
             && r.logical <= off
             && end <= r.logical + r.len
         {
-            let s = (r.file + (off - r.logical)) as usize;
-            return Ok(Cow::Borrowed(&file[s..s + len]));
+            return self
+                .backing
+                .bytes(r.file + (off - r.logical), len)
+                .map(Cow::Borrowed);
         }
         // Holes read as zeros, but a hostile record can put the logical end terabytes past
         // the data: never allocate more than the file really holds.
-        if len > file.len() {
+        if len as u64 > self.backing.len() {
             return Err(format!(
                 "bytes {off:#x}..+{len:#x} of the flattened file would be mostly holes: more than the {:#x} bytes the file holds",
-                file.len()
+                self.backing.len()
             ));
         }
         let mut buf = vec![0u8; len];
-        self.copy_flat(ix, off, &mut buf);
+        self.copy_flat(ix, off, &mut buf)?;
         Ok(Cow::Owned(buf))
     }
 
     /// Copies logical bytes starting at `off` into `buf`; the caller checked the range.
-    fn copy_flat(&self, ix: &FlatIndex, off: u64, buf: &mut [u8]) {
-        let file = self.backing.bytes();
+    fn copy_flat(&self, ix: &FlatIndex, off: u64, buf: &mut [u8]) -> Result<(), String> {
         let end = off + buf.len() as u64;
         let mut i = ix.find(off);
         while let Some(r) = ix.recs.get(i) {
@@ -236,11 +302,18 @@ impl Source {
             }
             let s = r.logical.max(off);
             let e = (r.logical + r.len).min(end);
-            let fs = (r.file + (s - r.logical)) as usize;
-            buf[(s - off) as usize..(e - off) as usize]
-                .copy_from_slice(&file[fs..fs + (e - s) as usize]);
+            let from = self
+                .backing
+                .bytes(r.file + (s - r.logical), (e - s) as usize)?;
+            buf[(s - off) as usize..(e - off) as usize].copy_from_slice(from);
             i += 1;
         }
+        Ok(())
+    }
+
+    /// Pages of the file that faulted while read (see [`crate::Dump::file_faults`]).
+    pub(crate) fn faults(&self) -> usize {
+        self.backing.faults()
     }
 
     /// Fills `buf` from logical offset `off`.
@@ -261,7 +334,7 @@ impl Source {
                         )
                     })?;
                 buf.fill(0);
-                self.copy_flat(ix, off, buf);
+                self.copy_flat(ix, off, buf)?;
             }
         }
         Ok(())
@@ -292,7 +365,7 @@ mod tests {
     #[test]
     fn flat_in_order() {
         let f = flat_file(&[(0, b"hello"), (5, b" world"), (20, b"x")], true);
-        let ix = FlatIndex::build(&f).unwrap();
+        let ix = FlatIndex::build(&Backing::Bytes(f.clone())).unwrap();
         assert!(!ix.truncated);
         assert_eq!(ix.records, 3);
         let s = Source::flattened(Backing::Bytes(f), ix);
@@ -311,7 +384,7 @@ mod tests {
             &[(0, b"aaaaaaaaaa"), (3, b"BBB"), (8, b"CCCC"), (0, b"d")],
             false,
         );
-        let ix = FlatIndex::build(&f).unwrap();
+        let ix = FlatIndex::build(&Backing::Bytes(f.clone())).unwrap();
         assert!(ix.truncated);
         let s = Source::flattened(Backing::Bytes(f), ix);
         assert_eq!(&s.get(0, 12).unwrap()[..], b"daaBBBaaCCCC");
@@ -322,9 +395,9 @@ mod tests {
         let mut f = flat_file(&[(0, b"abc")], true);
         // Make the first record claim far more than the file holds.
         f[4096 + 8..4096 + 16].copy_from_slice(&(1i64 << 40).to_be_bytes());
-        assert!(FlatIndex::build(&f).is_err());
+        assert!(FlatIndex::build(&Backing::Bytes(f.clone())).is_err());
         let mut f = flat_file(&[(0, b"abc")], true);
         f[4096..4096 + 8].copy_from_slice(&(-5i64).to_be_bytes());
-        assert!(FlatIndex::build(&f).is_err());
+        assert!(FlatIndex::build(&Backing::Bytes(f.clone())).is_err());
     }
 }

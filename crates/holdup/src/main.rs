@@ -153,6 +153,7 @@ fn main() -> ExitCode {
         color: cli.global.color,
         quiet: cli.global.quiet,
     });
+    let is_triage = matches!(cli.command, Some(Command::Triage(_)));
     let result = match cli.command {
         Some(Command::Info(args)) => cmd::info::run(&args),
         Some(Command::Log(args)) => cmd::log::run(&args),
@@ -167,6 +168,17 @@ fn main() -> ExitCode {
         }
         Some(Command::Man) => cmd::shell::man(Cli::command()),
         None => cmd::report::run(&cli.report),
+    };
+    // Triage checks each dump itself; any other command read one dump.
+    let faults = holdup_kernel::file_faults_total();
+    let result = match result {
+        Ok(()) if faults > 0 && !is_triage => Err(cmd::Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "{faults} page(s) of the dump file could not be read while holdup read it (the file shrank, or its filesystem could not supply them): the output above is incomplete and may be wrong"
+            ),
+        )),
+        r => r,
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -23,5 +23,6 @@ pub mod stack;
 pub mod sysinfo;
 
 pub use build_cache::BuildCache;
+pub use holdup_dump::file_faults_total;
 pub use holdup_kmem::KernelDump;
 pub use open::{Kernel, OpenError, OpenOptions};

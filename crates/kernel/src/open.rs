@@ -31,10 +31,18 @@ pub struct OpenOptions {
 /// Symbols opening a dump itself reads.
 const OPEN_SYMBOLS: [&str; 3] = ["page_offset_base", "__start_BTF", "__stop_BTF"];
 
+/// The file's errors name the file already; the others are about its contents.
+fn dump_message(path: &str, e: &DumpOpenError) -> String {
+    match e {
+        DumpOpenError::Dump(_) => e.to_string(),
+        _ => format!("{path}: {e}"),
+    }
+}
+
 /// Why a dump could not be opened for analysis. Each message says what to try.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("{path}: {source}")]
+    #[error("{}", dump_message(path, source))]
     Dump {
         path: String,
         #[source]

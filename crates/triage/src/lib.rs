@@ -225,6 +225,13 @@ fn analyse(found: &Found, opts: &Options, line: &mut TriageLine) -> Result<(), S
         });
         sigs.push(sig);
     }
+    let faults = kernel.dump.dump.file_faults();
+    if faults > 0 {
+        return Err(format!(
+            "{}: {faults} page(s) of the file could not be read while it was analysed (it shrank, or its filesystem could not supply them): the analysis is not trusted",
+            found.path.display()
+        ));
+    }
     let dump_sig: Signature = signature::dump_signature(&sigs);
     line.signature = Some(dump_sig.id);
     line.signature_text = Some(dump_sig.label);
