@@ -286,7 +286,7 @@ fn written_pages(src: &Source, bitmap2: &Bitmap, desc_start: u64, total: u64) ->
 
 fn cstr(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    holdup_text::printable(&b[..end])
 }
 
 impl KdumpDump {

@@ -172,7 +172,7 @@ impl Notes {
             }
             let raw_name = &data[name_at..name_at + namesz];
             let name_end = raw_name.iter().position(|&c| c == 0).unwrap_or(namesz);
-            let name = String::from_utf8_lossy(&raw_name[..name_end]).into_owned();
+            let name = holdup_text::printable(&raw_name[..name_end]);
             let desc = data[desc_at..desc_at + descsz].to_vec();
             self.add(Note { name, n_type, desc });
             p = next;

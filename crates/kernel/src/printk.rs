@@ -365,16 +365,7 @@ impl Ring<'_> {
 /// Text as the kernel's `/dev/kmsg` would show it: printable bytes kept, tabs and newlines
 /// kept, anything else as `\xNN`.
 fn escape(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    holdup_text::printable_keeping(bytes, &['\n', '\t'])
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@ pub trait KernelMemory: Send + Sync {
         self.read(vaddr, &mut v)?;
         Ok(v)
     }
-    /// Reads a NUL-terminated string of at most `max` bytes (lossy UTF-8).
+    /// Reads a NUL-terminated string of at most `max` bytes, made safe to print
+    /// ([`holdup_text::printable`]: invalid UTF-8 replaced, control characters escaped).
     fn read_cstr(&self, vaddr: u64, max: usize) -> Result<String, ReadError> {
         let mut out = Vec::new();
         let mut addr = vaddr;
@@ -91,12 +92,12 @@ pub trait KernelMemory: Send + Sync {
             self.read(addr, &mut chunk)?;
             if let Some(end) = chunk.iter().position(|&c| c == 0) {
                 out.extend_from_slice(&chunk[..end]);
-                return Ok(String::from_utf8_lossy(&out).into_owned());
+                return Ok(holdup_text::printable(&out));
             }
             out.extend_from_slice(&chunk);
             addr += n as u64;
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        Ok(holdup_text::printable(&out))
     }
 }
 

@@ -457,7 +457,14 @@ fn expand_all(
     };
     let mut table = SymbolTable::new(SymbolOrigin::Kallsyms { encoding });
     let addr = |i: usize| encoding.decode(off_at(i), i, &addrs, base);
-    match String::from_utf8(arena) {
+    // A name with a byte a terminal would obey (never in a real kernel) sends every name
+    // through holdup_text::printable, as names that are not UTF-8 do.
+    let arena: Result<String, Vec<u8>> = if holdup_text::is_printable(&arena) {
+        String::from_utf8(arena).map_err(|e| e.into_bytes())
+    } else {
+        Err(arena)
+    };
+    match arena {
         Ok(arena) => {
             table.extend_from_arena(
                 arena,
@@ -469,13 +476,13 @@ fn expand_all(
             // The name index, from the hashes taken while the names were hot.
             table.index_names_with(count, parts.iter().flat_map(|p| p.hashes.iter().copied()));
         }
-        Err(e) => {
-            // Some name is not UTF-8 (never in a real kernel): convert each lossily.
-            let arena = e.into_bytes();
+        Err(arena) => {
+            // Some name is not UTF-8 or not printable (never in a real kernel): each made
+            // printable on its own.
             table.reserve(count, arena.len());
             for (i, (start, len, kind)) in entries().enumerate() {
                 let name = &arena[start as usize..(start + len) as usize];
-                table.push(&String::from_utf8_lossy(name), kind, addr(i), 0, None);
+                table.push(&holdup_text::printable(name), kind, addr(i), 0, None);
             }
         }
     }

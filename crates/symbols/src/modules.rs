@@ -164,7 +164,7 @@ impl SymbolTable {
                 .iter()
                 .position(|&b| b == 0)
                 .unwrap_or(raw_name.len());
-            let name = String::from_utf8_lossy(&raw_name[..end]).into_owned();
+            let name = holdup_text::printable(&raw_name[..end]);
             if let Some((off, sz)) = l.state {
                 if let Ok(s) = read_uint(mem, m.wrapping_add(off), sz) {
                     if i128::from(s) == l.unformed {

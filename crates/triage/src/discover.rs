@@ -257,7 +257,7 @@ pub fn panic_from_dmesg(path: &Path) -> Option<String> {
     text.lines().rev().find_map(|l| {
         let at = l.find(PREFIX)?;
         let msg = l[at + PREFIX.len()..].trim();
-        (!msg.is_empty()).then(|| msg.to_string())
+        (!msg.is_empty()).then(|| holdup_text::printable(msg.as_bytes()))
     })
 }
 

@@ -464,7 +464,13 @@ impl Btf {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| bad(what(), "unterminated string"))?;
-        std::str::from_utf8(&bytes[..end]).map_err(|_| bad(what(), "name is not UTF-8"))
+        let name = &bytes[..end];
+        // The kernel's BTF verifier accepts C identifiers only; a name that a terminal would
+        // obey is damage (or hostility), not a type.
+        if !holdup_text::is_printable(name) {
+            return Err(bad(what(), "name is not UTF-8 or holds control characters"));
+        }
+        std::str::from_utf8(name).map_err(|_| bad(what(), "name is not UTF-8"))
     }
 
     fn tid(v: u32) -> TypeId {

@@ -149,7 +149,8 @@ impl VmcoreInfo {
     /// Parses the note text (bytes, as in the dump; invalid UTF-8 is replaced).
     pub fn parse_bytes(raw: &[u8]) -> VmcoreInfo {
         let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-        Self::parse(&String::from_utf8_lossy(&raw[..end]))
+        // Lines end at '\n'; anything else a terminal would obey is escaped in the values.
+        Self::parse(&holdup_text::printable_keeping(&raw[..end], &['\n']))
     }
 
     /// Parses the note text.

@@ -430,7 +430,7 @@ impl KallsymsIndex {
         let slot = run.and_then(|r| r.get(i % 256)).and_then(|d| {
             d.get_or_init(|| {
                 let (name, kind) = self.search.name(i)?;
-                Some((String::from_utf8_lossy(&name).into(), kind))
+                Some((holdup_text::printable(&name).into(), kind))
             })
             .as_ref()
         });
