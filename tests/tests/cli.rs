@@ -255,3 +255,41 @@ fn the_debug_vmlinux_of_the_release_is_used_when_present() {
     assert!(err.contains("not searched"), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A reader that goes away (`holdup DUMP | head -1`, quitting `less`): holdup ends by SIGPIPE
+/// as cat and git do (documented in `--help`), never with a panic or exit status 101.
+#[test]
+fn a_closed_stdout_ends_holdup_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let d = dump("6.1");
+    for args in [
+        vec![d.to_str().unwrap()],
+        vec!["bt", d.to_str().unwrap(), "--all"],
+        vec!["ps", d.to_str().unwrap()],
+        vec!["triage", d.to_str().unwrap()],
+    ] {
+        let mut child = Command::new(holdup_bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run holdup");
+        // Close the pipe before holdup writes its first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for holdup");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(13),
+            "holdup {args:?} must end by SIGPIPE; it ended {:?}: {err}",
+            out.status
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{err}"
+        );
+    }
+    let (_, help, _) = run(&["--help"], &[]);
+    assert!(help.contains("SIGPIPE"), "{help}");
+}

@@ -28,6 +28,8 @@ Exit status:
   1  the report found no blocked task (nothing to explain); bt: no task matched
   2  the dump could not be read, or the command line is wrong
   3  triage: some dumps could not be analysed (their lines have \"errors\")
+  A closed standard output (holdup ... | head) ends holdup by SIGPIPE, as it ends cat and git
+  (the shell shows 141).
 
 Environment: NO_COLOR (no colour with --color auto), HOLDUP_LOG (log filter, as RUST_LOG),
 HOLDUP_DEBUG_ROOT, COLUMNS (width of the report's table).";
@@ -139,6 +141,13 @@ fn init_logging(g: &GlobalArgs) {
 }
 
 fn main() -> ExitCode {
+    // A reader that goes away (`holdup DUMP | head`, quitting `less`) ends holdup quietly, as
+    // it ends cat and git: by SIGPIPE, which the Rust runtime ignores by default (every print
+    // would then panic on EPIPE).
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if cli.command.is_some() && (cli.report.dot || cli.report.no_page_scan) {
         let mut cmd = Cli::command();
