@@ -49,8 +49,8 @@ fn hostile_dump() -> std::path::PathBuf {
         .segments
         .iter()
         .find(|s| s.paddr <= paddr && paddr + 16 <= s.paddr + s.filesz)
-        .expect("the comm's page is in a PT_LOAD")
-        .clone();
+        .copied()
+        .expect("the comm's page is in a PT_LOAD");
     drop(k);
 
     let dir = fresh_scratch("hostile-strings");
