@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 """Produce a real vmcore of real hangs: one Debian kernel under QEMU (TCG), with ground truth.
 
-    capture.py CAPTURE OUTDIR [--live]   (CAPTURE = 6.1 | 6.12 | 6.1-oops-la57; run kernel.sh first)
+    capture.py CAPTURE OUTDIR [--live]   (CAPTURE: a name of PROFILES; run kernel.sh first)
 
 Builds hangmod.ko, bench and the initramfs (initramfs.sh), boots the kernel with KASLR on and
 crashkernel=192M. The first kernel's /init (dumps/guest/init-first.sh) starts the hangs and arms
@@ -20,6 +20,17 @@ oops=1, whose kthread "oopser" oopses on a NULL-pointer read. The capture kernel
 twice: -c -d 31 into a roomy tmpfs (OUTDIR/vmcore.kdump-zlib) and the same into a tmpfs of
 256 KiB, which it fills (ENOSPC: OUTDIR/vmcore.kdump-zlib-enospc, marked incomplete by
 makedumpfile itself).
+
+6.1-stock: hangs in stock kernel code, no hangmod (dumps/guest/init-stock.sh, dumps/stockmod):
+a frozen ext4 (vdb), I/O queued on a suspended dm device (over vdc), flush_work() under a
+mutex, 200 writers on one tmpfs inode's i_rwsem; 384 MiB, crashkernel=128M, slim; kdump.
+Its truth ("task", "object", "verdict" lines) is checked as strictly as the hangmod facts, and
+every TASK_UNINTERRUPTIBLE task of it against the detector's traces.
+
+6.1-la57: the seven hangs of 6.1 on a 5-level-paging guest (-cpu qemu64,+la57), 384 MiB,
+crashkernel=128M, kdump as the default; with the oops capture's size tricks (init_on_free=1,
+no tracefs; /init frees the kernel and initramfs copies and drops caches: holdup_slim=1).
+Checks that the CPU had la57 and that every truth task lies in the 5-level direct map.
 
 All write OUTDIR/serial.log (console of both kernels), OUTDIR/truth.jsonl (the
 holdup-truth lines, validated against dumps/TRUTH.md) and OUTDIR/meta.json.
@@ -56,7 +67,21 @@ PROFILES = {
     # makedumpfile itself (complete, and into a tmpfs of `small`, which it fills).
     "6.1-oops-la57": {"kernel": "6.1", "flavour": "oops", "cpu": "qemu64,+la57", "mem": "384M",
                       "crashkernel": "128M", "disk": 704 << 20, "small": "256k"},
+    # The seven hangs of 6.1 on a 5-level-paging CPU, small: 384 MiB, the oops capture's size
+    # tricks ("slim": init_on_free=1, no tracefs at boot; /init drops what kexec copied, sysfs
+    # and the caches once everything hangs).
+    "6.1-la57": {"kernel": "6.1", "flavour": "hangs", "cpu": "qemu64,+la57", "mem": "384M",
+                 "crashkernel": "128M", "disk": 448 << 20, "slim": True},
+    # Hangs in stock kernel code (guest/init-stock.sh, stockmod): two more virtio disks hold
+    # the frozen ext4 (vdb) and the one under the suspended dm device (vdc).
+    "6.1-stock": {"kernel": "6.1", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
+                  "crashkernel": "128M", "disk": 448 << 20, "slim": True,
+                  "extra_disks": [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20)],
+                  "t_blocked": 480, "t_reported": 300},
 }
+# Kernel command line of the "slim" profiles and of the oops capture: freed pages are zeroed
+# (makedumpfile drops them as zero pages); 6.1 would create ~9,700 tracefs inodes at boot.
+SLIM_APPEND = "init_on_free=1 initcall_blacklist=tracer_init_tracefs"
 
 # Facts each scenario of hangmod prints (see dumps/hangmod/README.md), and one verdict each.
 FACTS_PER_SCENARIO = {"a": 5, "b": 4, "c": 3, "d": 3, "e": 1, "f": 4, "g": 2}
@@ -251,6 +276,86 @@ def parse_truth(text):
     return records
 
 
+# The stock capture's truth (6.1-stock, stockmod; dumps/TRUTH.md "Hangs in stock kernel code").
+STOCK_SCENARIOS = ("frozen", "io", "work", "i_rwsem")
+STOCK_WRITERS = 200  # tmp_writer processes of scenario i_rwsem (guest/init-stock.sh)
+TASK_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",
+               "blocked_in", "state", "recorded_by_kernel"}
+TASK_OPTIONAL = {"lock_name", "folio", "pfn", "index", "page_flags", "inode"}
+STOCK_LOCK_TYPES = {"percpu_rwsem", "io", "work", "mutex", "rwsem"}
+STOCK_MODES = {"read", "write", "exclusive", "none"}
+STATES = {"TASK_UNINTERRUPTIBLE", "TASK_KILLABLE"}
+OBJECT_FIELDS = {
+    "super_block": {"device", "fstype", "mount", "s_writers", "frozen", "frozen_by_pid"},
+    "mapped_device": {"name", "device", "mount", "suspended"},
+    "folio": {"inode", "path", "index", "pfn", "page_flags", "locked", "writeback", "uptodate"},
+    "work_struct": {"func", "workqueue", "worker_pid"},
+    "inode": {"path", "i_rwsem", "fstype", "holder_pid", "waiters"},
+}
+HEX = re.compile(r"0x[0-9a-f]{16}")
+
+
+def parse_stock_truth(text):
+    """stockmod's truth lines, validated; raises Failure on anything off-schema or missing."""
+    records, errors = truth_records(text)
+    by = {s: {"task": [], "object": [], "verdict": []} for s in STOCK_SCENARIOS}
+    for rec in records:
+        kind, scen = rec.get("kind"), rec.get("scenario")
+        if scen not in by or kind not in by[scen]:
+            errors.append(f"unknown scenario or kind: {rec}")
+            continue
+        keys = set(rec)
+        if kind == "task":
+            if not TASK_FIELDS <= keys or not keys <= TASK_FIELDS | TASK_OPTIONAL:
+                errors.append(f"task fields {sorted(keys)}: {rec}")
+            elif (rec["role"] not in ("holder", "waiter") or rec["lock_type"] not in STOCK_LOCK_TYPES
+                  or rec["mode"] not in STOCK_MODES or rec["state"] not in STATES
+                  or not isinstance(rec["recorded_by_kernel"], bool)
+                  or not isinstance(rec["blocked_in"], str)
+                  or not HEX.fullmatch(rec["task"]) or not HEX.fullmatch(rec["lock"])):
+                errors.append(f"bad task values: {rec}")
+        elif kind == "object":
+            want = OBJECT_FIELDS.get(rec.get("object"))
+            if want is None or keys != want | {"kind", "scenario", "object", "address"} \
+                    or not HEX.fullmatch(rec["address"]):
+                errors.append(f"bad object line: {rec}")
+        else:
+            if not VERDICT_FIELDS <= keys or not keys <= VERDICT_FIELDS | {"root_cause"} \
+                    or len(rec["root_cause_pids"]) != len(rec["root_cause_comms"]) \
+                    or not (rec["root_cause_pids"] or rec.get("root_cause")):
+                errors.append(f"bad verdict: {rec}")
+        by[scen][kind].append(rec)
+
+    def objects(s, o):
+        return [r for r in by[s]["object"] if r.get("object") == o]
+
+    def tasks(s, **kw):
+        return [r for r in by[s]["task"] if all(r.get(k) == v for k, v in kw.items())]
+
+    for s in STOCK_SCENARIOS:
+        if len(by[s]["verdict"]) != 1:
+            errors.append(f"scenario {s}: {len(by[s]['verdict'])} verdicts (expected 1)")
+    if len(objects("frozen", "super_block")) != 1 or \
+            {r["comm"] for r in tasks("frozen", role="waiter", lock_type="percpu_rwsem")} != {"fz_write", "fz_creat"}:
+        errors.append("scenario frozen: expected a super_block and the waiters fz_write, fz_creat")
+    if len(objects("io", "mapped_device")) != 1 or not tasks("io", comm="io_fsync", mode="write") \
+            or not tasks("io", comm="io_reader", mode="read"):
+        errors.append("scenario io: expected a mapped_device, io_fsync and io_reader")
+    if len(objects("work", "work_struct")) != 1 or len(by["work"]["task"]) != 4 \
+            or not by["work"]["verdict"] or not by["work"]["verdict"][0]["cycle"]:
+        errors.append("scenario work: expected a work_struct, 4 task lines and a cycle")
+    inode = objects("i_rwsem", "inode")
+    waiters = tasks("i_rwsem", role="waiter")
+    if len(inode) != 1 or len(tasks("i_rwsem", role="holder")) != 1 \
+            or len(waiters) != STOCK_WRITERS or inode[0]["waiters"] != STOCK_WRITERS \
+            or len({r["pid"] for r in waiters}) != STOCK_WRITERS:
+        errors.append(f"scenario i_rwsem: expected the inode, a holder and {STOCK_WRITERS} "
+                      f"distinct waiters, got {len(waiters)}")
+    if errors:
+        raise Failure("ground truth:\n  " + "\n  ".join(errors[:20]))
+    return records
+
+
 def hung_reports(text):
     """pid -> {comm, frames} for every task the hung-task detector reported (first report)."""
     reports, cur = {}, None
@@ -279,10 +384,15 @@ def check_reports(records, reports):
     """Every task a fact is about was reported, in a trace that contains its blocked_in."""
     problems, checked = [], {}
     for rec in records:
-        if rec["kind"] != "fact":
+        if rec["kind"] not in ("fact", "task"):
             continue
         pid, where = rec["pid"], rec["blocked_in"]
         rep = reports.get(pid)
+        if rec.get("state") == "TASK_KILLABLE":
+            # The detector counts only TASK_UNINTERRUPTIBLE sleepers.
+            if rep is not None:
+                problems.append(f"{rec['comm']}:{pid} is TASK_KILLABLE but was reported hung")
+            continue
         if rep is None:
             problems.append(f"{rec['comm']}:{pid} (scenario {rec['scenario']}) never reported hung")
             continue
@@ -297,8 +407,9 @@ def run(args):
     profile = PROFILES[args.kernel]
     kernel = profile["kernel"]
     oops = profile["flavour"] == "oops"
-    if oops and args.live:
-        raise Failure("--live is for the hang captures")
+    stock = profile["flavour"] == "stock"
+    if (oops or stock) and args.live:
+        raise Failure("--live is for the hangmod captures")
     rel = RELEASES[kernel]
     out = os.path.abspath(args.outdir)
     os.makedirs(out, exist_ok=True)
@@ -330,17 +441,25 @@ def run(args):
     disk = os.path.join(out, "vmcore.partial")
     with open(disk, "wb") as f:
         f.truncate(profile["disk"])
+    extra = []  # the guest's other disks (6.1-stock): empty, sparse, deleted afterwards
+    for name, size in profile.get("extra_disks", []):
+        path = os.path.join(out, f"disk-{name}.img")
+        with open(path, "wb") as f:
+            f.truncate(0)
+            f.truncate(size)
+        extra += ["-drive", f"file={path},format=raw,if=virtio,cache=unsafe"]
     sockdir = tempfile.mkdtemp(prefix="holdup-qmp-")
     qmp_path = os.path.join(sockdir, "qmp.sock")
     if oops:
         append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
-                  f"init_on_free=1 initcall_blacklist=tracer_init_tracefs holdup_mode=oops holdup_small={profile['small']}")
+                  f"{SLIM_APPEND} holdup_mode=oops holdup_small={profile['small']}")
     else:
         append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
-                  f"holdup_mode={'live' if args.live else 'panic'}")
+                  + (f"{SLIM_APPEND} holdup_slim=1 " if profile.get("slim") else "")
+                  + f"holdup_mode={'stock' if stock else 'live' if args.live else 'panic'}")
     cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", profile["cpu"], "-smp", "2", "-m", profile["mem"],
            "-kernel", vmlinuz, "-initrd", initrd, "-append", append,
-           "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe",
+           "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe", *extra,
            "-device", "vmcoreinfo", "-display", "none", "-vga", "none", "-nic", "none",
            "-monitor", "none", "-serial", f"file:{serial_path}",
            "-qmp", f"unix:{qmp_path},server=on,wait=off", "-no-reboot"]
@@ -351,6 +470,10 @@ def run(args):
                            "/proc/vmcore to a virtio disk (raw ELF copy); makedumpfile 1.7.2 -c "
                            "-d 31 in the capture kernel into a roomy tmpfs and into a tmpfs of "
                            f"{profile['small']} (ENOSPC)") if oops
+        else ("kdump: hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm "
+              "device, flush_work under a mutex, 200 writers on one i_rwsem); hung_task_panic=1 "
+              "-> panic -> kexec capture kernel -> dd /proc/vmcore to a virtio disk (raw ELF "
+              "copy)") if stock
         else ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
               "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
         else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "
@@ -361,7 +484,11 @@ def run(args):
         "capture_kernel_cmdline": CRASH_APPEND,
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    log(f"{kernel} ({rel}), {mode}: starting QEMU")
+    if args.kernel != kernel:  # the captures with a name of their own say how they booted
+        meta["capture_name"] = args.kernel
+        meta["guest"] = {"cpu": profile["cpu"], "memory": profile["mem"],
+                         "crashkernel": profile["crashkernel"]}
+    log(f"{args.kernel} ({rel}), {mode}: starting QEMU")
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -401,17 +528,17 @@ def run(args):
         t = wait_for("the first /init", lambda s: "holdup-init: mode" in s, T_BLOCKED)
         timings["qemu_start_to_init"] = round(t - t0, 1)
         t = wait_for("all scenarios blocked", lambda s: "holdup-init: all scenarios blocked" in s,
-                     T_BLOCKED)
+                     profile.get("t_blocked", T_BLOCKED))
         timings["qemu_start_to_all_blocked"] = round(t - t0, 1)
         t_armed = wait_for("the hung-task detector armed",
                            lambda s: "holdup-init: hung-task detector armed" in s, 60)
         timings["qemu_start_to_armed"] = round(t_armed - t0, 1)
-        records = parse_truth(serial.poll())
+        records = parse_stock_truth(serial.poll()) if stock else parse_truth(serial.poll())
         fact_pids = {r["pid"] for r in records if r["kind"] == "fact"}
 
         if not args.live:
             t = wait_for("the hung-task panic", lambda s: "Kernel panic - not syncing" in s,
-                         T_REPORTED)
+                         profile.get("t_reported", T_REPORTED))
             timings["armed_to_panic"] = round(t - t_armed, 1)
             timings["qemu_start_to_panic"] = round(t - t0, 1)
             t_panic = t
@@ -460,6 +587,11 @@ def run(args):
         raise
     finally:
         shutil.rmtree(sockdir, ignore_errors=True)
+        for name, _ in profile.get("extra_disks", []):
+            try:
+                os.unlink(os.path.join(out, f"disk-{name}.img"))
+            except FileNotFoundError:
+                pass
     timings["qemu_total"] = round(time.monotonic() - t0, 1)
 
     text = serial.poll()
@@ -485,6 +617,7 @@ def run(args):
         files["qemu.kdump-zlib"] = "QMP dump-guest-memory format kdump-zlib (flattened)"
         meta["panic_message"] = None
 
+    check_paging(profile, text, records)
     with open(os.path.join(out, "truth.jsonl"), "w") as f:
         for rec in records:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
@@ -508,6 +641,21 @@ def run(args):
     if problems:
         raise Failure("serial log check:\n  " + "\n  ".join(problems))
     log(f"done: {out}")
+
+def check_paging(profile, text, records):
+    """A 5-level profile really ran 5-level: its CPU had la57 and every task the truth names
+    lies in the 5-level direct map: from 0xff11000000000000 (KASLR moves its start up, e.g.
+    0xff4659a800000000), below 4-level's kernel half (0xffff800000000000; its direct map starts
+    at 0xffff888000000000 or above)."""
+    if "la57" not in profile["cpu"]:
+        return
+    if "holdup-init: cpu has la57" not in text:
+        raise Failure("the guest CPU has no la57")
+    out = [r["task"] for r in records
+           if "task" in r and not 0xff11_0000_0000_0000 <= int(r["task"], 16) < 0xffff_8000_0000_0000]
+    if out:
+        raise Failure(f"tasks outside the 5-level direct map: {out[:4]}")
+
 
 FILE_RE = re.compile(r"holdup-capture: file (\S+) offset (\d+) size (\d+) rc (\d+)")
 MDF_RE = re.compile(r"holdup-capture: (?:makedumpfile: (.*)|(\S+): makedumpfile (.*))$")
@@ -537,8 +685,7 @@ def run_oops(args, profile, out, proc, serial, wait_for, meta, timings, t0, t_al
 
     text = serial.poll()
     records = parse_oops_truth(text)
-    if "holdup-init: cpu has la57" not in text:
-        raise Failure("the guest CPU has no la57")
+    check_paging(profile, text, records)
     if HUNG_RE.search(text):
         raise Failure("the hung-task detector reported a task: this capture must have no hang")
     oops_rec = next(r for r in records if r["kind"] == "oops")
@@ -600,9 +747,7 @@ def run_oops(args, profile, out, proc, serial, wait_for, meta, timings, t0, t_al
     files["vmcore.kdump-zlib-enospc"] = (f"makedumpfile 1.7.2 -c -d 31 in the capture kernel into "
                                          f"a tmpfs of {profile['small']}: ENOSPC, incomplete")
     meta["makedumpfile_runs"] = mdf_runs
-    meta["capture_name"] = args.kernel
-    meta["guest"] = {"cpu": profile["cpu"], "memory": profile["mem"],
-                     "crashkernel": profile["crashkernel"], "enospc_tmpfs": profile["small"]}
+    meta["guest"]["enospc_tmpfs"] = profile["small"]
 
     with open(os.path.join(out, "truth.jsonl"), "w") as f:
         for rec in records:

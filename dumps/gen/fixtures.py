@@ -2,7 +2,8 @@
 """Copies the chosen files of a generated capture into dumps/fixtures/ and rewrites
 dumps/manifest.json (sha256, size, provenance of every committed file).
 
-usage: fixtures.py KERNEL        (6.1, 6.12 or 6.1-oops-la57; reads dumps/work/out/KERNEL*/)
+usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57 or 6.1-stock; reads
+                                  dumps/work/out/CAPTURE*/)
        fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/;
                                   oracle and COMMON files new in a fixture's directory are
                                   added)
@@ -50,6 +51,10 @@ def fixture_plan(kernel):
                  "wrote the dumps (one complete, one into a full tmpfs: ENOSPC, incomplete); "
                  "5-level paging", False)]
     dumps = [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib")]
+    if kernel == "6.1-la57":
+        return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
+                 "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
+                 "5-level paging (-cpu qemu64,+la57), 384 MiB guest", False)]
     if kernel == "6.1":
         dumps.append(("vmcore.elf-d31.zst", "vmcore.elf-d31.zst", "dump-zst", "elf"))
         # Every compression and the flattened format, for real but small: every 8th page.
@@ -202,8 +207,8 @@ def write_manifest(manifest):
         f.write("\n")
     total = sum(e["size"] for d in manifest["fixtures"] for e in d["files"])
     print(f"manifest: {len(manifest['fixtures'])} fixtures, {total / 2**20:.1f} MiB committed")
-    if total > 96 * 2**20:
-        sys.exit("fixtures: over the 96 MiB budget for dumps/")
+    if total > 190 * 2**20:
+        sys.exit("fixtures: over the 190 MiB budget for the fixtures (dumps/ may hold 200 MiB)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: formats.sh KERNEL DIR       (KERNEL = 6.1 | 6.12; DIR holds vmcore, the raw ELF
+# Usage: formats.sh KERNEL DIR [--zlib-only]
+#                                    (KERNEL = 6.1 | 6.12; DIR holds vmcore, the raw ELF
 #                                     /proc/vmcore, and truth.jsonl)
 # Writes into DIR:
 #   vmcore.elf-d31          makedumpfile -E -d L          (ELF, filtered)
@@ -23,6 +24,11 @@
 # makedumpfile: $TOOLS_DIR/bin/makedumpfile (trixie's, with snappy/zstd) if tools.sh could build
 # it, else bookworm's 1.7.2; every kdump header's compression flag is checked.
 #
+# --zlib-only (the small captures, e.g. 6.1-la57 and 6.1-stock, whose only committed dump is
+# vmcore.kdump-zlib): writes vmcoreinfo.txt and vmcore.kdump-zlib (the level chosen as above),
+# compares its pages with the raw vmcore, and stops.
+# A capture whose meta.json says its guest CPU had la57 must have NUMBER(pgtable_l5_enabled)=1.
+#
 # A capture without a hang (truth.jsonl has an "oops" line: make-dumps.sh 6.1-oops-la57) comes
 # with its dumps made by makedumpfile in the capture kernel (vmcore.kdump-zlib, complete, and
 # vmcore.kdump-zlib-enospc, which ran out of space): formats.sh only writes vmcoreinfo.txt,
@@ -37,6 +43,8 @@ BIN=$TOOLS_DIR/bin
 PY=$WORK_DIR/venv/bin/python
 KT=$GEN_DIR/oracle/kdumptool.py
 VMLINUX=$WORK_DIR/kernels/$rel/vmlinux
+ZLIB_ONLY=no
+[ "${3:-}" = --zlib-only ] && ZLIB_ONLY=yes
 SRC=$DIR/vmcore
 TRUTH=$DIR/truth.jsonl
 [ -s "$SRC" ] || { echo "formats.sh: no $SRC" >&2; exit 1; }
@@ -122,7 +130,11 @@ keeps_truth() {
 }
 
 "$PY" "$KT" vmcoreinfo "$SRC" >"$DIR/vmcoreinfo.txt"
-say "vmcoreinfo.txt: $(wc -l <"$DIR/vmcoreinfo.txt") lines; $(grep -E '^(OSRELEASE|KERNELOFFSET)=' "$DIR/vmcoreinfo.txt" | tr '\n' ' ')"
+say "vmcoreinfo.txt: $(wc -l <"$DIR/vmcoreinfo.txt") lines; $(grep -E '^(OSRELEASE|KERNELOFFSET|NUMBER\(pgtable_l5_enabled\))=' "$DIR/vmcoreinfo.txt" | tr '\n' ' ')"
+if python3 -c 'import json,sys; sys.exit(0 if "la57" in json.load(open(sys.argv[1])).get("guest", {}).get("cpu", "") else 1)' "$DIR/meta.json"; then
+    grep -qx 'NUMBER(pgtable_l5_enabled)=1' "$DIR/vmcoreinfo.txt" ||
+        { echo "formats.sh: the guest had la57 but VMCOREINFO does not say 5-level paging" >&2; exit 1; }
+fi
 
 # --- the dump level ---------------------------------------------------------------------------
 LEVEL=
@@ -137,6 +149,16 @@ done
 [ -n "$LEVEL" ] || { echo "formats.sh: no dump level keeps the truth tasks" >&2; exit 1; }
 say "dump level: $LEVEL"
 [ "$(status "$DIR/vmcore.kdump-zlib")" = 0x1 ] || { echo "formats.sh: kdump-zlib is not zlib" >&2; exit 1; }
+
+if [ $ZLIB_ONLY = yes ]; then
+    rm -f "$DIR"/vmcore.*.mdf.log
+    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" | tee -a "$REPORT"
+    for f in "$SRC" "$DIR/vmcore.kdump-zlib"; do
+        say "$(printf '%-22s %12d bytes  %s' "$(basename "$f")" "$(stat -c %s "$f")" "$(status "$f" 2>/dev/null || echo ?)")"
+    done
+    [ "$(stamp)" = "$STAMP" ] || { echo "formats.sh: $SRC or truth.jsonl changed while formats.sh ran: run it again" >&2; exit 1; }
+    exit 0
+fi
 
 # --- the other formats ------------------------------------------------------------------------
 mdf "$MDF" "$DIR/vmcore.elf-d31" -E -d "$LEVEL"

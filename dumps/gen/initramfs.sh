@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: initramfs.sh KERNEL [oops]  (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+# Usage: initramfs.sh KERNEL [hangs|oops|stock]  (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
 # Builds, under $WORK_DIR/build/<release>/:
 #   hangmod/hangmod.ko   the hang module (from dumps/hangmod, built in a copy: the source tree
 #                        stays clean), against /lib/modules/<release>/build with gcc-12;
@@ -14,13 +14,20 @@
 #                        /init = dumps/guest/init-capture-mdf.sh;
 #   first-oops.cpio      as first.cpio without bench, with capture-mdf.cpio,
 #                        /init = dumps/guest/init-oops.sh.
-# Prints the path of first.cpio (first-oops.cpio) on its last line. Uncompressed cpio (no gunzip
+# With "stock" (the capture 6.1-stock: hangs in stock kernel code), instead of first.cpio:
+#   stockmod/stockmod.ko the truth module of those hangs (dumps/stockmod, built in a copy);
+#   stock                dumps/guest/stock.c, static;
+#   first-stock.cpio     busybox, kexec and its libraries, the same vmlinuz + capture.cpio,
+#                        qemu_fw_cfg.ko, the virtio block, dm and ext4 modules (lib/modules/order),
+#                        stockmod.ko, stock, dmsetup and mke2fs with their libraries,
+#                        /init = dumps/guest/init-stock.sh.
+# Prints the path of first.cpio (first-oops.cpio, first-stock.cpio) on its last line. Uncompressed cpio (no gunzip
 # under TCG).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KERNEL=${1:?usage: initramfs.sh 6.1|6.12 [oops]}
 FLAVOUR=${2:-hangs}
-case $FLAVOUR in hangs | oops) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
+case $FLAVOUR in hangs | oops | stock) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
 rel=$(kernel_release "$KERNEL")
 kdir=$WORK_DIR/kernels/$rel
 build=$WORK_DIR/build/$rel
@@ -38,19 +45,27 @@ file -L "$busybox" | grep -q 'statically linked' ||
 
 mkdir -p "$build"
 
-# --- hangmod.ko, built in a copy of the sources ---
-mkdir -p "$build/hangmod"
-cp "$DUMPS_DIR/hangmod/hangmod.c" "$DUMPS_DIR/hangmod/Makefile" "$build/hangmod/"
-make -s -C "$build/hangmod" KRELEASE="$rel" CC=gcc-12 >"$build/hangmod/build.log" 2>&1 ||
-    { cat "$build/hangmod/build.log" >&2; echo "initramfs.sh: hangmod build failed" >&2; exit 1; }
-if grep -i 'warning' "$build/hangmod/build.log" >&2; then
-    echo "initramfs.sh: hangmod built with warnings" >&2; exit 1
+# --- our modules, each built in a copy of its sources ---
+build_module() { # name: dumps/NAME/NAME.c -> $build/NAME/NAME.ko
+    local m=$1
+    mkdir -p "$build/$m"
+    cp "$DUMPS_DIR/$m/$m.c" "$DUMPS_DIR/$m/Makefile" "$build/$m/"
+    make -s -C "$build/$m" KRELEASE="$rel" CC=gcc-12 >"$build/$m/build.log" 2>&1 ||
+        { cat "$build/$m/build.log" >&2; echo "initramfs.sh: $m build failed" >&2; exit 1; }
+    if grep -i 'warning' "$build/$m/build.log" >&2; then
+        echo "initramfs.sh: $m built with warnings" >&2; exit 1
+    fi
+    modinfo -F vermagic "$build/$m/$m.ko" | grep -q "^$rel " ||
+        { echo "initramfs.sh: $m.ko vermagic is not $rel" >&2; exit 1; }
+}
+if [ "$FLAVOUR" = stock ]; then
+    build_module stockmod
+    gcc-12 -static -O2 -Wall -Wextra -Werror -o "$build/stock" "$DUMPS_DIR/guest/stock.c"
+else
+    build_module hangmod
+    # --- bench, static ---
+    gcc-12 -static -O2 -Wall -Wextra -Werror -o "$build/bench" "$DUMPS_DIR/guest/bench.c"
 fi
-modinfo -F vermagic "$build/hangmod/hangmod.ko" | grep -q "^$rel " ||
-    { echo "initramfs.sh: hangmod.ko vermagic is not $rel" >&2; exit 1; }
-
-# --- bench, static ---
-gcc-12 -static -O2 -Wall -Wextra -Werror -o "$build/bench" "$DUMPS_DIR/guest/bench.c"
 
 # --- kernel modules from the unpacked image package ---
 find_ko() { # module name -> path of its .ko / .ko.xz in the unpacked package, or nothing
@@ -67,12 +82,12 @@ put_ko() { # module name, destination dir: copies it as <name>.ko (decompressed)
     *) cp "$src" "$2/$1.ko" ;;
     esac
 }
-# Load order for the capture kernel: each module after its depends= (from .modinfo; the .deb
+# Load order (into the array "order"): each module after its depends= (from .modinfo; the .deb
 # has no modules.dep). Modules not shipped as .ko are built in (6.12: all but virtio_blk).
-capture_order=()
+order=()
 add_with_deps() {
     local m=$1 d tmp
-    for d in "${capture_order[@]}"; do [ "$d" = "$m" ] && return 0; done
+    for d in ${order[@]+"${order[@]}"}; do [ "$d" = "$m" ] && return 0; done
     tmp=$(mktemp -d)
     if ! put_ko "$m" "$tmp"; then
         rm -rf "$tmp"
@@ -82,10 +97,12 @@ add_with_deps() {
     fi
     for d in $(modinfo -F depends "$tmp/$m.ko" | tr ',' ' '); do add_with_deps "$d"; done
     rm -rf "$tmp"
-    capture_order+=("$m")
+    order+=("$m")
 }
+# The capture kernel's: the virtio block driver.
 add_with_deps virtio_pci
 add_with_deps virtio_blk
+capture_order=("${order[@]}")
 
 mkcpio() { # root dir, output file
     (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2.tmp"
@@ -145,6 +162,43 @@ for m in "${capture_order[@]}"; do put_ko "$m" "$croot/lib/modules"; done
 printf '%s\n' "${capture_order[@]}" >"$croot/lib/modules/order"
 install -m 755 "$DUMPS_DIR/guest/init-capture.sh" "$croot/init"
 mkcpio "$croot" "$build/capture.cpio"
+
+if [ "$FLAVOUR" = stock ]; then
+    # The first kernel's modules: the virtio block driver (its ext4 disks), dm (dm-linear is in
+    # dm_mod), ext4 and the crc32c it asks the crypto API for when it mounts (qemu64: generic).
+    order=()
+    for m in virtio_pci virtio_blk dm_mod ext4 crc32c_generic; do add_with_deps "$m"; done
+    for m in "${order[@]}"; do
+        case " $STOCK_DEBIAN_MODULES " in *" $m "*) ;; *)
+            echo "initramfs.sh: module $m is not in common.sh STOCK_DEBIAN_MODULES" >&2; exit 1 ;;
+        esac
+    done
+    froot=$build/first-stock-root
+    base_root "$froot"
+    mkdir -p "$froot/etc" "$froot/run"
+    ln -s /proc/mounts "$froot/etc/mtab"
+    cp "$(command -v kexec)" "$froot/sbin/kexec"
+    copy_libs "$(command -v kexec)" "$froot"
+    for b in dmsetup mke2fs; do
+        p=$(PATH=/usr/sbin:/sbin:$PATH command -v $b) || { echo "initramfs.sh: no $b (kernel.sh installs it)" >&2; exit 1; }
+        cp "$p" "$froot/sbin/$b"
+        copy_libs "$p" "$froot"
+    done
+    cp /etc/mke2fs.conf "$froot/etc/mke2fs.conf"
+    cp "$vmlinuz" "$froot/boot/vmlinuz"
+    cp "$build/capture.cpio" "$froot/boot/capture.cpio"
+    put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg module" >&2; exit 1; }
+    for m in "${order[@]}"; do put_ko "$m" "$froot/lib/modules"; done
+    printf '%s\n' "${order[@]}" >"$froot/lib/modules/order"
+    cp "$build/stockmod/stockmod.ko" "$froot/lib/modules/stockmod.ko"
+    cp "$build/stock" "$froot/bin/stock"
+    install -m 755 "$DUMPS_DIR/guest/init-stock.sh" "$froot/init"
+    mkcpio "$froot" "$build/first-stock.cpio"
+    echo "initramfs.sh: capture modules: ${capture_order[*]}; first kernel: ${order[*]}" >&2
+    echo "initramfs.sh: $(du -h "$build/capture.cpio" | cut -f1) capture.cpio, $(du -h "$build/first-stock.cpio" | cut -f1) first-stock.cpio" >&2
+    echo "$build/first-stock.cpio"
+    exit 0
+fi
 
 # --- first initramfs ---
 froot=$build/first-root

@@ -3,7 +3,9 @@
 # Provides what the guest runs and what the hang module builds against:
 #   - $WORK_DIR/kernels/<release>/{boot,lib}: the Debian image package unpacked (never installed);
 #   - linux-headers-<release> installed on the host (/lib/modules/<release>/build);
-#   - host tools: qemu-system-x86 (bookworm-backports), busybox-static, kexec-tools.
+#   - host tools: qemu-system-x86 (bookworm-backports), busybox-static, kexec-tools, kmod
+#     (modinfo), cpio; for the 6.1-stock guest also dmsetup and e2fsprogs (their binaries and
+#     libraries go into its initramfs).
 # Idempotent, and fast once done.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -24,6 +26,10 @@ need=()
 installed qemu-system-x86 || need+=(qemu-system-x86)
 installed busybox-static || need+=(busybox-static)
 installed kexec-tools || need+=(kexec-tools)
+installed kmod || need+=(kmod)
+installed cpio || need+=(cpio)
+installed dmsetup || need+=(dmsetup)
+installed e2fsprogs || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     echo "kernel.sh: installing ${need[*]}"
     # qemu-system-x86 must come from backports: the host's qemu-utils 10.x breaks bookworm's

@@ -3,7 +3,7 @@
 # Provides, from Debian's -dbg package:
 #   $WORK_DIR/kernels/<release>/vmlinux                 the vmlinux with DWARF;
 #   $WORK_DIR/kernels/<release>/modules-dbg/NAME.ko     the DWARF of each Debian module the hung
-#                                                       guest loads ($GUEST_DEBIAN_MODULES).
+#                                                       guests load (guest_debian_modules).
 # Downloads the .deb (~1 GB) into $CACHE_DIR, extracts only those files, and deletes the .deb
 # afterwards when the disk has less than KEEP_DEB_MIN_GB (default 40) GB free. Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -14,6 +14,7 @@ pkg=$(kernel_dbg_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
 vmlinux=$out/vmlinux
 dbgdir=$out/modules-dbg
+GUEST_DEBIAN_MODULES=$(guest_debian_modules "$KERNEL")
 
 have_vmlinux() { [ -s "$vmlinux" ] && file -L "$vmlinux" | grep -q 'with debug_info'; }
 missing=()

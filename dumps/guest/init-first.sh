@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 # /init of the first (crashing) kernel; built into first.cpio by dumps/gen/initramfs.sh.
 # Loads the capture kernel, starts bench, loads hangmod, waits until every scenario is blocked,
-# then arms the hung-task detector. Kernel command line: holdup_mode=panic|live.
+# then arms the hung-task detector. Kernel command line: holdup_mode=panic|live; holdup_slim=1
+# (the small captures, e.g. 6.1-la57) frees what the dump need not hold: the rootfs copies of
+# the kernel, capture initramfs and kexec once loaded, sysfs and the caches once all hang.
 /bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
@@ -17,7 +19,10 @@ say() { echo "holdup-init: $*"; }
 fail() { say "FAILED: $*"; while :; do sleep 3600; done; }
 mode=panic
 grep -q 'holdup_mode=live' /proc/cmdline && mode=live
+slim=no
+grep -q 'holdup_slim=1' /proc/cmdline && slim=yes
 say "mode $mode, kernel $(uname -r)"
+grep -q ' la57' /proc/cpuinfo && say "cpu has la57" || say "cpu has no la57"
 
 insmod /lib/modules/qemu_fw_cfg.ko || say "qemu_fw_cfg did not load (no VMCOREINFO for QEMU dumps)"
 
@@ -25,6 +30,8 @@ kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio \
     --append="console=ttyS0,115200 reset_devices nr_cpus=1 irqpoll nousb panic=1" ||
     fail "kexec -p"
 say "capture kernel loaded (kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded))"
+# kexec copied the kernel and initramfs into the crashkernel region (not in the dump).
+[ $slim = no ] || rm -rf /boot/vmlinuz /boot/capture.cpio /sbin/kexec /lib/x86_64-linux-gnu /lib64 /usr
 
 bench /tmp/bench.info &
 i=0
@@ -77,6 +84,14 @@ cat /proc/$bpid/stack
 n=$(dmesg | grep -c 'holdup-truth: ')
 [ "$n" -eq $TRUTH_LINES ] || fail "$n truth lines, expected $TRUTH_LINES"
 say "all scenarios blocked, $n truth lines"
+if [ $slim = yes ]; then
+    # Dentries, inodes and other reclaimable slab are freed (and zeroed: init_on_free=1).
+    rm -f /lib/modules/*.ko /bin/bench
+    umount /sys
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    say "slim: sysfs unmounted, caches dropped"
+fi
 
 echo -1 >/proc/sys/kernel/hung_task_warnings
 if [ $mode = live ]; then echo 0; else echo 1; fi >/proc/sys/kernel/hung_task_panic

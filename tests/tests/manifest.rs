@@ -1,11 +1,31 @@
 //! The committed fixtures are what the manifest says they are, and their truth is complete.
 
-use holdup_e2e::{LockType, Role, TruthLine, manifest, parse_hex};
+use holdup_e2e::{Fixture, LockType, Role, TruthLine, manifest, parse_hex};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 const SCENARIOS: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+
+/// Where kernel addresses start: 0xffff800000000000 with 4-level paging, 0xff00000000000000
+/// with 5-level paging (`NUMBER(pgtable_l5_enabled)=1` in the fixture's VMCOREINFO).
+fn kernel_half(fx: &Fixture) -> u64 {
+    if five_level(fx) {
+        0xff00_0000_0000_0000
+    } else {
+        0xffff_8000_0000_0000
+    }
+}
+
+/// The fixture's VMCOREINFO says 5-level paging.
+fn five_level(fx: &Fixture) -> bool {
+    let f = fx
+        .files_with_role("vmcoreinfo")
+        .next()
+        .unwrap_or_else(|| panic!("{}: no vmcoreinfo file", fx.name));
+    let text = std::fs::read_to_string(fx.path(&f.file)).expect("vmcoreinfo.txt");
+    text.lines().any(|l| l == "NUMBER(pgtable_l5_enabled)=1")
+}
 
 fn sha256_of(path: &std::path::Path) -> String {
     let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -130,13 +150,13 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
             }
             for f in fs {
                 assert!(
-                    parse_hex(&f.task) >= 0xffff_8000_0000_0000,
+                    parse_hex(&f.task) >= kernel_half(fx),
                     "{}: task {}",
                     fx.name,
                     f.task
                 );
                 assert!(
-                    parse_hex(&f.lock) >= 0xffff_8000_0000_0000,
+                    parse_hex(&f.lock) >= kernel_half(fx),
                     "{}: lock {}",
                     fx.name,
                     f.lock
@@ -195,5 +215,27 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
             fx.name
         );
         assert_eq!(verdicts["a"].root_cause_comms, ["kscand"], "{}", fx.name);
+    }
+}
+
+/// The 5-level hang capture ran 5-level: its VMCOREINFO says so, and every task of its truth is
+/// in the 5-level direct map (from 0xff11000000000000, below 4-level's kernel half).
+#[test]
+fn the_la57_hang_capture_is_five_level() {
+    let m = manifest();
+    let fx = m.fixture("6.1-la57");
+    assert!(five_level(fx), "6.1-la57: VMCOREINFO does not say pgtable_l5_enabled=1");
+    assert!(!fx.no_hang && !fx.incomplete);
+    for f in fx.facts() {
+        let t = parse_hex(&f.task);
+        assert!(
+            (0xff11_0000_0000_0000..0xffff_8000_0000_0000).contains(&t),
+            "6.1-la57: task {} of {} is not in the 5-level direct map",
+            f.task,
+            f.comm
+        );
+    }
+    for fx in m.fixtures.iter().filter(|fx| fx.name != "6.1-la57" && !fx.name.contains("la57")) {
+        assert!(!five_level(fx), "{}: 5-level paging?", fx.name);
     }
 }

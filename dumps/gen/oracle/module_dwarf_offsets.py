@@ -110,7 +110,7 @@ def main(vmlinux, dump, ko_dirs):
         if not kos:
             sys.exit(f"module {name} (build ID {bid}): no {name}.ko with that build ID in "
                      f"{' '.join(ko_dirs)} (vmlinux.sh extracts the debug .ko of the Debian "
-                     "modules in GUEST_DEBIAN_MODULES)")
+                     "modules of common.sh guest_debian_modules)")
         btf = kos[0][1].get(".BTF", b"")
         digest = "sha256:" + hashlib.sha256(btf).hexdigest() if btf else "-"
         print(f"{name}\t-\t{digest}\t-\t-\t-\t{len(btf)}")

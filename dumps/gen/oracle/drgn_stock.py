@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""drgn's view of the objects of the 6.1-stock capture's hangs, checked against its truth.
+
+usage: drgn_stock.py VMLINUX DUMP TRUTH_JSONL [KO_DIR...] > drgn-stock.txt
+
+KO_DIRs: the -dbg package's .ko files (vmlinux.sh: modules-dbg/; dm_mod's has the type
+struct mapped_device) and the guest's own (stockmod.ko: the work function's symbol). For each "object" line of the truth:
+  super_block    sb <addr> s_id, s_writers.frozen, and the tasks on each s_writers.rw_sem's
+                 waitqueue (percpu_rw_semaphore.waiters)
+  mapped_device  md <addr> flags (and the DMF_ bits set), the bios on its deferred list
+  folio          folio <addr> flags (PG_locked, PG_writeback, PG_uptodate) and mapping->host
+  work_struct    the kworker executing it (every worker pool's busy workers): current_work,
+                 current_func, the workqueue of current_pwq
+  inode          inode <addr>: i_rwsem owner (the task and the flag bits), count and pids of
+                 the tasks on its wait_list
+Each section ends with "check <what> ok" or "check <what> MISMATCH: ...", and the file with
+"# N checks, M mismatches". Exit status 1 on a mismatch.
+"""
+import json
+import os
+import sys
+
+import drgn
+from drgn import Object
+from drgn.helpers.linux.list import list_for_each_entry
+from drgn.helpers.linux.percpu import per_cpu
+from drgn.helpers.linux.cpumask import for_each_possible_cpu
+from drgn.helpers.linux.pid import find_task
+from drgn.helpers.linux.wait import waitqueue_for_each_task
+
+from drgn_common import open_dump
+
+checks = []
+
+
+def check(what, ok, detail=""):
+    checks.append(ok)
+    print(f"check {what} {'ok' if ok else 'MISMATCH: ' + detail}")
+
+
+def hx(v):
+    return f"{int(v):#018x}"
+
+
+def super_block(prog, o):
+    sb = Object(prog, "struct super_block *", int(o["address"], 16))
+    frozen = int(sb.s_writers.frozen)
+    print(f"sb {hx(sb)} s_id {sb.s_id.string_().decode()} s_writers {hx(sb.s_writers.address_of_())} "
+          f"frozen {frozen}")
+    pids = set()
+    for i in range(len(sb.s_writers.rw_sem)):
+        sem = sb.s_writers.rw_sem[i]
+        ts = [(int(t.pid), t.comm.string_().decode()) for t in waitqueue_for_each_task(sem.waiters.address_of_())]
+        print(f"  rw_sem[{i}] {hx(sem.address_of_())} block {int(sem.block.counter)} waiters "
+              f"{' '.join(f'{p}:{c}' for p, c in ts) or '-'}")
+        pids |= {p for p, _ in ts}
+    check("frozen", frozen == o["frozen"], f"{frozen} != {o['frozen']}")
+    check("s_writers", hx(sb.s_writers.address_of_()) == o["s_writers"])
+    return pids
+
+
+DMF = ["BLOCK_IO_FOR_SUSPEND", "SUSPENDED", "FROZEN", "FREEING", "DELETING", "NOFLUSH_SUSPENDING",
+       "DEFERRED_REMOVE", "SUSPENDED_INTERNALLY", "POST_SUSPENDING", "EMULATE_ZONE_APPEND"]
+
+
+def mapped_device(prog, o):
+    try:
+        md = Object(prog, "struct mapped_device *", int(o["address"], 16))
+        flags = int(md.flags)
+    except LookupError:
+        print(f"md {o['address']}: no type struct mapped_device (dm_mod's debug info not loaded)")
+        check("mapped_device type", False, "dm_mod debug info missing")
+        return
+    names = [n for i, n in enumerate(DMF) if flags >> i & 1]
+    bios, bio = 0, md.deferred.head
+    while bio and bios < 100000:
+        bios += 1
+        bio = bio.bi_next
+    print(f"md {hx(md)} name {md.name.string_().decode()} flags {flags:#x} ({'|'.join(names)}) "
+          f"deferred bios {bios}")
+    check("mapped_device suspended", ("SUSPENDED" in names) == o["suspended"], f"flags {flags:#x}")
+    check("mapped_device deferred bios", bios > 0, "no bio queued")
+
+
+def folio(prog, o):
+    f = Object(prog, "struct folio *", int(o["address"], 16))
+    flags = int(f.flags)
+    bit = {n: int(prog.constant(f"PG_{n}")) for n in ("locked", "writeback", "uptodate")}
+    got = {n: bool(flags >> b & 1) for n, b in bit.items()}
+    host = f.mapping.host
+    print(f"folio {hx(f)} flags {flags:#x} {' '.join(f'{n}={int(v)}' for n, v in got.items())} "
+          f"index {int(f.index)} host {hx(host)}")
+    check(f"folio {o['path']}", all(got[n] == o[n] for n in got) and hx(host) == o["inode"],
+          f"{got} host {hx(host)}")
+
+
+def work_struct(prog, o):
+    work = int(o["address"], 16)
+    found = None
+    for cpu in for_each_possible_cpu(prog):
+        for pool in per_cpu(prog["cpu_worker_pools"], cpu):
+            for w in list_for_each_entry("struct worker", pool.workers.address_of_(), "node"):
+                if int(w.current_work) == work:
+                    found = w
+    if found is None:
+        print(f"work {o['address']}: no worker executing it")
+        check("work executing", False, "not found")
+        return
+    func = prog.symbol(int(found.current_func)).name
+    wq = found.current_pwq.wq.name.string_().decode()
+    print(f"work {o['address']} worker {hx(found)} task {hx(found.task)} pid {int(found.task.pid)} "
+          f"comm {found.task.comm.string_().decode()} current_func {func} workqueue {wq}")
+    check("work worker", int(found.task.pid) == o["worker_pid"] and func == o["func"]
+          and wq == o["workqueue"], f"pid {int(found.task.pid)} func {func} wq {wq}")
+
+
+def inode(prog, o):
+    ino = Object(prog, "struct inode *", int(o["address"], 16))
+    sem = ino.i_rwsem
+    owner = int(sem.owner.counter) & (1 << 64) - 1
+    task = Object(prog, "struct task_struct *", owner & ~7)
+    pids = [int(w.task.pid) for w in list_for_each_entry("struct rwsem_waiter", sem.wait_list.address_of_(), "list")]
+    print(f"inode {hx(ino)} i_rwsem {hx(sem.address_of_())} count {int(sem.count.counter):#x} "
+          f"owner {owner:#x} (pid {int(task.pid)} {task.comm.string_().decode()}) waiters {len(pids)}")
+    print("  waiter pids " + " ".join(map(str, pids)))
+    check("i_rwsem owner", int(task.pid) == o["holder_pid"], f"pid {int(task.pid)}")
+    check("i_rwsem waiters", len(pids) == o["waiters"], f"{len(pids)} != {o['waiters']}")
+    return set(pids)
+
+
+def main(vmlinux, dump, truth, *kodirs):
+    prog = open_dump(vmlinux, dump)
+    kos = [os.path.join(d, f) for d in kodirs if os.path.isdir(d)
+           for f in sorted(os.listdir(d)) if f.endswith(".ko")]
+    if kos:
+        try:
+            prog.load_debug_info(kos)
+        except drgn.MissingDebugInfoError:
+            pass
+    recs = [json.loads(l) for l in open(truth) if l.strip()]
+    waiting = {}
+    for o in recs:
+        if o["kind"] != "object":
+            continue
+        kind = o["object"]
+        if kind == "super_block":
+            waiting["frozen"] = super_block(prog, o)
+        elif kind == "mapped_device":
+            mapped_device(prog, o)
+        elif kind == "folio":
+            folio(prog, o)
+        elif kind == "work_struct":
+            work_struct(prog, o)
+        elif kind == "inode":
+            waiting["i_rwsem"] = inode(prog, o)
+    # Every waiter of the truth is on the lock's wait list in memory.
+    for scen, pids in waiting.items():
+        want = {r["pid"] for r in recs if r["kind"] == "task" and r["scenario"] == scen
+                and r["role"] == "waiter"}
+        check(f"{scen} waiters in memory", want == pids, f"truth {sorted(want - pids)} not queued, "
+              f"queued {sorted(pids - want)} not in truth")
+    for r in recs:
+        if r["kind"] == "task":
+            t = find_task(prog, r["pid"])
+            if not t or hx(t) != r["task"]:
+                check(f"task {r['pid']}", False, "not found")
+    bad = checks.count(False)
+    print(f"# {len(checks)} checks, {bad} mismatches")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    sys.exit(main(*sys.argv[1:]))

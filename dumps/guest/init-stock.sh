@@ -1,0 +1,189 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# /init of the first kernel of the 6.1-stock capture (make-dumps.sh 6.1-stock); built into
+# first-stock.cpio by dumps/gen/initramfs.sh KERNEL stock. Hangs in stock kernel code, no
+# hangmod; stockmod (dumps/stockmod) prints the truth of each, or starts it:
+#   frozen   ext4 on /dev/vdb at /mnt/frozen, frozen by FIFREEZE (stock fz_freeze, which exits);
+#            fz_write write(2)s on a file it opened before, fz_creat open(O_CREAT)s a new one.
+#   io       ext4 on dm-linear "stockdm" over /dev/vdc at /mnt/io, suspended with
+#            dmsetup suspend --nolockfs --noflush; io_fsync writes a page and fsync()s (waits for
+#            writeback), io_reader reads uncached data (waits for a folio locked for read,
+#            TASK_KILLABLE), jbd2 commits (waits for the I/O of its transaction).
+#   work     stockmod's wq_flusher: flush_work() under mutex stock_m, which the work needs.
+#   i_rwsem  stockmod's i_holder holds the i_rwsem of /tmp/log (tmpfs); 200 tmp_writer
+#            processes write(2) to it.
+# Then arms the hung-task detector (panic). Kernel command line: holdup_mode=stock.
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp /mnt/frozen /mnt/io
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o size=8m tmpfs /tmp
+WRITERS=200
+
+say() { echo "holdup-init: $*"; }
+fail() { say "FAILED: $*"; while :; do sleep 3600; done; }
+say "mode stock, kernel $(uname -r)"
+
+insmod /lib/modules/qemu_fw_cfg.ko || say "qemu_fw_cfg did not load (no VMCOREINFO for QEMU dumps)"
+for m in $(cat /lib/modules/order); do
+    insmod /lib/modules/$m.ko || fail "insmod $m"
+done
+insmod /lib/modules/stockmod.ko || fail "insmod stockmod"
+
+kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio \
+    --append="console=ttyS0,115200 reset_devices nr_cpus=1 irqpoll nousb panic=1" ||
+    fail "kexec -p"
+say "capture kernel loaded (kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded))"
+# kexec copied the kernel and initramfs into the crashkernel region (not in the dump).
+rm -rf /boot/vmlinuz /boot/capture.cpio /sbin/kexec
+rm -f /lib/modules/*.ko
+
+i=0
+while [ ! -b /dev/vdb ] || [ ! -b /dev/vdc ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/vdb and /dev/vdc"
+    usleep 100000
+done
+
+state_of() { # pid -> its state letter (/proc/PID/stat), without forking
+    local line s
+    read -r line </proc/$1/stat 2>/dev/null || return 0
+    s=${line##*) }
+    echo "${s%% *}"
+}
+# pid -> the function it sleeps in: the first frame of /proc/PID/stack after the scheduler's
+# own (as the hung-task detector's trace shows it, without a .constprop.N-style suffix).
+blocked_in() {
+    local a f
+    while read -r a f; do
+        f=${f%%+*}
+        f=${f%%.*}
+        case $f in
+        __schedule | schedule | schedule_preempt_disabled | io_schedule | schedule_timeout) ;;
+        *) echo "$f"; return ;;
+        esac
+    done </proc/$1/stack
+}
+wait_d() { # pid... : until every one is in state D (60 s at most)
+    local i=0 p ok
+    while :; do
+        ok=yes
+        for p in "$@"; do [ "$(state_of $p)" = D ] || { ok=no; break; }; done
+        [ $ok = yes ] && return 0
+        i=$((i + 1)); [ $i -gt 600 ] && return 1
+        usleep 100000
+    done
+}
+wait_ready() { # file: until the helper printed its "ready" line there
+    local i=0
+    until grep -q ready "$1" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 300 ] && fail "no ready line in $1"
+        usleep 100000
+    done
+}
+truth() { # one command to stockmod; its truth lines are out when the write returns
+    echo "$*" >/proc/holdup-stock || fail "stockmod refused: $*"
+    sleep 1
+}
+MKFS="/sbin/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0"
+
+# --- frozen ---------------------------------------------------------------------------------
+$MKFS -L frozen /dev/vdb || fail "mke2fs vdb"
+mount -t ext4 -o noinit_itable /dev/vdb /mnt/frozen || fail "mount vdb"
+echo log >/mnt/frozen/open.log
+sync
+stock fz_write write /mnt/frozen/open.log >/tmp/fz_write.out 2>&1 &
+wpid=$!
+wait_ready /tmp/fz_write.out
+stock fz_freeze freeze /mnt/frozen >/tmp/fz_freeze.out 2>&1 &
+fpid=$!
+wait $fpid || fail "FIFREEZE: $(cat /tmp/fz_freeze.out)"
+kill -USR1 $wpid
+stock fz_creat creat /mnt/frozen/new.log >/tmp/fz_creat.out 2>&1 &
+cpid=$!
+wait_d $wpid $cpid || fail "the writers of the frozen fs did not block"
+sleep 1
+truth frozen /mnt/frozen $fpid $wpid:$(blocked_in $wpid) $cpid:$(blocked_in $cpid)
+say "frozen: /mnt/frozen frozen by pid $fpid; fz_write $wpid, fz_creat $cpid blocked"
+
+# --- io -------------------------------------------------------------------------------------
+/sbin/dmsetup create stockdm --noudevsync --noudevrules \
+    --table "0 $(cat /sys/block/vdc/size) linear /dev/vdc 0" || fail "dmsetup create"
+# Without udev, the node is devtmpfs's /dev/dm-N.
+dm=
+for d in /sys/block/dm-*; do [ "$(cat $d/dm/name)" = stockdm ] && dm=${d##*/}; done
+[ -n "$dm" ] && [ -b /dev/$dm ] || fail "no block device for stockdm"
+$MKFS -L io /dev/$dm || fail "mke2fs stockdm"
+mount -t ext4 -o noinit_itable /dev/$dm /mnt/io || fail "mount stockdm"
+dd if=/dev/zero of=/mnt/io/data bs=64k count=16 2>/dev/null
+: >/mnt/io/log
+sync
+stock io_fsync fsync /mnt/io/log >/tmp/io_fsync.out 2>&1 &
+spid=$!
+stock io_reader read /mnt/io/data >/tmp/io_reader.out 2>&1 &
+rpid=$!
+wait_ready /tmp/io_fsync.out
+wait_ready /tmp/io_reader.out
+/sbin/dmsetup suspend --nolockfs --noflush stockdm || fail "dmsetup suspend"
+susp=$(cat /sys/block/$dm/dm/suspended)
+kill -USR1 $spid $rpid
+wait_d $spid $rpid || fail "io_fsync/io_reader did not block"
+jpid=
+i=0
+while [ -z "$jpid" ] || [ "$(state_of $jpid)" != D ]; do
+    for d in /proc/[0-9]*; do
+        case "$(cat $d/comm 2>/dev/null)" in "jbd2/$dm-"*) jpid=${d#/proc/} ;; esac
+    done
+    i=$((i + 1)); [ $i -gt 150 ] && break # jbd2 commits every 5 s
+    usleep 200000
+done
+jw=
+if [ -n "$jpid" ] && [ "$(state_of $jpid)" = D ]; then jw="$jpid:$(blocked_in $jpid):w:-"; fi
+sleep 1
+truth io stockdm /mnt/io $susp $spid:$(blocked_in $spid):w:/mnt/io/log \
+    $rpid:$(blocked_in $rpid):r:/mnt/io/data $jw
+say "io: $dm suspended=$susp; io_fsync $spid, io_reader $rpid, jbd2 ${jpid:-none} (${jw:-not blocked})"
+
+# --- work -----------------------------------------------------------------------------------
+truth work
+i=0
+while [ "$(dmesg | grep -c '"kind":"verdict","scenario":"work"')" -lt 1 ]; do
+    i=$((i + 1)); [ $i -gt 300 ] && fail "no work verdict"
+    usleep 100000
+done
+sleep 1
+say "work: wq_flusher started"
+
+# --- i_rwsem --------------------------------------------------------------------------------
+echo log >/tmp/log
+truth i_rwsem /tmp/log
+pids=
+n=0
+while [ $n -lt $WRITERS ]; do
+    stock tmp_writer append /tmp/log >/dev/null 2>&1 &
+    pids="$pids $!"
+    n=$((n + 1))
+done
+wait_d $pids || fail "the tmp_writers did not all block"
+sleep 1
+batch=
+n=0
+for p in $pids; do
+    batch="$batch $p:$(blocked_in $p)"
+    n=$((n + 1))
+    if [ $n -eq 50 ]; then truth i_rwsem_waiters $batch; batch=; n=0; fi
+done
+truth i_rwsem_waiters $batch end
+say "i_rwsem: $WRITERS tmp_writers blocked on /tmp/log"
+
+lines=$(dmesg | grep -c 'holdup-truth: ')
+say "all scenarios blocked, $lines truth lines"
+# The dump need not hold these (the running helpers keep their own pages).
+rm -rf /lib/x86_64-linux-gnu /lib64 /usr /sbin/dmsetup /sbin/mke2fs /bin/stock
+umount /sys
+echo -1 >/proc/sys/kernel/hung_task_warnings
+echo 1 >/proc/sys/kernel/hung_task_panic
+echo 10 >/proc/sys/kernel/hung_task_timeout_secs # last: this write wakes khungtaskd
+say "hung-task detector armed (panic=$(cat /proc/sys/kernel/hung_task_panic))"
+while :; do sleep 3600; done

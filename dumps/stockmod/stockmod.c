@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * stockmod: the ground truth of hangs in stock kernel code (make-dumps.sh 6.1-stock; see
+ * README.md), printed to the kernel log as "holdup-truth: {json}" lines in the schema of
+ * dumps/TRUTH.md ("task", "object" and "verdict" lines). Two of the hangs are started here
+ * (scenario "work": flush_work() under a mutex the work function needs; scenario "i_rwsem": a
+ * kthread holds an inode's i_rwsem), the others by user space (guest/init-stock.sh, the helper
+ * guest/stock.c); for those this module looks up what the tasks wait on and prints it.
+ *
+ * Commands, one per write to /proc/holdup-stock (WAITER = PID:BLOCKED_IN, the function the
+ * task sleeps in as its /proc/PID/stack shows it after the scheduler's own frames):
+ *   frozen MOUNT FREEZER_PID WAITER...
+ *       a frozen filesystem: the super_block of MOUNT, and each WAITER blocked on its
+ *       s_writers (sb_start_write) in a percpu_rw_semaphore.
+ *   io DMNAME MOUNT SUSPENDED WAITER:MODE:FILE...
+ *       I/O queued on a suspended dm device: its mapped_device (the device under MOUNT), and
+ *       each WAITER (MODE r or w) waiting for its I/O, with the folio at index 0 of FILE ("-":
+ *       none) when FILE has one locked or under writeback.
+ *   work
+ *       starts scenario work: kthread wq_flusher takes mutex stock_m, queues stock_work on
+ *       system_wq, whose function (in a kworker) waits for stock_m; wq_flusher then calls
+ *       flush_work(&stock_work): a deadlock of the kernel's own workqueue code.
+ *   i_rwsem PATH
+ *       starts kthread i_holder, which takes inode_lock() of PATH and sleeps forever.
+ *   i_rwsem_waiters WAITER...
+ *       the tasks blocked on that i_rwsem (user space starts them: write(2) to PATH); may be
+ *       written several times; the last write ends with the word "end", then the inode line
+ *       (with the number of waiters) and the verdict are printed.
+ * A command that finds something other than what it expects prints "stockmod: FAILED ..." and
+ * returns -EINVAL to the writer.
+ */
+#include <linux/blkdev.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-ioctl.h>
+#include <linux/fs.h>
+#include <linux/kallsyms.h>
+#include <linux/kernel.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/pid.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("holdup: ground truth of hangs in stock kernel code");
+
+#define TRUTH_LEN 1024
+#define CMD_LEN 8192
+
+/* Where the module's own threads sleep, as a backtrace shows it (see hangmod/README.md). */
+#define IN_MUTEX "__mutex_lock"
+#define IN_COMPLETION "__wait_for_common"
+#define IN_SLEEP "schedule_timeout"
+
+/* A growing JSON line. */
+struct line {
+	char *buf;
+	int n;
+};
+
+static bool line_start(struct line *l, const char *kind, const char *scenario)
+{
+	l->buf = kmalloc(TRUTH_LEN, GFP_KERNEL);
+	if (!l->buf)
+		return false;
+	l->n = scnprintf(l->buf, TRUTH_LEN, "{\"kind\":\"%s\",\"scenario\":\"%s\"", kind, scenario);
+	return true;
+}
+
+static __printf(2, 3) void line_add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	l->n += vscnprintf(l->buf + l->n, TRUTH_LEN - l->n, fmt, ap);
+	va_end(ap);
+}
+
+static void line_end(struct line *l)
+{
+	line_add(l, "}");
+	printk(KERN_INFO "holdup-truth: %s\n", l->buf);
+	kfree(l->buf);
+}
+
+static const char *state_name(struct task_struct *t)
+{
+	unsigned int s = READ_ONCE(t->__state);
+
+	if (s == TASK_UNINTERRUPTIBLE)
+		return "TASK_UNINTERRUPTIBLE";
+	if (s == TASK_KILLABLE)
+		return "TASK_KILLABLE";
+	return NULL;
+}
+
+/*
+ * One "task" line: a task holding or waiting in a stock hang. folio and inode may be NULL.
+ * The state is the task's own when another task prints the line, and TASK_UNINTERRUPTIBLE
+ * when the task prints it itself, right before it blocks in an uninterruptible sleep.
+ */
+static void truth_task(const char *scenario, struct task_struct *t, const char *role,
+		       const char *lock_type, const void *lock, const char *lock_name,
+		       const char *mode, const char *blocked_in, struct folio *folio,
+		       struct inode *inode, bool recorded)
+{
+	struct line l;
+	const char *state = t == current ? "TASK_UNINTERRUPTIBLE" : state_name(t);
+
+	if (!line_start(&l, "task", scenario))
+		return;
+	line_add(&l, ",\"task\":\"0x%px\",\"pid\":%d,\"comm\":\"%s\",\"role\":\"%s\","
+		 "\"lock_type\":\"%s\",\"lock\":\"0x%px\"", t, task_pid_nr(t), t->comm, role,
+		 lock_type, lock);
+	if (lock_name)
+		line_add(&l, ",\"lock_name\":\"%s\"", lock_name);
+	line_add(&l, ",\"mode\":\"%s\",\"blocked_in\":\"%s\",\"state\":\"%s\"", mode, blocked_in,
+		 state ? state : "running");
+	if (folio)
+		line_add(&l, ",\"folio\":\"0x%px\",\"pfn\":%lu,\"index\":%lu,\"page_flags\":\"0x%lx\"",
+			 folio, folio_pfn(folio), folio->index, READ_ONCE(folio->flags));
+	if (inode)
+		line_add(&l, ",\"inode\":\"0x%px\"", inode);
+	line_add(&l, ",\"recorded_by_kernel\":%s", recorded ? "true" : "false");
+	line_end(&l);
+}
+
+/* One "verdict" line: root cause tasks (may be none) and, optional, a non-task root cause. */
+static void truth_verdict(const char *scenario, struct task_struct **roots, int nroots,
+			  const char *root_cause, bool cycle, const char *summary)
+{
+	struct line l;
+	int i;
+
+	if (!line_start(&l, "verdict", scenario))
+		return;
+	line_add(&l, ",\"root_cause_pids\":[");
+	for (i = 0; i < nroots; i++)
+		line_add(&l, "%s%d", i ? "," : "", task_pid_nr(roots[i]));
+	line_add(&l, "],\"root_cause_comms\":[");
+	for (i = 0; i < nroots; i++)
+		line_add(&l, "%s\"%s\"", i ? "," : "", roots[i]->comm);
+	line_add(&l, "]");
+	if (root_cause)
+		line_add(&l, ",\"root_cause\":\"%s\"", root_cause);
+	line_add(&l, ",\"cycle\":%s,\"summary\":\"%s\"", cycle ? "true" : "false", summary);
+	line_end(&l);
+}
+
+static void __noreturn sleep_forever(void)
+{
+	for (;;)
+		schedule_timeout_uninterruptible(MAX_SCHEDULE_TIMEOUT);
+}
+
+static struct task_struct *task_of(int nr)
+{
+	struct pid *pid = find_get_pid(nr);
+	struct task_struct *t = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
+
+	put_pid(pid);
+	return t;
+}
+
+/* "PID:BLOCKED_IN[:...]" -> the task (a reference), *fn and *rest pointing into the word. */
+static struct task_struct *waiter_of(char *word, char **fn, char **rest)
+{
+	char *pid_s = strsep(&word, ":");
+	int nr;
+	struct task_struct *t;
+
+	*fn = strsep(&word, ":");
+	*rest = word;
+	if (!pid_s || !*fn || !**fn || kstrtoint(pid_s, 10, &nr)) {
+		pr_err("stockmod: FAILED: bad waiter word\n");
+		return NULL;
+	}
+	t = task_of(nr);
+	if (!t)
+		pr_err("stockmod: FAILED: no task with pid %d\n", nr);
+	else if (!state_name(t)) {
+		pr_err("stockmod: FAILED: pid %d is not blocked (state 0x%x)\n", nr,
+		       READ_ONCE(t->__state));
+		put_task_struct(t);
+		t = NULL;
+	}
+	return t;
+}
+
+/* ---- frozen: a filesystem frozen by FIFREEZE, writers blocked in sb_start_write ---- */
+
+static int cmd_frozen(char *args)
+{
+	char *mnt = strsep(&args, " "), *freezer = strsep(&args, " "), *w, *fn, *rest;
+	struct path path;
+	struct super_block *sb;
+	struct line l;
+	struct percpu_rw_semaphore *sem;
+	char root[160], name[96];
+	int frozen, n = 0;
+
+	if (!mnt || !freezer || kern_path(mnt, LOOKUP_FOLLOW, &path)) {
+		pr_err("stockmod: FAILED: frozen: no mount %s\n", mnt ? mnt : "(none)");
+		return -EINVAL;
+	}
+	sb = path.mnt->mnt_sb;
+	frozen = READ_ONCE(sb->s_writers.frozen);
+	if (frozen != SB_FREEZE_COMPLETE) {
+		pr_err("stockmod: FAILED: frozen: %s is not frozen (%d)\n", mnt, frozen);
+		path_put(&path);
+		return -EINVAL;
+	}
+	/* mnt_want_write() and file_start_write() both take sb_start_write: level SB_FREEZE_WRITE */
+	sem = &sb->s_writers.rw_sem[SB_FREEZE_WRITE - 1];
+	snprintf(name, sizeof(name), "s_writers.rw_sem[SB_FREEZE_WRITE-1] of %s", sb->s_id);
+	if (line_start(&l, "object", "frozen")) {
+		line_add(&l, ",\"object\":\"super_block\",\"address\":\"0x%px\",\"device\":\"%s\","
+			 "\"fstype\":\"%s\",\"mount\":\"%s\",\"s_writers\":\"0x%px\",\"frozen\":%d,"
+			 "\"frozen_by_pid\":%s", sb, sb->s_id, sb->s_type->name, mnt, &sb->s_writers,
+			 frozen, freezer);
+		line_end(&l);
+	}
+	while ((w = strsep(&args, " "))) {
+		struct task_struct *t;
+
+		if (!*w)
+			continue;
+		t = waiter_of(w, &fn, &rest);
+		if (!t) {
+			path_put(&path);
+			return -EINVAL;
+		}
+		truth_task("frozen", t, "waiter", "percpu_rwsem", sem, name, "read", fn, NULL, NULL,
+			   true);
+		put_task_struct(t);
+		n++;
+	}
+	snprintf(root, sizeof(root), "frozen filesystem on %s (%s, FIFREEZE by pid %s, exited)",
+		 sb->s_id, mnt, freezer);
+	truth_verdict("frozen", NULL, 0, root, false,
+		      "the ext4 filesystem was frozen with FIFREEZE by a process that then exited; "
+		      "nobody thaws it, and every writer blocks in sb_start_write on s_writers");
+	path_put(&path);
+	return n ? 0 : -EINVAL;
+}
+
+/* ---- io: a dm device suspended with --nolockfs --noflush, its I/O queued ---- */
+
+/* The folio at index 0 of FILE if it is locked or under writeback (a reference), else NULL. */
+static struct folio *io_folio(const char *file, struct inode **inode)
+{
+	struct path path;
+	struct folio *folio;
+
+	*inode = NULL;
+	if (!strcmp(file, "-") || kern_path(file, LOOKUP_FOLLOW, &path))
+		return NULL;
+	*inode = d_inode(path.dentry);
+	folio = __filemap_get_folio((*inode)->i_mapping, 0, 0, 0);
+	path_put(&path); /* the waiter keeps the file open: the inode stays */
+	if (folio && !folio_test_locked(folio) && !folio_test_writeback(folio)) {
+		folio_put(folio);
+		folio = NULL;
+	}
+	return folio;
+}
+
+static int cmd_io(char *args)
+{
+	char *dmname = strsep(&args, " "), *mnt = strsep(&args, " "), *susp = strsep(&args, " ");
+	char *w, *fn, *rest, root[160], dm_name[DM_NAME_LEN], dm_uuid[DM_UUID_LEN];
+	struct path path;
+	struct super_block *sb;
+	struct gendisk *disk;
+	struct mapped_device *md;
+	struct line l;
+	int n = 0;
+
+	if (!dmname || !mnt || !susp || kern_path(mnt, LOOKUP_FOLLOW, &path)) {
+		pr_err("stockmod: FAILED: io: no mount %s\n", mnt ? mnt : "(none)");
+		return -EINVAL;
+	}
+	sb = path.mnt->mnt_sb;
+	disk = sb->s_bdev ? sb->s_bdev->bd_disk : NULL;
+	md = disk ? disk->private_data : NULL; /* dm sets it to the mapped_device */
+	if (!md || strncmp(disk->disk_name, "dm-", 3) ||
+	    dm_copy_name_and_uuid(md, dm_name, dm_uuid) || strcmp(dm_name, dmname)) {
+		pr_err("stockmod: FAILED: io: %s is not on dm device %s\n", mnt, dmname);
+		path_put(&path);
+		return -EINVAL;
+	}
+	if (line_start(&l, "object", "io")) {
+		line_add(&l, ",\"object\":\"mapped_device\",\"address\":\"0x%px\",\"name\":\"%s\","
+			 "\"device\":\"%s\",\"mount\":\"%s\",\"suspended\":%s", md, dmname,
+			 disk->disk_name, mnt, strcmp(susp, "1") ? "false" : "true");
+		line_end(&l);
+	}
+	while ((w = strsep(&args, " "))) {
+		struct task_struct *t;
+		struct folio *folio;
+		struct inode *inode;
+		char *mode, *file;
+
+		if (!*w)
+			continue;
+		t = waiter_of(w, &fn, &rest);
+		mode = strsep(&rest, ":");
+		file = rest;
+		if (!t || !mode || !file || (strcmp(mode, "r") && strcmp(mode, "w"))) {
+			pr_err("stockmod: FAILED: io: bad waiter\n");
+			if (t)
+				put_task_struct(t);
+			path_put(&path);
+			return -EINVAL;
+		}
+		folio = io_folio(file, &inode);
+		if (folio && line_start(&l, "object", "io")) {
+			line_add(&l, ",\"object\":\"folio\",\"address\":\"0x%px\",\"inode\":\"0x%px\","
+				 "\"path\":\"%s\",\"index\":%lu,\"pfn\":%lu,\"page_flags\":\"0x%lx\","
+				 "\"locked\":%s,\"writeback\":%s,\"uptodate\":%s", folio, inode, file,
+				 folio->index, folio_pfn(folio), READ_ONCE(folio->flags),
+				 folio_test_locked(folio) ? "true" : "false",
+				 folio_test_writeback(folio) ? "true" : "false",
+				 folio_test_uptodate(folio) ? "true" : "false");
+			line_end(&l);
+		}
+		/* A folio wait (lock or writeback) is in the page wait table; so is a buffer's. */
+		truth_task("io", t, "waiter", "io", md, dmname, *mode == 'r' ? "read" : "write", fn,
+			   folio, folio ? inode : NULL, true);
+		if (folio)
+			folio_put(folio);
+		put_task_struct(t);
+		n++;
+	}
+	snprintf(root, sizeof(root), "dm device %s (%s) suspended with its I/O queued", dmname,
+		 disk->disk_name);
+	truth_verdict("io", NULL, 0, root, false,
+		      "dmsetup suspend --nolockfs --noflush left the device suspended: bios queue "
+		      "inside dm and never complete, so writeback waiters, jbd2 and readers of "
+		      "uncached data wait forever");
+	path_put(&path);
+	return n ? 0 : -EINVAL;
+}
+
+/* ---- work: flush_work() while holding the mutex the work function takes ---- */
+
+static DEFINE_MUTEX(stock_m);
+static void stock_work_fn(struct work_struct *w);
+static DECLARE_WORK(stock_work, stock_work_fn);
+static DECLARE_COMPLETION(work_running);
+static struct task_struct *work_kworker;
+
+static void stock_work_fn(struct work_struct *w)
+{
+	work_kworker = current;
+	get_task_struct(current);
+	/* worker->current_work records it (the pool's busy_hash finds the worker) */
+	truth_task("work", current, "holder", "work", &stock_work, "stock_work", "none", IN_MUTEX,
+		   NULL, NULL, true);
+	truth_task("work", current, "waiter", "mutex", &stock_m, "stock_m", "exclusive", IN_MUTEX,
+		   NULL, NULL, true);
+	complete(&work_running);
+	mutex_lock(&stock_m);
+	mutex_unlock(&stock_m);
+}
+
+static int wq_flusher_fn(void *unused)
+{
+	struct task_struct *roots[2];
+	struct line l;
+	char func[KSYM_SYMBOL_LEN];
+	int i;
+
+	mutex_lock(&stock_m);
+	truth_task("work", current, "holder", "mutex", &stock_m, "stock_m", "exclusive",
+		   IN_COMPLETION, NULL, NULL, true);
+	queue_work(system_wq, &stock_work);
+	wait_for_completion(&work_running);
+	for (i = 0; i < 3000 && list_empty(&stock_m.wait_list); i++)
+		msleep(10);
+	if (list_empty(&stock_m.wait_list))
+		pr_err("stockmod: FAILED: work: the kworker never queued on stock_m\n");
+	snprintf(func, sizeof(func), "%ps", stock_work.func);
+	func[strcspn(func, " ")] = 0; /* "stock_work_fn [stockmod]" */
+	if (line_start(&l, "object", "work")) {
+		line_add(&l, ",\"object\":\"work_struct\",\"address\":\"0x%px\",\"func\":\"%s\","
+			 "\"workqueue\":\"events\",\"worker_pid\":%d", &stock_work, func,
+			 task_pid_nr(work_kworker));
+		line_end(&l);
+	}
+	/* The flusher waits for the completion of a struct wq_barrier on its stack, queued behind
+	 * the running work on the worker's scheduled list; the barrier's task field names it. */
+	truth_task("work", current, "waiter", "work", &stock_work, "stock_work", "none",
+		   IN_COMPLETION, NULL, NULL, true);
+	roots[0] = current;
+	roots[1] = work_kworker;
+	truth_verdict("work", roots, 2, NULL, true,
+		      "wq_flusher holds mutex stock_m and waits in flush_work() for stock_work, "
+		      "whose function runs in a kworker of system_wq and waits for stock_m");
+	flush_work(&stock_work);
+	pr_err("stockmod: work: flush_work returned?\n");
+	sleep_forever();
+}
+
+/* ---- i_rwsem: a kthread holds an inode's i_rwsem, writers to the file queue ---- */
+
+static struct inode *irw_inode;
+static struct task_struct *irw_holder;
+static char irw_path[128];
+static DECLARE_COMPLETION(irw_held);
+static int irw_waiters;
+
+static int i_holder_fn(void *unused)
+{
+	char name[160];
+
+	inode_lock(irw_inode);
+	snprintf(name, sizeof(name), "i_rwsem of %s", irw_path);
+	truth_task("i_rwsem", current, "holder", "rwsem", &irw_inode->i_rwsem, name, "write",
+		   IN_SLEEP, NULL, irw_inode, true);
+	complete(&irw_held);
+	sleep_forever();
+}
+
+static int cmd_i_rwsem(char *args)
+{
+	char *p = strsep(&args, " ");
+	struct path path;
+
+	if (irw_inode || !p || strscpy(irw_path, p, sizeof(irw_path)) < 0 ||
+	    kern_path(irw_path, LOOKUP_FOLLOW, &path)) {
+		pr_err("stockmod: FAILED: i_rwsem: no file %s\n", p ? p : "(none)");
+		return -EINVAL;
+	}
+	irw_inode = d_inode(path.dentry);
+	ihold(irw_inode); /* kept for ever, as is the lock */
+	path_put(&path);
+	irw_holder = kthread_run(i_holder_fn, NULL, "i_holder");
+	if (IS_ERR(irw_holder)) {
+		irw_holder = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(irw_holder);
+	wait_for_completion(&irw_held);
+	return 0;
+}
+
+static int cmd_i_rwsem_waiters(char *args)
+{
+	char *w, *fn, *rest, name[160];
+	struct line l;
+
+	if (!irw_inode)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "i_rwsem of %s", irw_path);
+	while ((w = strsep(&args, " "))) {
+		struct task_struct *t;
+
+		if (!*w)
+			continue;
+		if (!strcmp(w, "end")) {
+			if (line_start(&l, "object", "i_rwsem")) {
+				line_add(&l, ",\"object\":\"inode\",\"address\":\"0x%px\",\"path\":\"%s\","
+					 "\"i_rwsem\":\"0x%px\",\"fstype\":\"%s\",\"holder_pid\":%d,"
+					 "\"waiters\":%d", irw_inode, irw_path, &irw_inode->i_rwsem,
+					 irw_inode->i_sb->s_type->name, task_pid_nr(irw_holder),
+					 irw_waiters);
+				line_end(&l);
+			}
+			truth_verdict("i_rwsem", &irw_holder, 1, NULL, false,
+				      "i_holder holds the i_rwsem of a tmpfs file for write and sleeps "
+				      "forever; every write(2) to the file waits for it");
+			return 0;
+		}
+		t = waiter_of(w, &fn, &rest);
+		if (!t)
+			return -EINVAL;
+		truth_task("i_rwsem", t, "waiter", "rwsem", &irw_inode->i_rwsem, name, "write", fn,
+			   NULL, NULL, true);
+		put_task_struct(t);
+		irw_waiters++;
+	}
+	return 0;
+}
+
+/* ---- /proc/holdup-stock ---- */
+
+static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
+{
+	char *buf, *args, *cmd;
+	int ret;
+
+	if (len >= CMD_LEN)
+		return -E2BIG;
+	buf = memdup_user_nul(ubuf, len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	args = strim(buf);
+	cmd = strsep(&args, " ");
+	if (!args)
+		args = "";
+	if (!strcmp(cmd, "frozen"))
+		ret = cmd_frozen(args);
+	else if (!strcmp(cmd, "io"))
+		ret = cmd_io(args);
+	else if (!strcmp(cmd, "work"))
+		ret = IS_ERR(kthread_run(wq_flusher_fn, NULL, "wq_flusher")) ? -EINVAL : 0;
+	else if (!strcmp(cmd, "i_rwsem"))
+		ret = cmd_i_rwsem(args);
+	else if (!strcmp(cmd, "i_rwsem_waiters"))
+		ret = cmd_i_rwsem_waiters(args);
+	else
+		ret = -EINVAL;
+	kfree(buf);
+	return ret ? ret : len;
+}
+
+static const struct proc_ops stock_ops = {
+	.proc_write = stock_write,
+};
+
+static int __init stockmod_init(void)
+{
+	return proc_create("holdup-stock", 0200, NULL, &stock_ops) ? 0 : -ENOMEM;
+}
+module_init(stockmod_init);
