@@ -35,7 +35,7 @@ pub use notes::{NT_PRSTATUS, Note, Notes, PR_REG_NAMES, PrStatus, QemuCpuState, 
 
 use elf::ElfDump;
 use kdump::KdumpDump;
-use mapped::MappedFile;
+pub use mapped::MappedFile;
 use source::{Backing, FlatIndex, Source};
 
 /// x86_64 page size.
@@ -164,14 +164,25 @@ pub enum DumpError {
         source: std::io::Error,
     },
     /// The path is not a regular file (a directory, a FIFO, a device...).
-    #[error("{0}")]
-    NotAFile(String),
+    #[error("{path}: not a regular file: {what}")]
+    NotAFile { path: String, what: String },
     #[error("not a vmcore: unknown magic {0}")]
     UnknownFormat(String),
     #[error("unsupported dump: {0}")]
     Unsupported(String),
     #[error("malformed dump: {0}")]
     Malformed(String),
+}
+
+impl DumpError {
+    /// The message without the file's name, for callers that name the file themselves.
+    pub fn detail(&self) -> String {
+        match self {
+            DumpError::Io { source, .. } => source.to_string(),
+            DumpError::NotAFile { what, .. } => format!("not a regular file: {what}"),
+            e => e.to_string(),
+        }
+    }
 }
 
 /// How to open a dump.
@@ -272,19 +283,19 @@ pub fn open_regular_file(path: &Path) -> Result<File, DumpError> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::EISDIR) => DumpError::NotAFile(format!(
-                "{}: is a directory (give a dump file; `holdup triage DIR` finds the dumps in a directory)",
-                path.display()
-            )),
+            Some(libc::EISDIR) => DumpError::NotAFile {
+                path: path.display().to_string(),
+                what: DIRECTORY.into(),
+            },
             _ => io(e),
         })?;
     let ty = file.metadata().map_err(io)?.file_type();
     let what = if ty.is_file() {
         return Ok(file);
     } else if ty.is_dir() {
-        "a directory (give a dump file; `holdup triage DIR` finds the dumps in a directory)"
+        DIRECTORY
     } else if ty.is_fifo() {
-        "a FIFO (a dump is read at random offsets: save the stream to a file first)"
+        "a FIFO (holdup reads files at random offsets: save the stream to a file first)"
     } else if ty.is_block_device() {
         "a block device (copy the dump to a file first: dd, or makedumpfile -R for a flattened stream)"
     } else if ty.is_char_device() {
@@ -294,11 +305,14 @@ pub fn open_regular_file(path: &Path) -> Result<File, DumpError> {
     } else {
         "not a regular file"
     };
-    Err(DumpError::NotAFile(format!(
-        "{}: not a regular file: {what}",
-        path.display()
-    )))
+    Err(DumpError::NotAFile {
+        path: path.display().to_string(),
+        what: what.into(),
+    })
 }
+
+const DIRECTORY: &str =
+    "a directory (give a dump file; `holdup triage DIR` finds the dumps in a directory)";
 
 /// Opens a dump file, detecting its format.
 pub fn open(path: impl AsRef<Path>) -> Result<Dump, DumpError> {

@@ -144,15 +144,40 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     }
 }
 
-/// A read-only map of a regular file whose faults are caught.
-pub(crate) struct MappedFile {
+/// A read-only map of a regular file whose faults are caught: a page the kernel cannot supply
+/// reads as zeros and is counted ([`crate::file_faults_total`]) instead of killing the
+/// process. The dump reader checks each range it reads ([`MappedFile::bytes`]); other
+/// readers (a vmlinux's DWARF, read lazily by gimli) read through `Deref` and rely on the
+/// count, which the command line checks at the end.
+pub struct MappedFile {
     map: Mmap,
     slot: usize,
     /// Sorted, disjoint `[start, end)` file ranges that hold no data.
     holes: Vec<(u64, u64)>,
 }
 
+impl std::ops::Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
 impl MappedFile {
+    /// Opens and maps the regular file at `path` (see [`crate::open_regular_file`]).
+    pub fn open(path: &std::path::Path) -> Result<MappedFile, crate::DumpError> {
+        let io = |source| crate::DumpError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = crate::open_regular_file(path)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len == 0 {
+            return Err(crate::DumpError::Malformed("empty file".into()));
+        }
+        MappedFile::map(&file, len).map_err(io)
+    }
+
     /// Maps `file` (a regular file of `len` bytes, `len > 0`).
     pub(crate) fn map(file: &File, len: u64) -> std::io::Result<MappedFile> {
         install_handler();

@@ -21,6 +21,7 @@ pub mod printk;
 pub mod sched;
 pub mod stack;
 pub mod sysinfo;
+mod vmlinux_match;
 
 pub use build_cache::BuildCache;
 pub use holdup_dump::file_faults_total;

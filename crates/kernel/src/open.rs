@@ -65,8 +65,13 @@ pub enum OpenError {
         release: String,
         detail: String,
     },
-    #[error("{path}: {detail}")]
+    #[error("{}", if detail.starts_with(path.as_str()) { detail.clone() } else { format!("{path}: {detail}") })]
     Vmlinux { path: String, detail: String },
+    /// The vmlinux is of another kernel than the dump's (see `vmlinux_match`).
+    #[error(
+        "{path} {detail}; give the vmlinux of this kernel, or none: symbols and types come from the dump"
+    )]
+    VmlinuxMismatch { path: String, detail: String },
 }
 
 /// An opened kernel dump.
@@ -140,6 +145,14 @@ impl Kernel {
                         path: vmlinux.display().to_string(),
                         detail: e.to_string(),
                     })?;
+                let matched =
+                    crate::vmlinux_match::check(&dump, &table, vmlinux).map_err(|detail| {
+                        OpenError::VmlinuxMismatch {
+                            path: vmlinux.display().to_string(),
+                            detail,
+                        }
+                    })?;
+                log::info!("{}: matches the dump: {matched}", vmlinux.display());
                 let source = format!("{} ({} symbols)", vmlinux.display(), table.len());
                 (table, source)
             }

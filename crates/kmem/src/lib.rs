@@ -12,6 +12,8 @@ mod kernel_dump;
 mod x86_64;
 
 pub use bulk::{read_vec_parallel, same_bytes_sampled};
+/// Files other than the dump (a vmlinux) are opened and mapped as safely as the dump.
+pub use holdup_dump::{MappedFile, open_regular_file};
 pub use kernel_dump::{KernelDump, OpenError};
 pub use x86_64::{
     ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,

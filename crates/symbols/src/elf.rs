@@ -23,9 +23,8 @@ impl SymbolTable {
             path: path.display().to_string(),
             detail,
         };
-        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-        // SAFETY: mapped read-only; the bytes are treated as untrusted input.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(e.to_string()))?;
+        // Read-only and fault-safe; the bytes are treated as untrusted input.
+        let map = holdup_kmem::MappedFile::open(path).map_err(|e| err(e.detail()))?;
         Self::from_elf(&map, &path.display().to_string(), kernel_offset)
     }
 

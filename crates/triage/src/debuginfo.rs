@@ -164,6 +164,20 @@ pub fn open_kernel_with(
     };
     match Kernel::open(dump, &opts) {
         Ok(k) => Ok((k, choice)),
+        // A debug package's vmlinux of the same release name but another build: the dump
+        // alone is better than symbols at the wrong places.
+        Err(e @ holdup_kernel::OpenError::VmlinuxMismatch { .. })
+            if matches!(choice, Vmlinux::Found { .. }) =>
+        {
+            let reason = format!("the vmlinux found automatically was refused: {e}");
+            let opts = OpenOptions {
+                vmlinux: None,
+                ..opts
+            };
+            let mut k = Kernel::open(dump, &opts).map_err(|e2| format!("{e2} ({reason})"))?;
+            k.warnings.push(reason.clone());
+            Ok((k, Vmlinux::None { reason }))
+        }
         Err(e) => Err(match &choice {
             Vmlinux::Found { path, release } => format!(
                 "{e} (vmlinux {} was found automatically for kernel {release}; pass --vmlinux PATH to use another, or set {DEBUG_ROOT_ENV}= to use none)",

@@ -278,15 +278,10 @@ impl Btf {
 
     /// Parses the `.BTF` section of a vmlinux file (for development and vmlinux-based runs).
     pub fn from_vmlinux(path: &std::path::Path) -> Result<Btf> {
-        let file = std::fs::File::open(path).map_err(|e| TypeError::File {
+        // Read-only and fault-safe; the bytes are treated as untrusted input.
+        let map = holdup_kmem::MappedFile::open(path).map_err(|e| TypeError::File {
             path: path.display().to_string(),
-            detail: e.to_string(),
-        })?;
-        // SAFETY: the file is opened read-only and treated as untrusted bytes; a concurrent
-        // truncation could fault, the usual caveat of mapping files.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| TypeError::File {
-            path: path.display().to_string(),
-            detail: e.to_string(),
+            detail: e.detail(),
         })?;
         let sec = crate::dwarf::elf_sections(&map, &[".BTF"]).map_err(|d| TypeError::File {
             path: path.display().to_string(),

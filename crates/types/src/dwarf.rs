@@ -92,7 +92,7 @@ struct Index {
 
 /// Types from the DWARF of a vmlinux.
 pub struct Dwarf {
-    map: memmap2::Mmap,
+    map: holdup_kmem::MappedFile,
     sections: [Range<usize>; 5],
     /// Sorted `.debug_info` offsets of the unit headers.
     units: Vec<u64>,
@@ -127,9 +127,8 @@ impl Dwarf {
             path: path.display().to_string(),
             detail,
         };
-        let file = std::fs::File::open(path).map_err(|e| ferr(e.to_string()))?;
-        // SAFETY: mapped read-only; the bytes are treated as untrusted input.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ferr(e.to_string()))?;
+        // Read-only and fault-safe; the bytes are treated as untrusted input.
+        let map = holdup_kmem::MappedFile::open(path).map_err(|e| ferr(e.detail()))?;
         let found = elf_sections(&map, &SECTIONS).map_err(ferr)?;
         if found[0].is_none() || found[1].is_none() {
             return Err(ferr(
