@@ -336,6 +336,25 @@ pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
         .collect()
 }
 
+/// The capture a fixture comes from: its kernel and the boot's `KERNELOFFSET` and
+/// `CRASHTIME` (one boot, one crash), from the VMCOREINFO saved beside it. Fixtures of one
+/// capture (6.12 and 6.12-overfiltered: two makedumpfile runs) share it.
+pub fn capture_id(fx: &Fixture) -> String {
+    let vi = fixture_text(fx, "vmcoreinfo.txt");
+    let field = |key: &str| {
+        vi.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{}: vmcoreinfo.txt has no {key}", fx.name))
+            .to_string()
+    };
+    format!(
+        "{} {} {}",
+        fx.kernel,
+        field("KERNELOFFSET="),
+        field("CRASHTIME=")
+    )
+}
+
 /// A `KEY: value` field of crash's `sys` output.
 pub fn crash_sys_field(sys: &str, key: &str) -> String {
     sys.lines()

@@ -4,7 +4,8 @@
 
 use holdup_dump::{Dump, FormatKind, PageState, PhysicalMemory};
 use holdup_e2e::{
-    FixtureFile, Manifest, all_dumps, dump_path, fixture_text, holdup, manifest, scratch_dir,
+    FixtureFile, Manifest, all_dumps, capture_id, dump_path, fixture_text, holdup, manifest,
+    scratch_dir,
 };
 use holdup_vmcoreinfo::VmcoreInfo;
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ fn all_formats_of_a_capture_agree_on_every_page_they_share() {
     let mut by_capture: BTreeMap<String, Vec<(String, PathBuf)>> = BTreeMap::new();
     for (fx, f, path) in all_dumps(&m) {
         by_capture
-            .entry(capture_of(fx))
+            .entry(capture_id(fx))
             .or_default()
             .push((format!("{} {}", fx.name, f.file), path));
     }
@@ -117,32 +118,13 @@ fn every_compression_and_the_flattened_format_read_the_same_pages() {
     }
 }
 
-/// The capture a fixture comes from: its kernel and the boot's `KERNELOFFSET` and
-/// `CRASHTIME` (one boot, one crash), from the VMCOREINFO saved beside it. Fixtures of one
-/// capture (6.12 and 6.12-overfiltered: two makedumpfile runs) share it.
-fn capture_of(fx: &holdup_e2e::Fixture) -> String {
-    let vi = fixture_text(fx, "vmcoreinfo.txt");
-    let field = |key: &str| {
-        vi.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .unwrap_or_else(|| panic!("{}: vmcoreinfo.txt has no {key}", fx.name))
-            .to_string()
-    };
-    format!(
-        "{} {} {}",
-        fx.kernel,
-        field("KERNELOFFSET="),
-        field("CRASHTIME=")
-    )
-}
-
 /// Every file of a capture that holds its memory (dumps, the unpacked ELF, the samples), by
 /// kernel, with a name for messages: the files of one kernel come from one capture.
 fn capture_files(m: &Manifest) -> BTreeMap<String, Vec<(String, &FixtureFile, PathBuf)>> {
     let mut by_kernel: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for fx in &m.fixtures {
         // The dump makedumpfile left incomplete has its own tests (oops_la57.rs).
-        let capture = capture_of(fx);
+        let capture = capture_id(fx);
         for f in fx
             .files
             .iter()
@@ -186,7 +168,7 @@ fn every_file_of_a_capture_has_the_same_notes_and_the_saved_vmcoreinfo() {
             }
         }
         // The vmcoreinfo.txt the generator saved beside each fixture of the kernel.
-        for fx in m.fixtures.iter().filter(|fx| capture_of(fx) == kernel) {
+        for fx in m.fixtures.iter().filter(|fx| capture_id(fx) == kernel) {
             for f in fx.files_with_role("vmcoreinfo") {
                 assert_eq!(
                     fixture_text(fx, &f.file).trim_end(),

@@ -5,16 +5,31 @@
 //! small page cache give the bytes the uncompressed ELF copy holds.
 
 use holdup_dump::{Dump, PageState, PhysicalMemory};
-use holdup_e2e::{all_dumps, dump_path, manifest};
+use holdup_e2e::{all_dumps, capture_id, dump_path, manifest};
 use holdup_kmem::{KernelDump, KernelMemory, ReadError, START_KERNEL_MAP, Via};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Finds a 4 KiB PTE-level mapping outside the kernel image and the direct map, whose page
-/// is in the dump, by reading the page tables of `init_top_pgt` (at `pgd_va`) by hand.
+/// is in the dump, by reading the page tables of `init_top_pgt` (at `pgd_va`) by hand: four
+/// levels, or five when the dump says the kernel ran with 5-level paging.
 fn find_pte_mapping(k: &KernelDump, pgd_va: u64) -> Option<(u64, u64)> {
-    let mask = 0x000f_ffff_ffff_f000u64;
     let dm = k.mem.direct_map_base()?;
+    let levels = if k.mem.config().five_level { 5 } else { 4 };
+    let top_shift = 12 + 9 * (levels - 1);
+    // The kernel half of the top-level table: its upper 256 entries, without the direct map.
+    (256..512u64)
+        .filter(|&i| i != (dm >> top_shift) & 511)
+        .find_map(|i| {
+            let e = k.mem.read_u64(pgd_va + 8 * i).ok()?;
+            walk_down(k, e, levels - 1, i << top_shift)
+        })
+}
+
+/// Below a present entry `e` of the level above: the first PTE mapping found, with the
+/// virtual address (`prefix` holds the indexes so far), sign-extended.
+fn walk_down(k: &KernelDump, e: u64, levels_left: u32, prefix: u64) -> Option<(u64, u64)> {
+    const MASK: u64 = 0x000f_ffff_ffff_f000;
     let phys = k.dump.as_ref();
     let rd = |pa: u64| {
         let mut b = [0u8; 8];
@@ -22,51 +37,34 @@ fn find_pte_mapping(k: &KernelDump, pgd_va: u64) -> Option<(u64, u64)> {
             .ok()
             .map(|_| u64::from_le_bytes(b))
     };
-    for i in 256..512u64 {
-        let e4 = k.mem.read_u64(pgd_va + 8 * i).ok()?;
-        if e4 & 1 == 0 || i == (dm >> 39) & 511 {
-            continue;
-        }
-        for j in 0..512u64 {
-            let Some(e3) = rd((e4 & mask) + 8 * j) else {
-                continue;
-            };
-            if e3 & 1 == 0 || e3 & 0x80 != 0 {
-                continue;
-            }
-            for l in 0..512u64 {
-                let Some(e2) = rd((e3 & mask) + 8 * l) else {
-                    continue;
-                };
-                if e2 & 1 == 0 || e2 & 0x80 != 0 {
-                    continue;
-                }
-                for m in 0..512u64 {
-                    let Some(e1) = rd((e2 & mask) + 8 * m) else {
-                        continue;
-                    };
-                    if e1 & 1 == 0 {
-                        continue;
-                    }
-                    let va = (0xffffu64 << 48) | (i << 39) | (j << 30) | (l << 21) | (m << 12);
-                    if (START_KERNEL_MAP..START_KERNEL_MAP + (1 << 30)).contains(&va) {
-                        continue;
-                    }
-                    if phys.page_state((e1 & mask) >> 12) == PageState::Present {
-                        return Some((va, e1 & mask));
-                    }
-                }
-            }
-        }
+    // A huge page (bit 7) below the top level is not a PTE mapping.
+    if e & 1 == 0 || (levels_left < 3 && e & 0x80 != 0) {
+        return None;
     }
-    None
+    let shift = 12 + 9 * (levels_left - 1);
+    (0..512u64).find_map(|j| {
+        let e2 = rd((e & MASK) + 8 * j)?;
+        let prefix = prefix | (j << shift);
+        if levels_left > 1 {
+            return walk_down(k, e2, levels_left - 1, prefix);
+        }
+        if e2 & 1 == 0 {
+            return None;
+        }
+        let bits = 12 + 9 * (if k.mem.config().five_level { 5 } else { 4 });
+        let va = prefix | (u64::MAX << bits);
+        if (START_KERNEL_MAP..START_KERNEL_MAP + (1 << 30)).contains(&va) {
+            return None;
+        }
+        (phys.page_state((e2 & MASK) >> 12) == PageState::Present).then_some((va, e2 & MASK))
+    })
 }
 
 #[test]
 fn the_kernel_mappings_agree_with_the_page_tables() {
     let m = manifest();
-    // Per kernel: (direct map base, a PTE-mapped address, its bytes) of the first dump.
-    let mut reference: BTreeMap<&str, (u64, u64, Vec<u8>)> = BTreeMap::new();
+    // Per capture: (direct map base, a PTE-mapped address, its bytes) of the first dump.
+    let mut reference: BTreeMap<String, (u64, u64, Vec<u8>)> = BTreeMap::new();
     for (fx, f, path) in all_dumps(&m) {
         let name = format!("{} {}", fx.name, f.file);
         let k = KernelDump::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -124,9 +122,9 @@ fn the_kernel_mappings_agree_with_the_page_tables() {
         let mut want = vec![0u8; 4096];
         k.dump.read_phys(pa, &mut want).unwrap();
         assert_eq!(bytes, want, "{name}: {va:#x}");
-        match reference.get(fx.kernel.as_str()) {
+        match reference.get(&capture_id(fx)) {
             None => {
-                reference.insert(&fx.kernel, (dm, va, bytes));
+                reference.insert(capture_id(fx), (dm, va, bytes));
             }
             Some((rdm, rva, rbytes)) => {
                 assert_eq!(*rdm, dm, "{name}: direct map base differs between formats");

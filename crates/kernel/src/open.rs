@@ -85,6 +85,40 @@ pub struct Kernel {
     pub types_source: String,
     /// Things that did not work while opening but did not stop it.
     pub warnings: Vec<String>,
+    /// `THREAD_SIZE`: the size of a task's kernel stack (16 KiB on x86_64, 32 KiB with
+    /// KASAN), read from the kernel (see [`thread_size`]).
+    pub thread_size: u64,
+}
+
+/// `THREAD_SIZE`, from the linker symbols around `init_task`'s stack (`__start_init_task`
+/// and `__end_init_task`, `__start_init_stack` and `__end_init_stack` since 6.8: the
+/// linker script places them `THREAD_SIZE` apart), else the size of `union thread_union`
+/// in the kernel's types; a power of two between 8 KiB and 1 MiB. `Err` with the default
+/// used when neither says.
+fn thread_size(symbols: &SymbolTable, types: &Types) -> Result<u64, (u64, String)> {
+    const DEFAULT: u64 = 16 << 10;
+    let plausible = |n: u64| n.is_power_of_two() && (8 << 10..=1 << 20).contains(&n);
+    for (start, end) in [
+        ("__start_init_task", "__end_init_task"),
+        ("__start_init_stack", "__end_init_stack"),
+    ] {
+        if let (Some(s), Some(e)) = (symbols.address_of(start), symbols.address_of(end))
+            && e > s
+            && plausible(e - s)
+        {
+            return Ok(e - s);
+        }
+    }
+    match types.sizeof("thread_union") {
+        Ok(n) if plausible(n) => Ok(n),
+        _ => Err((
+            DEFAULT,
+            format!(
+                "THREAD_SIZE unknown (no __start_init_task/__end_init_task or __start_init_stack/__end_init_stack symbols, no union thread_union type): kernel stacks are taken to be {} KiB",
+                DEFAULT >> 10
+            ),
+        )),
+    }
 }
 
 impl Kernel {
@@ -221,6 +255,10 @@ impl Kernel {
             }
             phase("modules");
         }
+        let thread_size = thread_size(&symbols, &types).unwrap_or_else(|(n, why)| {
+            warnings.push(why);
+            n
+        });
         Ok(Kernel {
             dump,
             symbols,
@@ -228,6 +266,7 @@ impl Kernel {
             symbols_source,
             types_source,
             warnings,
+            thread_size,
         })
     }
 

@@ -66,8 +66,6 @@ pub const PF_IDLE: u32 = 0x0000_0002;
 pub const PF_EXITING: u32 = 0x0000_0004;
 /// `PF_KTHREAD`.
 pub const PF_KTHREAD: u32 = 0x0020_0000;
-/// `THREAD_SIZE` on x86_64 without KASAN: 16 KiB.
-pub const THREAD_SIZE: u64 = 16 << 10;
 
 /// `task_state_index()`: the index into `"RSDTtXZPI"` the kernel reports for a task, from
 /// `__state` and `exit_state` (kernel/sched, `__task_state_index`).

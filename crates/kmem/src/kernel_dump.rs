@@ -215,4 +215,7 @@ impl KernelMemory for KernelDump {
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         self.mem.read(vaddr, buf)
     }
+    fn kernel_space_start(&self) -> u64 {
+        self.mem.kernel_space_start()
+    }
 }

@@ -17,6 +17,7 @@ pub use holdup_dump::{MappedFile, open_regular_file};
 pub use kernel_dump::{KernelDump, OpenError};
 pub use x86_64::{
     ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,
+    kernel_space_start,
 };
 
 use thiserror::Error;
@@ -54,6 +55,20 @@ impl ReadError {
 pub trait KernelMemory: Send + Sync {
     /// Fills `buf` from `vaddr`, or fails naming the first address that could not be read.
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
+
+    /// The lowest kernel address of this address space: the start of the upper canonical
+    /// half, which depends on the paging mode (4-level: `0xffff800000000000`, 5-level:
+    /// `0xff00000000000000`). A memory that does not know its paging mode (a test's) answers
+    /// the lower, 5-level bound.
+    fn kernel_space_start(&self) -> u64 {
+        x86_64::kernel_space_start(true)
+    }
+
+    /// Whether `v` can be a pointer to kernel memory: in the kernel half and aligned to
+    /// `align` (a power of two).
+    fn is_kernel_pointer(&self, v: u64, align: u64) -> bool {
+        v >= self.kernel_space_start() && v & (align - 1) == 0
+    }
 
     fn read_u8(&self, vaddr: u64) -> Result<u8, ReadError> {
         let mut b = [0u8; 1];
@@ -107,11 +122,17 @@ impl<T: KernelMemory + ?Sized> KernelMemory for std::sync::Arc<T> {
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         (**self).read(vaddr, buf)
     }
+    fn kernel_space_start(&self) -> u64 {
+        (**self).kernel_space_start()
+    }
 }
 
 impl<T: KernelMemory + ?Sized> KernelMemory for &T {
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         (**self).read(vaddr, buf)
+    }
+    fn kernel_space_start(&self) -> u64 {
+        (**self).kernel_space_start()
     }
 }
 

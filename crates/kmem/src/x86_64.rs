@@ -21,6 +21,16 @@ use crate::{KernelMemory, ReadError};
 /// `__START_KERNEL_map`: the base of the kernel image mapping.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 const PAGE_SIZE: u64 = 4096;
+
+/// The start of the kernel's half of the address space: the upper canonical half of 48-bit
+/// (4-level) or 57-bit (5-level) virtual addresses.
+pub const fn kernel_space_start(five_level: bool) -> u64 {
+    if five_level {
+        0xff00_0000_0000_0000
+    } else {
+        0xffff_8000_0000_0000
+    }
+}
 /// Physical address bits 12..51 of a page-table entry.
 const ENTRY_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const PRESENT: u64 = 1;
@@ -456,6 +466,9 @@ impl<P: PhysicalMemory> X86_64Memory<P> {
 }
 
 impl<P: PhysicalMemory> KernelMemory for X86_64Memory<P> {
+    fn kernel_space_start(&self) -> u64 {
+        kernel_space_start(self.cfg.five_level)
+    }
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0usize;
         while done < buf.len() {

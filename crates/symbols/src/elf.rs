@@ -7,10 +7,11 @@ use goblin::elf::section_header::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBIT
 use goblin::elf::sym::{STB_GLOBAL, STB_WEAK, STT_FILE, STT_OBJECT, STT_SECTION};
 use std::path::Path;
 
+/// Start of the kernel image mapping: only addresses from here are moved by KASLR.
+use holdup_kmem::START_KERNEL_MAP;
+
 const SHN_UNDEF: usize = 0;
 const SHN_ABS: usize = 0xfff1;
-/// Start of the kernel image mapping: only addresses from here are moved by KASLR.
-const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 /// Most symbols accepted from one file.
 const MAX_ELF_SYMS: usize = 8_000_000;
 

@@ -8,9 +8,9 @@ use crate::kallsyms::{AddressEncoding, KallsymsIndex};
 use std::fmt;
 use std::sync::OnceLock;
 
-/// Start of the kernel half of the address space (5-level paging's; 4-level kernel addresses
-/// start higher, at 0xffff800000000000).
-const KERNEL_HALF: u64 = 0xff00_0000_0000_0000;
+/// Start of the kernel half of the address space: 5-level paging's, the lower of the two
+/// (a symbol table does not know the dump's paging mode; kmem does).
+const KERNEL_HALF: u64 = holdup_kmem::kernel_space_start(true);
 
 /// Whether `addr` is in the kernel half of the address space. Symbols below (kallsyms'
 /// absolute per-CPU offsets, ELF absolute constants) are found by name only, never by address.

@@ -18,6 +18,7 @@ use super::semaphore::Semaphore;
 use super::waits::{Stacks, TaskStack};
 use super::{Confidence, Evidence, Holder, HolderId, LockKind, Mode, Wait, rank_holders};
 use crate::mm::{MemMap, PageInfo};
+use holdup_kmem::START_KERNEL_MAP;
 use holdup_kmem::KernelMemory;
 use holdup_symbols::SymbolTable;
 use serde::Serialize;
@@ -170,7 +171,8 @@ fn find_pointer_load(
         }
         let d = i32::from_le_bytes(code[i..i + 4].try_into().expect("4 bytes"));
         let var = (start + i as u64 + 4).wrapping_add(d as i64 as u64);
-        if var < 0xffff_ffff_8000_0000 || var & 7 != 0 {
+        // RIP-relative operands reach the kernel image and modules only.
+        if var < START_KERNEL_MAP || var & 7 != 0 {
             continue;
         }
         if cache.word(mem, var).is_some_and(|v| v >= lo && v < hi) {
@@ -185,7 +187,8 @@ fn find_pointer_load(
 /// `mov $held_sem, %rdi`), and nearby variables must not count. `hi` bounds nothing more and
 /// is kept for symmetry with [`stack_references`].
 pub fn find_address_in_code(code: &[u8], start: u64, lo: u64, _hi: u64) -> Option<u64> {
-    let top_2g = lo >= 0xffff_ffff_8000_0000;
+    // The kernel image and modules (from __START_KERNEL_map up) are in the top 2 GiB.
+    let top_2g = lo >= START_KERNEL_MAP;
     for i in 0..code.len().saturating_sub(4) {
         let d = i32::from_le_bytes(code[i..i + 4].try_into().expect("4 bytes"));
         // RIP-relative: ModRM mod=00 rm=101 before the displacement, the instruction ending
@@ -267,7 +270,7 @@ impl<'a> HolderCx<'a> {
         for st in stacks.iter() {
             let ex = records.get(&st.task).map(Vec::as_slice).unwrap_or(&[]);
             for (a, v) in st.words() {
-                if v >= 0xffff_8000_0000_0000 && !ex.iter().any(|&(s, e)| a >= s && a < e) {
+                if mem.is_kernel_pointer(v, 1) && !ex.iter().any(|&(s, e)| a >= s && a < e) {
                     index
                         .entry(v)
                         .or_default()

@@ -35,7 +35,7 @@ mod name;
 pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_with};
 pub use holders::{StackRef, code_references, stack_references};
 pub use name::{MmUsers, lock_name};
-pub use waits::{Layouts, Stacks, THREAD_SIZE, TaskStack};
+pub use waits::{Layouts, Stacks, TaskStack};
 
 use serde::Serialize;
 use std::fmt;

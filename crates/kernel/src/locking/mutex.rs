@@ -152,7 +152,7 @@ pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex,
 pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> bool {
     mem.read_u64(addr.wrapping_add(l.owner)).is_ok_and(|o| {
         let t = o & !MUTEX_FLAGS;
-        o & MUTEX_FLAG_WAITERS != 0 && (t == 0 || t >= 0xffff_8000_0000_0000)
+        o & MUTEX_FLAG_WAITERS != 0 && (t == 0 || mem.is_kernel_pointer(t, 1))
     })
 }
 

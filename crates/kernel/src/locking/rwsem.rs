@@ -284,7 +284,7 @@ pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64
         .is_ok_and(|c| c & RWSEM_FLAG_WAITERS != 0 && c & 0xf8 == 0);
     let owner_ok = mem.read_u64(addr.wrapping_add(l.owner)).is_ok_and(|o| {
         let t = o & !RWSEM_OWNER_FLAGS_MASK;
-        t == 0 || t >= 0xffff_8000_0000_0000
+        t == 0 || mem.is_kernel_pointer(t, 1)
     });
     count_ok && owner_ok
 }

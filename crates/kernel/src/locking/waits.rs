@@ -30,14 +30,14 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
-/// `THREAD_SIZE` on x86_64 without KASAN: 16 KiB (`PAGE_SIZE << 2`).
-pub const THREAD_SIZE: u64 = 16 << 10;
+/// `THREAD_SIZE` of the unit tests' fake kernels.
+#[cfg(test)]
+const THREAD_SIZE: u64 = 16 << 10;
 
-/// Lowest address of the kernel half; pointers below it are not kernel pointers.
-const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
-
-fn kernel_ptr(v: u64) -> bool {
-    v >= KERNEL_HALF && v & 7 == 0
+/// Whether `v` can be a list node's or a task's address: 8-aligned, in the kernel half of
+/// this dump's address space (which the paging mode decides: kmem knows it).
+fn kernel_ptr(mem: &dyn KernelMemory, v: u64) -> bool {
+    mem.is_kernel_pointer(v, 8)
 }
 
 /// Every layout the lock code needs, read once from the kernel's types and symbols. A part
@@ -62,6 +62,8 @@ pub struct Layouts {
     pub blocker: Option<u64>,
     /// `wait_queue_entry` and `wait_queue_head` (for `wait_event*` sleepers).
     pub wait_queue: Option<WaitQueueLayout>,
+    /// `THREAD_SIZE`: the size of a task's kernel stack ([`Kernel::thread_size`]).
+    pub thread_size: u64,
     /// `swait_queue_head.task_list`.
     pub swait_head_list: Option<u64>,
     /// `[vmalloc_base, vmemmap_base)`: where vmalloc'd stacks live.
@@ -113,6 +115,7 @@ impl Layouts {
                 &mut problems,
             ),
             swait_head_list: off("swait_queue_head.task_list"),
+            thread_size: k.thread_size,
             vmalloc: vmalloc_range(k),
             mm_mmap_lock: off("mm_struct.mmap_lock"),
             mm_owner: off("mm_struct.owner"),
@@ -261,7 +264,8 @@ impl TaskStack {
     pub fn read(mem: &dyn KernelMemory, l: &Layouts, task: u64) -> Result<TaskStack, ReadError> {
         let base = mem.read_u64(task.wrapping_add(l.task_stack))?;
         let sp = mem.read_u64(task.wrapping_add(l.task_sp))?;
-        if base.checked_add(THREAD_SIZE).is_none() {
+        let size = l.thread_size;
+        if base.checked_add(size).is_none() {
             return Err(ReadError::Corrupt {
                 vaddr: task.wrapping_add(l.task_stack),
                 detail: format!(
@@ -269,8 +273,8 @@ impl TaskStack {
                 ),
             });
         }
-        let mut bytes = vec![0u8; THREAD_SIZE as usize];
-        let pages = (THREAD_SIZE / 4096) as usize;
+        let mut bytes = vec![0u8; size as usize];
+        let pages = (size / 4096) as usize;
         let mut readable = vec![true; pages];
         if let Err(first) = mem.read(base, &mut bytes) {
             for (i, ok) in readable.iter_mut().enumerate() {
@@ -285,7 +289,7 @@ impl TaskStack {
             task,
             base,
             sp,
-            sp_valid: sp >= base && sp < base + THREAD_SIZE,
+            sp_valid: sp >= base && sp < base + size,
             bytes,
             readable,
             frames: OnceLock::new(),
@@ -308,7 +312,7 @@ impl TaskStack {
     }
 
     pub fn top(&self) -> u64 {
-        self.base + THREAD_SIZE
+        self.base + self.bytes.len() as u64
     }
 
     pub fn contains(&self, addr: u64) -> bool {
@@ -363,7 +367,7 @@ impl TaskStack {
                 return out;
             };
             for (slot, w) in self.live_words() {
-                if w < KERNEL_HALF {
+                if !mem.is_kernel_pointer(w, 1) {
                     continue;
                 }
                 let Some(r) = symbols.resolve(w - 1) else {
@@ -556,7 +560,7 @@ impl<'a> WaitCx<'a> {
         };
         self.mem
             .read_u64(n.wrapping_sub(l.entry_list).wrapping_add(l.entry_func))
-            .is_ok_and(|f| f >= KERNEL_HALF && self.function_at(f).is_some())
+            .is_ok_and(|f| self.mem.is_kernel_pointer(f, 1) && self.function_at(f).is_some())
     }
 }
 
@@ -762,14 +766,14 @@ fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<
     let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
         // Back at the start, off the kernel's addresses, or a cycle that misses both.
-        if n == node || !kernel_ptr(n) || !seen.insert(n) {
+        if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
             return None;
         }
         if !is_waiter_node(mem, cx.stacks, shape, n) {
             let unknown_waiter = cx.layouts.in_vmalloc(n)
                 && mem
                     .read_u64(n.wrapping_sub(shape.list_off).wrapping_add(shape.task_off))
-                    .is_ok_and(|t| kernel_ptr(t) && !cx.layouts.in_vmalloc(t));
+                    .is_ok_and(|t| kernel_ptr(mem, t) && !cx.layouts.in_vmalloc(t));
             let fits = shape
                 .kinds
                 .iter()
@@ -799,7 +803,7 @@ fn waiter_in_list(
         mem.read_u64(node).ok()?,
         mem.read_u64(node.wrapping_add(8)).ok()?,
     );
-    if !kernel_ptr(next) || !kernel_ptr(prev) || next == node {
+    if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) || next == node {
         return None;
     }
     // A `wait_queue_entry` followed on the stack by the task pointer has the same look; its
@@ -964,14 +968,14 @@ fn wait_queue_waiter(
         mem.read_u64(node).ok()?,
         mem.read_u64(node.wrapping_add(8)).ok()?,
     );
-    if !kernel_ptr(next) || !kernel_ptr(prev) || next == node {
+    if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) || next == node {
         return None;
     }
     let mut n = next;
     let mut head = None;
     let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(n) || !seen.insert(n) {
+        if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
             break;
         }
         if !cx.is_wait_queue_entry(n) {
@@ -1029,7 +1033,7 @@ fn page_waiter(cx: &WaitCx<'_>, stack: &TaskStack, t: &WaitTable, slot: u64) -> 
     let mut head = None;
     let mut seen = HashSet::new();
     for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(n) || !seen.insert(n) {
+        if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
             break;
         }
         if t.bucket_of_head(n).is_some() {
@@ -1138,6 +1142,7 @@ mod tests {
             blocker: None,
             wait_queue: None,
             swait_head_list: Some(8),
+            thread_size: THREAD_SIZE,
             vmalloc: Some((0xffff_c900_0000_0000, 0xffff_ea00_0000_0000)),
             mm_mmap_lock: None,
             mm_owner: None,

@@ -18,7 +18,7 @@ use super::orc::{
     OrcFound, OrcType,
 };
 use super::regs::{self, CpuRegs, IRET_FRAME_OFFSET, PT_REGS_SIZE, Regs};
-use crate::sched::{THREAD_SIZE, Task};
+use crate::sched::Task;
 use crate::{Kernel, percpu};
 use holdup_kmem::ReadError;
 use serde::{Serialize, Serializer};
@@ -466,7 +466,7 @@ impl<'k> Unwinder<'k> {
         let mut v = vec![StackInfo {
             kind: StackKind::Task,
             begin: t.stack,
-            end: t.stack.wrapping_add(THREAD_SIZE),
+            end: t.stack.wrapping_add(self.k.thread_size),
         }];
         if running && let Some(s) = self.irq_stacks.get(&t.cpu) {
             v.push(*s);
@@ -581,7 +581,7 @@ impl<'k> Unwinder<'k> {
                         end: StackEnd::Stopped(format!(
                             "thread.sp {sp:#x} is not on the task's stack {:#x}..{:#x}",
                             t.stack,
-                            t.stack.wrapping_add(THREAD_SIZE)
+                            t.stack.wrapping_add(self.k.thread_size)
                         )),
                     };
                 };
