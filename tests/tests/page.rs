@@ -74,3 +74,56 @@ fn locked_pages_match_crash_kmem_p_and_the_truth() {
         }
     }
 }
+
+/// An address that is not a struct page is said for what it is (kernel text, a module's
+/// variable, a task's stack, user space, the inside of a struct page) and not decoded: before,
+/// kernel text got the flags `dirty,...,hwpoison` and a module static "a tail page of folio".
+#[test]
+fn addresses_that_are_not_struct_pages_are_named_not_decoded() {
+    use holdup_kernel::{Kernel, OpenOptions};
+    let m = manifest();
+    for name in ["6.1", "6.1-la57"] {
+        let fx = m.fixture(name);
+        let path = fx.path("vmcore.kdump-zlib");
+        let d = path.to_str().unwrap();
+        let k = Kernel::open(&path, &OpenOptions::default()).expect("fixture opens");
+        let stext = k.symbols.address_of("_stext").expect("_stext");
+        let tasks = holdup_kernel::sched::all_tasks(&k).expect("tasks").tasks;
+        let kscand = tasks.iter().find(|t| t.comm == "kscand").expect("kscand");
+        let facts = fx.facts();
+        let module_lock = facts
+            .iter()
+            .find(|f| f.lock_type == LockType::Semaphore)
+            .map(|f| parse_hex(&f.lock))
+            .expect("truth has the semaphore, a hangmod static");
+        let page = facts
+            .iter()
+            .find(|f| f.lock_type == LockType::PageLock)
+            .map(|f| parse_hex(&f.lock))
+            .expect("truth has a locked page");
+        let cases = [
+            (stext + 0x10, "in the kernel image"),
+            (module_lock, "in module hangmod"),
+            (kscand.stack + 0x100, "on the kernel stack of kscand"),
+            (0x7fff_1234_5678, "a user-space address"),
+            (page + 8, "0x8 bytes into struct page"),
+        ];
+        for (addr, want) in cases {
+            let a = format!("{addr:#x}");
+            let (st, out, err) = holdup_e2e::holdup(&["page", d, &a]);
+            assert_eq!(st, 1, "{name} {a}: {out}{err}");
+            assert!(out.contains(want), "{name} {a}: want {want:?}: {out}");
+            assert!(
+                !out.contains("FLAGS"),
+                "{name} {a} decoded as a page: {out}"
+            );
+            let (st, out, _) = holdup_e2e::holdup(&["page", d, &a, "--json"]);
+            assert_eq!(st, 1);
+            let v: Value = serde_json::from_str(&out).expect("JSON");
+            assert_eq!(v["struct_page"], false, "{v}");
+        }
+        // The struct page itself is still decoded.
+        let out = holdup_ok(&["page", d, &format!("{page:#x}")]);
+        assert!(out.contains("LOCKED"), "{out}");
+    }
+}

@@ -25,7 +25,8 @@ given (--vmlinux), or when /usr/lib/debug/boot/vmlinux-RELEASE or
 
 Exit status:
   0  done; for the report: blocked tasks found and explained; for triage: every dump analysed
-  1  the report found no blocked task (nothing to explain); bt: no task matched
+  1  the report found no blocked task (nothing to explain); bt: no task matched; page: the
+     address is no struct page (what it is is said)
   2  the dump could not be read, or the command line is wrong
   3  triage: some dumps could not be analysed (their lines have \"errors\")
   A closed standard output (holdup ... | head) ends holdup by SIGPIPE, as it ends cat and git

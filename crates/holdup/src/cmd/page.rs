@@ -6,8 +6,8 @@ use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_kernel::Kernel;
 use holdup_kernel::locking::{AnalyzeOptions, HolderId, LockKind};
-use holdup_kernel::mm::MemMap;
 use holdup_kernel::mm::slab;
+use holdup_kernel::mm::{Identity, MemMap, identify_address};
 use serde::Serialize;
 
 #[derive(Args, Clone)]
@@ -70,21 +70,36 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
         )
     })?;
     let mut addr = None;
-    let page = if value >= memmap.vmemmap {
-        value
-    } else if value < memmap.max_pfn {
+    let page = if value < memmap.max_pfn {
         memmap.pfn_to_page(value)
-    } else if let Some(page) = slab::virt_to_page(&memmap, value) {
-        addr = Some(value);
-        page
     } else {
-        return Err(Failure::new(
-            exit::UNREADABLE,
-            format!(
-                "{value:#x} is above the last pfn ({:#x}) and below the vmemmap ({:#x})",
-                memmap.max_pfn, memmap.vmemmap
-            ),
-        ));
+        // Only a real struct page is decoded as one; anything else is said for what it is.
+        let tasks = holdup_kernel::sched::all_tasks(&kernel)
+            .map(|l| l.tasks)
+            .unwrap_or_default();
+        match identify_address(&kernel, &memmap, &tasks, value) {
+            Identity::StructPage { page, .. } => page,
+            Identity::DirectMap { .. } => {
+                addr = Some(value);
+                slab::virt_to_page(&memmap, value).unwrap_or(value)
+            }
+            other => {
+                if args.dump.json {
+                    print_json(&serde_json::json!({
+                        "address": format!("{value:#x}"),
+                        "struct_page": false,
+                        "is": other,
+                        "description": other.describe(value),
+                    }))?;
+                } else {
+                    println!("{}", other.describe(value));
+                }
+                return Err(Failure::new(
+                    exit::NO_HANG,
+                    format!("{value:#x} is not a struct page, a pfn or a direct-map address"),
+                ));
+            }
+        }
     };
     let info = memmap
         .read_page(kernel.mem(), page)
