@@ -31,6 +31,12 @@ NO_HANG_ORACLE_FILES = ["crash-sys.txt", "crash-ps.txt", "crash-bt-a.txt", "cras
                         "crash-log.txt", "crash-help-m.txt", "drgn-oops.txt", "check.txt",
                         "crash-enospc.txt", "drgn-enospc.txt"]
 NO_HANG = {"6.1-oops-la57"}
+# The capture of hangs in stock kernel code (make-dumps.sh 6.1-stock): the manifest marks it
+# "hangs": "stock"; it has the hang oracles and crash's mount, dev -d and the frozen super
+# block's s_writers, and drgn's view of the truth's objects (oracles.sh, oracle/drgn_stock.py).
+STOCK = {"6.1-stock"}
+STOCK_ORACLE_FILES = ["crash-mount.txt", "crash-dev-d.txt", "crash-sb-writers.txt",
+                      "drgn-stock.txt"]
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
@@ -51,6 +57,11 @@ def fixture_plan(kernel):
                  "wrote the dumps (one complete, one into a full tmpfs: ENOSPC, incomplete); "
                  "5-level paging", False)]
     dumps = [("vmcore.kdump-zlib", "vmcore.kdump-zlib", "dump", "kdump-zlib")]
+    if kernel in STOCK:
+        return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
+                 "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
+                 "hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm device, "
+                 "flush_work under a mutex, 200 writers on one i_rwsem), 384 MiB guest", False)]
     if kernel == "6.1-la57":
         return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
@@ -108,6 +119,13 @@ def made_by(cmds, src_name, dst, role):
         return "oracles.sh: drgn 0.3.0 (oracle/drgn_oops.py) with the -dbg vmlinux"
     if role == "oracle" and dst == "check.txt" and src_name == "check-oops":
         return "oracles.sh: oracle/check_oops.py (truth vs crash and drgn)"
+    if role == "oracle" and dst == "drgn-stock.txt":
+        return ("oracles.sh: drgn 0.3.0 (oracle/drgn_stock.py) with the -dbg vmlinux and "
+                "modules: the truth's objects in memory, checked")
+    if role == "oracle" and dst in STOCK_ORACLE_FILES:
+        cmd = {"crash-mount.txt": "mount", "crash-dev-d.txt": "dev -d",
+               "crash-sb-writers.txt": "struct super_block.s_id,s_writers SB"}[dst]
+        return f"oracles.sh: crash 8.0.6 with the -dbg vmlinux: {cmd}"
     if role == "oracle" and dst == "drgn-slab-sample.tsv":
         return "oracles.sh: drgn 0.3.0 (oracle/drgn_slab_sample.py) with the -dbg vmlinux"
     if role == "oracle":
@@ -156,7 +174,8 @@ def copy_fixture(kernel, manifest):
                 sys.exit(f"fixtures: missing {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
             entries.append((f, f, role, fmt))
-        for f in NO_HANG_ORACLE_FILES if name in NO_HANG else ORACLE_FILES:
+        oracles = NO_HANG_ORACLE_FILES if name in NO_HANG else ORACLE_FILES
+        for f in oracles + (STOCK_ORACLE_FILES if name in STOCK else []):
             p = os.path.join(oracle_dir, f)
             if not os.path.exists(p):
                 sys.exit(f"fixtures: missing oracle output {p}")
@@ -169,6 +188,7 @@ def copy_fixture(kernel, manifest):
         desc = {"name": name, "dir": "fixtures/" + name, "kernel": meta["kernel"],
                 "release": meta["release"], "capture": capture, "incomplete": incomplete,
                 **({"no_hang": True} if name in NO_HANG else {}),
+                **({"hangs": "stock"} if name in STOCK else {}),
                 "files": [{"file": d, "role": r, **({"format": fmt} if fmt else {}),
                            "made_by": made_by(cmds, s, d, r)} for s, d, r, fmt in entries]}
         manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]

@@ -114,12 +114,15 @@ mdf_flat() {
 
 # keeps_truth DUMP: crash lists every truth pid and backtraces each without a read error.
 keeps_truth() {
-    local dump=$1 tmp pids
+    local dump=$1 tmp pids ok=0
     tmp=$(mktemp -d)
-    pids=$(python3 -c 'import json,sys; print(" ".join(sorted({str(json.loads(l)["pid"]) for l in open(sys.argv[1]) if l.strip() and json.loads(l).get("kind") == "fact"}, key=int)))' "$TRUTH")
-    printf 'set scroll off\nps > %s/ps\nforeach %s bt > %s/bt\nq\n' "$tmp" "$pids" "$tmp" |
-        timeout 600 "$BIN/crash" -s "$VMLINUX" "$dump" >"$tmp/out" 2>&1 || true
-    local ok=0
+    pids=$(python3 -c 'import json,sys; print(" ".join(sorted({str(json.loads(l)["pid"]) for l in open(sys.argv[1]) if l.strip() and json.loads(l).get("kind") in ("fact", "task")}, key=int)))' "$TRUTH")
+    # crash takes at most 100 arguments a command: 50 pids a foreach
+    { printf 'set scroll off\nps > %s/ps\n' "$tmp"
+      echo $pids | xargs -n 50 | while read -r chunk; do echo "foreach $chunk bt >> $tmp/bt"; done
+      echo q
+    } | timeout 600 "$BIN/crash" -s "$VMLINUX" "$dump" >"$tmp/out" 2>&1 || true
+    [ -s "$tmp/bt" ] || { say "  crash wrote no backtraces: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"; ok=1; }
     "$PY" "$GEN_DIR/oracle/check_truth.py" --pids "$TRUTH" "$tmp/ps" | tee -a "$REPORT" || ok=1
     if grep -Eiq 'read error|invalid kernel virtual address|cannot be determined' "$tmp/bt" "$tmp/out"; then
         say "  crash bt reports read errors: $(grep -Eih 'read error|invalid kernel' "$tmp/bt" "$tmp/out" | head -n 3 | tr '\n' ' ')"

@@ -18,6 +18,15 @@
 # symbols-sample.tsv, dwarf-offsets.tsv and module-dwarf-offsets.tsv (oracle/module_dwarf_offsets.py:
 # the loaded modules' BTF and struct layouts, from the debug .ko files vmlinux.sh extracts)
 # beside DUMPFILE, copied into OUTDIR.
+# A dump of the stock capture (truth.jsonl has "task" lines: make-dumps.sh 6.1-stock) also gets
+#   crash-mount.txt       `mount`
+#   crash-dev-d.txt       `dev -d`: the disks and their I/O in flight
+#   crash-sb-writers.txt  `struct super_block.s_id,s_writers SB` of the frozen super block
+#   drgn-stock.txt        oracle/drgn_stock.py: the frozen super block's s_writers and the tasks
+#                         on its waitqueues, the suspended mapped_device's flags and deferred
+#                         bios, the folios, the kworker running the work (current_func), the
+#                         inode's i_rwsem owner and waiters, each checked against the truth;
+#                         its "check" lines are added to check.txt.
 # A dump without a hang (truth.jsonl has an "oops" line) gets instead of the D-state and page
 # files: crash-bt.txt (`bt`: the panic task), crash-help-m.txt (`help -m`: crash's machine
 # flags, VM_5LEVEL for 5-level paging), drgn-oops.txt (oracle/drgn_oops.py: sys, ps, the stack
@@ -46,6 +55,8 @@ OUT=$(realpath "$OUT")
 t_all=$SECONDS
 OOPS=no
 [ -s "$TRUTH" ] && grep -q '"kind":"oops"' "$TRUTH" && OOPS=yes
+STOCK=no
+[ -s "$TRUTH" ] && grep -q '"kind":"task"' "$TRUTH" && STOCK=yes
 
 if [ -n "$UNREADABLE" ]; then
     # crash ends its session right after its "dumpfile is incomplete" warning (exit status 1);
@@ -75,7 +86,7 @@ for l in open(sys.argv[1]):
     if l.strip():
         d = json.loads(l)
         v = d.get(sys.argv[2])
-        if d.get("kind") == "fact" and v is not None and str(v) not in seen:
+        if d.get("kind") in ("fact", "task") and v is not None and str(v) not in seen:
             seen.append(str(v))
 print(" ".join(seen))' "$TRUTH" "$1"
 }
@@ -97,6 +108,11 @@ fi
     echo "oracles.sh: drgn locked-page scan failed (see drgn.err)" >&2
 [ $drgn_ok = no ] || (cd "$OR" && "$PY" drgn_slab_sample.py "$VMLINUX" "$DUMP") >"$OUT/drgn-slab-sample.tsv" 2>>"$OUT/drgn.err" ||
     echo "oracles.sh: drgn slab sample failed (see drgn.err)" >&2
+if [ $STOCK = yes ] && [ $drgn_ok = yes ]; then
+    (cd "$OR" && "$PY" drgn_stock.py "$VMLINUX" "$DUMP" "$TRUTH" "$WORK_DIR/kernels/$rel/modules-dbg" \
+        "$WORK_DIR/build/$rel/stockmod") >"$OUT/drgn-stock.txt" 2>>"$OUT/drgn.err" ||
+        echo "oracles.sh: drgn_stock.py reports mismatches or failed (see drgn-stock.txt, drgn.err)" >&2
+fi
 t_drgn=$((SECONDS - t0))
 
 # --- crash --------------------------------------------------------------------------------------
@@ -120,7 +136,17 @@ cmds=$OUT/crash.cmds
     echo "log > $OUT/crash-log.txt"
     [ $OOPS = yes ] || echo "!rm -f $OUT/crash-kmem-p.txt; touch $OUT/crash-kmem-p.txt"
     for p in $pages; do echo "kmem -p $p >> $OUT/crash-kmem-p.txt"; done
-    if [ -n "$pids" ]; then echo "foreach $pids bt > $OUT/crash-bt-truth.txt"; fi
+    # crash takes at most 100 arguments a command: 50 pids a foreach
+    if [ -n "$pids" ]; then
+        echo "!rm -f $OUT/crash-bt-truth.txt"
+        echo $pids | xargs -n 50 | while read -r chunk; do echo "foreach $chunk bt >> $OUT/crash-bt-truth.txt"; done
+    fi
+    if [ $STOCK = yes ]; then
+        echo "mount > $OUT/crash-mount.txt"
+        echo "dev -d > $OUT/crash-dev-d.txt"
+        sb=$(python3 -c 'import json,sys; print(next(d["address"] for d in map(json.loads, filter(str.strip, open(sys.argv[1]))) if d.get("object") == "super_block"))' "$TRUTH")
+        echo "struct super_block.s_id,s_writers $sb > $OUT/crash-sb-writers.txt"
+    fi
     echo "q"
 } >"$cmds"
 t0=$SECONDS
@@ -141,7 +167,8 @@ cp "$CAP/symbols-sample.tsv" "$CAP/dwarf-offsets.tsv" "$OUT/"
 # drgn can open). The .ko files: the guests' initramfs copies, the -dbg package's (vmlinux.sh).
 if [ ! -s "$CAP/module-dwarf-offsets.tsv" ] && [ $drgn_ok = yes ]; then
     (cd "$OR" && "$PY" module_dwarf_offsets.py "$VMLINUX" "$DUMP" \
-        "$WORK_DIR"/build/"$rel"/first{,-oops}-root/lib/modules "$WORK_DIR/kernels/$rel/modules-dbg") \
+        "$WORK_DIR"/build/"$rel"/first{,-oops,-stock}-root/lib/modules \
+        "$WORK_DIR/kernels/$rel/modules-dbg") \
         >"$CAP/module-dwarf-offsets.tsv.tmp"
     mv "$CAP/module-dwarf-offsets.tsv.tmp" "$CAP/module-dwarf-offsets.tsv"
 fi
@@ -152,6 +179,11 @@ if [ $OOPS = yes ]; then
     "$PY" "$OR/check_oops.py" "$TRUTH" "$OUT" >"$OUT/check.txt" || true
 elif [ -s "$TRUTH" ]; then
     "$PY" "$OR/check_truth.py" "$TRUTH" "$OUT" >"$OUT/check.txt" || true
+    if [ $STOCK = yes ]; then
+        { echo "# drgn-stock.txt (oracle/drgn_stock.py): the objects of the truth in memory"
+          grep -E '^(check |# [0-9]+ checks)' "$OUT/drgn-stock.txt" 2>/dev/null || echo "# drgn_stock.py gave nothing"
+        } >>"$OUT/check.txt"
+    fi
 fi
 {
     echo "oracles.sh $KERNEL $DUMP: drgn ${t_drgn}s (ok: $drgn_ok), crash ${t_crash}s, total $((SECONDS - t_all))s"

@@ -8,7 +8,8 @@
 #   io       ext4 on dm-linear "stockdm" over /dev/vdc at /mnt/io, suspended with
 #            dmsetup suspend --nolockfs --noflush; io_fsync writes a page and fsync()s (waits for
 #            writeback), io_reader reads uncached data (waits for a folio locked for read,
-#            TASK_KILLABLE), jbd2 commits (waits for the I/O of its transaction).
+#            TASK_KILLABLE), io_dread reads /dev/dm-N with O_DIRECT (uninterruptible), jbd2
+#            commits (waits for the data writeback of its transaction).
 #   work     stockmod's wq_flusher: flush_work() under mutex stock_m, which the work needs.
 #   i_rwsem  stockmod's i_holder holds the i_rwsem of /tmp/log (tmpfs); 200 tmp_writer
 #            processes write(2) to it.
@@ -52,19 +53,6 @@ state_of() { # pid -> its state letter (/proc/PID/stat), without forking
     s=${line##*) }
     echo "${s%% *}"
 }
-# pid -> the function it sleeps in: the first frame of /proc/PID/stack after the scheduler's
-# own (as the hung-task detector's trace shows it, without a .constprop.N-style suffix).
-blocked_in() {
-    local a f
-    while read -r a f; do
-        f=${f%%+*}
-        f=${f%%.*}
-        case $f in
-        __schedule | schedule | schedule_preempt_disabled | io_schedule | schedule_timeout) ;;
-        *) echo "$f"; return ;;
-        esac
-    done </proc/$1/stack
-}
 wait_d() { # pid... : until every one is in state D (60 s at most)
     local i=0 p ok
     while :; do
@@ -104,7 +92,7 @@ stock fz_creat creat /mnt/frozen/new.log >/tmp/fz_creat.out 2>&1 &
 cpid=$!
 wait_d $wpid $cpid || fail "the writers of the frozen fs did not block"
 sleep 1
-truth frozen /mnt/frozen $fpid $wpid:$(blocked_in $wpid) $cpid:$(blocked_in $cpid)
+truth frozen /mnt/frozen $fpid $wpid $cpid
 say "frozen: /mnt/frozen frozen by pid $fpid; fz_write $wpid, fz_creat $cpid blocked"
 
 # --- io -------------------------------------------------------------------------------------
@@ -128,7 +116,9 @@ wait_ready /tmp/io_reader.out
 /sbin/dmsetup suspend --nolockfs --noflush stockdm || fail "dmsetup suspend"
 susp=$(cat /sys/block/$dm/dm/suspended)
 kill -USR1 $spid $rpid
-wait_d $spid $rpid || fail "io_fsync/io_reader did not block"
+stock io_dread dread /dev/$dm >/tmp/io_dread.out 2>&1 &
+dpid=$!
+wait_d $spid $rpid $dpid || fail "io_fsync/io_reader/io_dread did not block"
 jpid=
 i=0
 while [ -z "$jpid" ] || [ "$(state_of $jpid)" != D ]; do
@@ -139,11 +129,10 @@ while [ -z "$jpid" ] || [ "$(state_of $jpid)" != D ]; do
     usleep 200000
 done
 jw=
-if [ -n "$jpid" ] && [ "$(state_of $jpid)" = D ]; then jw="$jpid:$(blocked_in $jpid):w:-"; fi
+if [ -n "$jpid" ] && [ "$(state_of $jpid)" = D ]; then jw="$jpid:w:-"; fi
 sleep 1
-truth io stockdm /mnt/io $susp $spid:$(blocked_in $spid):w:/mnt/io/log \
-    $rpid:$(blocked_in $rpid):r:/mnt/io/data $jw
-say "io: $dm suspended=$susp; io_fsync $spid, io_reader $rpid, jbd2 ${jpid:-none} (${jw:-not blocked})"
+truth io stockdm /mnt/io $susp $spid:w:/mnt/io/log $rpid:r:/mnt/io/data $dpid:r:- $jw
+say "io: $dm suspended=$susp; io_fsync $spid, io_reader $rpid, io_dread $dpid, jbd2 ${jpid:-none} (${jw:-not blocked})"
 
 # --- work -----------------------------------------------------------------------------------
 truth work
@@ -170,7 +159,7 @@ sleep 1
 batch=
 n=0
 for p in $pids; do
-    batch="$batch $p:$(blocked_in $p)"
+    batch="$batch $p"
     n=$((n + 1))
     if [ $n -eq 50 ]; then truth i_rwsem_waiters $batch; batch=; n=0; fi
 done

@@ -10,11 +10,14 @@
  *                             then fsync(2)
  *   stock COMM read FILE      open(FILE) now and drop its clean page cache (fadvise
  *                             DONTNEED); on SIGUSR1 read 4 KiB at offset 0
+ *   stock COMM dread DEV      read 4 KiB at offset 0 of block device DEV with O_DIRECT (the
+ *                             wait for a direct read bio is uninterruptible)
  *
  * COMM is the name the process takes (prctl PR_SET_NAME), so the hung tasks are told apart.
  * Each prints "stock: COMM PID ready" once it is ready for the signal or about to block, and
  * exits 0 if the call ever returns (it should not), 1 on an error before it.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: stock COMM freeze|creat|write|append|fsync|read PATH\n");
+		fprintf(stderr, "usage: stock COMM freeze|creat|write|append|fsync|read|dread PATH\n");
 		return 2;
 	}
 	comm = argv[1];
@@ -121,6 +124,19 @@ int main(int argc, char **argv)
 			die("posix_fadvise", path);
 		ready_then_wait(comm);
 		if (pread(fd, page, sizeof(page), 0) < 0)
+			die("pread", path);
+		return 0;
+	}
+	if (!strcmp(cmd, "dread")) {
+		void *buf;
+
+		if (posix_memalign(&buf, 4096, 4096))
+			die("posix_memalign", path);
+		fd = open(path, O_RDONLY | O_DIRECT);
+		if (fd < 0)
+			die("open", path);
+		ready(comm);
+		if (pread(fd, buf, 4096, 0) < 0)
 			die("pread", path);
 		return 0;
 	}

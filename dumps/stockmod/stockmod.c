@@ -7,14 +7,16 @@
  * kthread holds an inode's i_rwsem), the others by user space (guest/init-stock.sh, the helper
  * guest/stock.c); for those this module looks up what the tasks wait on and prints it.
  *
- * Commands, one per write to /proc/holdup-stock (WAITER = PID:BLOCKED_IN, the function the
- * task sleeps in as its /proc/PID/stack shows it after the scheduler's own frames):
+ * Commands, one per write to /proc/holdup-stock (WAITER = PID of a task blocked in state D;
+ * its blocked_in is found here by unwinding its stack: the first frame after the scheduler's
+ * own, as a backtrace shows it; /proc/PID/stack would not do: it leaves out every __sched
+ * function, e.g. rwsem_down_write_slowpath):
  *   frozen MOUNT FREEZER_PID WAITER...
  *       a frozen filesystem: the super_block of MOUNT, and each WAITER blocked on its
  *       s_writers (sb_start_write) in a percpu_rw_semaphore.
  *   io DMNAME MOUNT SUSPENDED WAITER:MODE:FILE...
- *       I/O queued on a suspended dm device: its mapped_device (the device under MOUNT), and
- *       each WAITER (MODE r or w) waiting for its I/O, with the folio at index 0 of FILE ("-":
+ *       I/O queued on a suspended dm device: its mapped_device (the device under MOUNT;
+ *       SUSPENDED: what its sysfs dm/suspended said), and each WAITER (MODE r or w) waiting for its I/O, with the folio at index 0 of FILE ("-":
  *       none) when FILE has one locked or under writeback.
  *   work
  *       starts scenario work: kthread wq_flusher takes mutex stock_m, queues stock_work on
@@ -51,6 +53,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <asm/unwind.h>
 
 MODULE_LICENSE("Dual MIT/GPL");
 MODULE_DESCRIPTION("holdup: ground truth of hangs in stock kernel code");
@@ -173,16 +176,45 @@ static struct task_struct *task_of(int nr)
 	return t;
 }
 
-/* "PID:BLOCKED_IN[:...]" -> the task (a reference), *fn and *rest pointing into the word. */
-static struct task_struct *waiter_of(char *word, char **fn, char **rest)
+/*
+ * The function a blocked task sleeps in, as a backtrace (crash's bt, the hung-task detector's
+ * trace) shows it: the first frame that is not the scheduler's own, without the module name
+ * and a .constprop.N-style suffix. The task is blocked for good: its stack stays.
+ */
+static void blocked_in_of(struct task_struct *t, char *buf, size_t len)
+{
+	static const char *const sched[] = { "__schedule", "schedule", "schedule_preempt_disabled",
+					     "schedule_timeout", "io_schedule", "io_schedule_timeout" };
+	struct unwind_state st;
+	char name[KSYM_SYMBOL_LEN];
+	unsigned long ip;
+	int i;
+
+	strscpy(buf, "?", len);
+	for (unwind_start(&st, t, NULL, NULL); !unwind_done(&st); unwind_next_frame(&st)) {
+		ip = unwind_get_return_address(&st);
+		if (!ip)
+			break;
+		snprintf(name, sizeof(name), "%ps", (void *)ip);
+		name[strcspn(name, " .")] = 0;
+		for (i = 0; i < ARRAY_SIZE(sched) && strcmp(name, sched[i]); i++)
+			;
+		if (i == ARRAY_SIZE(sched)) {
+			strscpy(buf, name, len);
+			return;
+		}
+	}
+}
+
+/* "PID[:...]" -> the task (a reference), blocked_in into fn, *rest pointing after "PID:". */
+static struct task_struct *waiter_of(char *word, char *fn, size_t fnlen, char **rest)
 {
 	char *pid_s = strsep(&word, ":");
 	int nr;
 	struct task_struct *t;
 
-	*fn = strsep(&word, ":");
 	*rest = word;
-	if (!pid_s || !*fn || !**fn || kstrtoint(pid_s, 10, &nr)) {
+	if (!pid_s || kstrtoint(pid_s, 10, &nr)) {
 		pr_err("stockmod: FAILED: bad waiter word\n");
 		return NULL;
 	}
@@ -194,7 +226,8 @@ static struct task_struct *waiter_of(char *word, char **fn, char **rest)
 		       READ_ONCE(t->__state));
 		put_task_struct(t);
 		t = NULL;
-	}
+	} else
+		blocked_in_of(t, fn, fnlen);
 	return t;
 }
 
@@ -202,7 +235,8 @@ static struct task_struct *waiter_of(char *word, char **fn, char **rest)
 
 static int cmd_frozen(char *args)
 {
-	char *mnt = strsep(&args, " "), *freezer = strsep(&args, " "), *w, *fn, *rest;
+	char *mnt = strsep(&args, " "), *freezer = strsep(&args, " "), *w, *rest;
+	char fn[KSYM_SYMBOL_LEN];
 	struct path path;
 	struct super_block *sb;
 	struct line l;
@@ -236,7 +270,7 @@ static int cmd_frozen(char *args)
 
 		if (!*w)
 			continue;
-		t = waiter_of(w, &fn, &rest);
+		t = waiter_of(w, fn, sizeof(fn), &rest);
 		if (!t) {
 			path_put(&path);
 			return -EINVAL;
@@ -279,7 +313,8 @@ static struct folio *io_folio(const char *file, struct inode **inode)
 static int cmd_io(char *args)
 {
 	char *dmname = strsep(&args, " "), *mnt = strsep(&args, " "), *susp = strsep(&args, " ");
-	char *w, *fn, *rest, root[160], dm_name[DM_NAME_LEN], dm_uuid[DM_UUID_LEN];
+	char *w, *rest, root[160], dm_name[DM_NAME_LEN], dm_uuid[DM_UUID_LEN];
+	char fn[KSYM_SYMBOL_LEN];
 	struct path path;
 	struct super_block *sb;
 	struct gendisk *disk;
@@ -314,7 +349,7 @@ static int cmd_io(char *args)
 
 		if (!*w)
 			continue;
-		t = waiter_of(w, &fn, &rest);
+		t = waiter_of(w, fn, sizeof(fn), &rest);
 		mode = strsep(&rest, ":");
 		file = rest;
 		if (!t || !mode || !file || (strcmp(mode, "r") && strcmp(mode, "w"))) {
@@ -377,7 +412,7 @@ static void stock_work_fn(struct work_struct *w)
 
 static int wq_flusher_fn(void *unused)
 {
-	struct task_struct *roots[2];
+	struct task_struct *roots[1];
 	struct line l;
 	char func[KSYM_SYMBOL_LEN];
 	int i;
@@ -403,11 +438,15 @@ static int wq_flusher_fn(void *unused)
 	 * the running work on the worker's scheduled list; the barrier's task field names it. */
 	truth_task("work", current, "waiter", "work", &stock_work, "stock_work", "none",
 		   IN_COMPLETION, NULL, NULL, true);
+	/*
+	 * A cycle of two tasks; the one to blame is the flusher: it flushes a work while holding a
+	 * lock the work's function takes (the kworker only runs that function, as it should).
+	 */
 	roots[0] = current;
-	roots[1] = work_kworker;
-	truth_verdict("work", roots, 2, NULL, true,
+	truth_verdict("work", roots, 1, NULL, true,
 		      "wq_flusher holds mutex stock_m and waits in flush_work() for stock_work, "
-		      "whose function runs in a kworker of system_wq and waits for stock_m");
+		      "whose function runs in a kworker of system_wq and waits for stock_m: a "
+		      "deadlock cycle through the workqueue, caused by flushing under the lock");
 	flush_work(&stock_work);
 	pr_err("stockmod: work: flush_work returned?\n");
 	sleep_forever();
@@ -458,7 +497,7 @@ static int cmd_i_rwsem(char *args)
 
 static int cmd_i_rwsem_waiters(char *args)
 {
-	char *w, *fn, *rest, name[160];
+	char *w, *rest, name[160], fn[KSYM_SYMBOL_LEN];
 	struct line l;
 
 	if (!irw_inode)
@@ -483,7 +522,7 @@ static int cmd_i_rwsem_waiters(char *args)
 				      "forever; every write(2) to the file waits for it");
 			return 0;
 		}
-		t = waiter_of(w, &fn, &rest);
+		t = waiter_of(w, fn, sizeof(fn), &rest);
 		if (!t)
 			return -EINVAL;
 		truth_task("i_rwsem", t, "waiter", "rwsem", &irw_inode->i_rwsem, name, "write", fn,

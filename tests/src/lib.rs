@@ -42,7 +42,16 @@ pub struct Fixture {
     /// `no-hang` verdict, its dumps are left out of [`all_dumps`] and have their own tests.
     #[serde(default)]
     pub no_hang: bool,
+    /// Whose hangs: `hangmod` (absent: hangmod's scenarios a-g, or its oops) or `stock` (hangs
+    /// in stock kernel code, `6.1-stock`: its truth is `task`, `object` and `verdict` lines,
+    /// dumps/TRUTH.md; its dumps are left out of [`all_dumps`]).
+    #[serde(default = "hangmod")]
+    pub hangs: String,
     pub files: Vec<FixtureFile>,
+}
+
+fn hangmod() -> String {
+    "hangmod".to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,7 +94,7 @@ impl Fixture {
             .into_iter()
             .filter_map(|l| match l {
                 TruthLine::Fact(f) => Some(f),
-                TruthLine::Verdict(_) | TruthLine::Oops(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -95,7 +104,7 @@ impl Fixture {
             .into_iter()
             .filter_map(|l| match l {
                 TruthLine::Verdict(v) => Some(v),
-                TruthLine::Fact(_) | TruthLine::Oops(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -126,6 +135,96 @@ pub enum TruthLine {
     Fact(Fact),
     Verdict(Verdict),
     Oops(Oops),
+    /// A task of a hang in stock kernel code (the `stock` fixtures).
+    Task(StockTask),
+    /// A kernel object of a hang in stock kernel code (the `stock` fixtures).
+    Object(TruthObject),
+}
+
+/// A task holding or waiting in a hang in stock kernel code (dumps/TRUTH.md, "Task"): a fact
+/// with the lock types `percpu_rwsem`, `io`, `work`, `mutex`, `rwsem` and a recorded state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockTask {
+    pub scenario: String,
+    pub task: String,
+    pub pid: u32,
+    pub comm: String,
+    pub role: Role,
+    pub lock_type: String,
+    pub lock: String,
+    #[serde(default)]
+    pub lock_name: Option<String>,
+    pub mode: String,
+    pub blocked_in: String,
+    /// `TASK_UNINTERRUPTIBLE` or `TASK_KILLABLE`.
+    pub state: String,
+    #[serde(default)]
+    pub folio: Option<String>,
+    #[serde(default)]
+    pub pfn: Option<u64>,
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(default)]
+    pub page_flags: Option<String>,
+    #[serde(default)]
+    pub inode: Option<String>,
+    pub recorded_by_kernel: bool,
+}
+
+/// A kernel object of a hang in stock kernel code (dumps/TRUTH.md, "Object"): `object` names
+/// its type (`super_block`, `mapped_device`, `folio`, `work_struct`, `inode`), which fixes the
+/// fields it has (tests/manifest.rs checks them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthObject {
+    pub scenario: String,
+    pub object: String,
+    pub address: String,
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub fstype: Option<String>,
+    #[serde(default)]
+    pub mount: Option<String>,
+    #[serde(default)]
+    pub s_writers: Option<String>,
+    #[serde(default)]
+    pub frozen: Option<u32>,
+    #[serde(default)]
+    pub frozen_by_pid: Option<u32>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub suspended: Option<bool>,
+    #[serde(default)]
+    pub inode: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(default)]
+    pub pfn: Option<u64>,
+    #[serde(default)]
+    pub page_flags: Option<String>,
+    #[serde(default)]
+    pub locked: Option<bool>,
+    #[serde(default)]
+    pub writeback: Option<bool>,
+    #[serde(default)]
+    pub uptodate: Option<bool>,
+    #[serde(default)]
+    pub func: Option<String>,
+    #[serde(default)]
+    pub workqueue: Option<String>,
+    #[serde(default)]
+    pub worker_pid: Option<u32>,
+    #[serde(default)]
+    pub i_rwsem: Option<String>,
+    #[serde(default)]
+    pub holder_pid: Option<u32>,
+    #[serde(default)]
+    pub waiters: Option<u32>,
 }
 
 /// The oops of a capture without a hang: which task faulted, where, and on what address.
@@ -209,6 +308,10 @@ pub struct Verdict {
     /// `no-hang` for a capture without a hang (no root cause then); absent otherwise.
     #[serde(default)]
     pub verdict: Option<String>,
+    /// A root cause that is not a task (`frozen filesystem on vdb ...`): the stock fixtures;
+    /// `root_cause_pids` may then be empty.
+    #[serde(default)]
+    pub root_cause: Option<String>,
 }
 
 /// Parses a truth file strictly: an unknown field or kind fails with its line number.
@@ -321,12 +424,13 @@ pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
     dst
 }
 
-/// Every dump of every fixture of hangs (not the [`Fixture::no_hang`] ones, which have their
-/// own tests): (fixture, file, path ready to open).
+/// Every dump of every fixture of hangmod's hangs (not the [`Fixture::no_hang`] ones nor the
+/// stock ones, [`Fixture::hangs`], which have their own tests): (fixture, file, path ready to
+/// open).
 pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     m.fixtures
         .iter()
-        .filter(|fx| !fx.no_hang)
+        .filter(|fx| !fx.no_hang && fx.hangs == "hangmod")
         .flat_map(|fx| {
             fx.files
                 .iter()

@@ -1,6 +1,6 @@
 //! The committed fixtures are what the manifest says they are, and their truth is complete.
 
-use holdup_e2e::{Fixture, LockType, Role, TruthLine, manifest, parse_hex};
+use holdup_e2e::{Fixture, LockType, Role, TruthLine, TruthObject, manifest, parse_hex};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -99,8 +99,13 @@ fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
 #[test]
 fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
     let m = manifest();
-    // The capture without a hang has one oops line and a no-hang verdict (tests/oops_la57.rs).
-    for fx in m.fixtures.iter().filter(|fx| !fx.no_hang) {
+    // The capture without a hang has one oops line and a no-hang verdict (tests/oops_la57.rs);
+    // the stock fixtures have their own truth (below).
+    for fx in m
+        .fixtures
+        .iter()
+        .filter(|fx| !fx.no_hang && fx.hangs == "hangmod")
+    {
         let truth = fx.truth();
         let mut facts: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         let mut verdicts = BTreeMap::new();
@@ -116,6 +121,12 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
                     );
                 }
                 TruthLine::Oops(o) => panic!("{}: an oops line in a hang capture: {o:?}", fx.name),
+                TruthLine::Task(_) | TruthLine::Object(_) => {
+                    panic!(
+                        "{}: a stock truth line in a hangmod capture: {line:?}",
+                        fx.name
+                    )
+                }
             }
         }
         for s in SCENARIOS {
@@ -224,7 +235,10 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
 fn the_la57_hang_capture_is_five_level() {
     let m = manifest();
     let fx = m.fixture("6.1-la57");
-    assert!(five_level(fx), "6.1-la57: VMCOREINFO does not say pgtable_l5_enabled=1");
+    assert!(
+        five_level(fx),
+        "6.1-la57: VMCOREINFO does not say pgtable_l5_enabled=1"
+    );
     assert!(!fx.no_hang && !fx.incomplete);
     for f in fx.facts() {
         let t = parse_hex(&f.task);
@@ -235,7 +249,291 @@ fn the_la57_hang_capture_is_five_level() {
             f.comm
         );
     }
-    for fx in m.fixtures.iter().filter(|fx| fx.name != "6.1-la57" && !fx.name.contains("la57")) {
+    for fx in m
+        .fixtures
+        .iter()
+        .filter(|fx| fx.name != "6.1-la57" && !fx.name.contains("la57"))
+    {
         assert!(!five_level(fx), "{}: 5-level paging?", fx.name);
+    }
+}
+
+/// The fields an object line of the stock truth has, besides kind, scenario, object, address.
+fn object_fields(o: &TruthObject) -> BTreeSet<&'static str> {
+    let mut f = BTreeSet::new();
+    let mut has = |name, present: bool| {
+        if present {
+            f.insert(name);
+        }
+    };
+    has("device", o.device.is_some());
+    has("fstype", o.fstype.is_some());
+    has("mount", o.mount.is_some());
+    has("s_writers", o.s_writers.is_some());
+    has("frozen", o.frozen.is_some());
+    has("frozen_by_pid", o.frozen_by_pid.is_some());
+    has("name", o.name.is_some());
+    has("suspended", o.suspended.is_some());
+    has("inode", o.inode.is_some());
+    has("path", o.path.is_some());
+    has("index", o.index.is_some());
+    has("pfn", o.pfn.is_some());
+    has("page_flags", o.page_flags.is_some());
+    has("locked", o.locked.is_some());
+    has("writeback", o.writeback.is_some());
+    has("uptodate", o.uptodate.is_some());
+    has("func", o.func.is_some());
+    has("workqueue", o.workqueue.is_some());
+    has("worker_pid", o.worker_pid.is_some());
+    has("i_rwsem", o.i_rwsem.is_some());
+    has("holder_pid", o.holder_pid.is_some());
+    has("waiters", o.waiters.is_some());
+    f
+}
+
+const STOCK_SCENARIOS: [&str; 4] = ["frozen", "io", "work", "i_rwsem"];
+
+/// The stock fixture's truth (dumps/TRUTH.md, "Hangs in stock kernel code"): every line in
+/// its schema, each object type with exactly its fields, each scenario with its shape, and
+/// every one of the 200 writers of scenario i_rwsem listed once.
+#[test]
+fn stock_truth_is_complete_and_strict() {
+    let m = manifest();
+    for fx in &m.fixtures {
+        assert!(
+            ["hangmod", "stock"].contains(&fx.hangs.as_str()),
+            "{}: hangs {:?}",
+            fx.name,
+            fx.hangs
+        );
+    }
+    let stock: Vec<_> = m.fixtures.iter().filter(|fx| fx.hangs == "stock").collect();
+    assert!(!stock.is_empty(), "no stock fixture");
+    for fx in stock {
+        assert!(!fx.no_hang && !fx.incomplete, "{}", fx.name);
+        let half = kernel_half(fx);
+        let hex = |what: &str, s: &str| {
+            assert!(
+                s.len() == 18 && s.starts_with("0x") && parse_hex(s) >= half,
+                "{}: {what} {s}",
+                fx.name
+            )
+        };
+        let (mut tasks, mut objects, mut verdicts) = (Vec::new(), Vec::new(), BTreeMap::new());
+        for line in fx.truth() {
+            match line {
+                TruthLine::Task(t) => tasks.push(t),
+                TruthLine::Object(o) => objects.push(o),
+                TruthLine::Verdict(v) => {
+                    assert!(
+                        verdicts.insert(v.scenario.clone(), v).is_none(),
+                        "{}: two verdicts",
+                        fx.name
+                    );
+                }
+                other => panic!("{}: a hangmod line in a stock capture: {other:?}", fx.name),
+            }
+        }
+        for t in &tasks {
+            assert!(STOCK_SCENARIOS.contains(&t.scenario.as_str()), "{t:?}");
+            hex("task", &t.task);
+            hex("lock", &t.lock);
+            assert!(
+                ["percpu_rwsem", "io", "work", "mutex", "rwsem"].contains(&t.lock_type.as_str()),
+                "{t:?}"
+            );
+            assert!(
+                ["read", "write", "exclusive", "none"].contains(&t.mode.as_str()),
+                "{t:?}"
+            );
+            assert!(
+                ["TASK_UNINTERRUPTIBLE", "TASK_KILLABLE"].contains(&t.state.as_str()),
+                "{t:?}"
+            );
+            assert!(
+                !t.blocked_in.is_empty() && !t.blocked_in.contains('.'),
+                "{t:?}"
+            );
+            assert_eq!(t.folio.is_some(), t.pfn.is_some(), "{t:?}");
+            assert_eq!(t.folio.is_some(), t.index.is_some(), "{t:?}");
+            assert_eq!(t.folio.is_some(), t.page_flags.is_some(), "{t:?}");
+            if let Some(f) = &t.folio {
+                hex("folio", f);
+                assert!(t.inode.is_some(), "{t:?}");
+            }
+        }
+        let want: BTreeMap<&str, &[&str]> = [
+            (
+                "super_block",
+                &[
+                    "device",
+                    "fstype",
+                    "mount",
+                    "s_writers",
+                    "frozen",
+                    "frozen_by_pid",
+                ][..],
+            ),
+            (
+                "mapped_device",
+                &["name", "device", "mount", "suspended"][..],
+            ),
+            (
+                "folio",
+                &[
+                    "inode",
+                    "path",
+                    "index",
+                    "pfn",
+                    "page_flags",
+                    "locked",
+                    "writeback",
+                    "uptodate",
+                ][..],
+            ),
+            ("work_struct", &["func", "workqueue", "worker_pid"][..]),
+            (
+                "inode",
+                &["path", "i_rwsem", "fstype", "holder_pid", "waiters"][..],
+            ),
+        ]
+        .into_iter()
+        .collect();
+        for o in &objects {
+            assert!(STOCK_SCENARIOS.contains(&o.scenario.as_str()), "{o:?}");
+            hex("object", &o.address);
+            let fields = want
+                .get(o.object.as_str())
+                .unwrap_or_else(|| panic!("{}: unknown object type {o:?}", fx.name));
+            assert_eq!(
+                object_fields(o),
+                fields.iter().copied().collect(),
+                "{}: fields of {o:?}",
+                fx.name
+            );
+        }
+        for v in verdicts.values() {
+            assert!(STOCK_SCENARIOS.contains(&v.scenario.as_str()), "{v:?}");
+            assert_eq!(v.root_cause_pids.len(), v.root_cause_comms.len(), "{v:?}");
+            assert!(
+                !v.root_cause_pids.is_empty() || v.root_cause.is_some(),
+                "{}: {v:?} names no root cause",
+                fx.name
+            );
+            assert!(v.verdict.is_none(), "{v:?}");
+            for (pid, comm) in v.root_cause_pids.iter().zip(&v.root_cause_comms) {
+                assert!(
+                    tasks
+                        .iter()
+                        .any(|t| t.scenario == v.scenario && t.pid == *pid && &t.comm == comm),
+                    "{}: root cause {comm}/{pid} appears in no task line",
+                    fx.name
+                );
+            }
+        }
+        let of = |s: &'static str| tasks.iter().filter(move |t| t.scenario == s);
+        let obj = |s: &str, ty: &str| -> Vec<&TruthObject> {
+            objects
+                .iter()
+                .filter(|o| o.scenario == s && o.object == ty)
+                .collect()
+        };
+        for s in STOCK_SCENARIOS {
+            assert!(verdicts.contains_key(s), "{}: no verdict for {s}", fx.name);
+        }
+        // frozen: a super block frozen for good, two writers on its s_writers.
+        let sb = obj("frozen", "super_block");
+        assert_eq!(sb.len(), 1, "{}", fx.name);
+        assert_eq!(sb[0].frozen, Some(4), "SB_FREEZE_COMPLETE");
+        let frozen: Vec<_> = of("frozen").collect();
+        assert_eq!(frozen.len(), 2, "{}", fx.name);
+        for t in &frozen {
+            assert_eq!(
+                (t.role, t.lock_type.as_str()),
+                (Role::Waiter, "percpu_rwsem")
+            );
+            assert_eq!(t.blocked_in, "percpu_rwsem_wait");
+            assert!(parse_hex(&t.lock) > parse_hex(sb[0].s_writers.as_deref().unwrap()));
+        }
+        assert!(verdicts["frozen"].root_cause_pids.is_empty());
+        // io: a suspended dm device; a writer waiting for writeback and a reader for a locked
+        // folio, each on the folio an object line describes.
+        let md = obj("io", "mapped_device");
+        assert_eq!(md.len(), 1, "{}", fx.name);
+        assert_eq!(md[0].suspended, Some(true));
+        for t in of("io") {
+            assert_eq!((t.role, t.lock_type.as_str()), (Role::Waiter, "io"));
+            assert_eq!(t.lock, md[0].address, "{t:?}");
+            if let Some(f) = &t.folio {
+                let o = obj("io", "folio");
+                let o = o.iter().find(|o| &o.address == f).expect("folio object");
+                assert_eq!(o.inode, t.inode, "{t:?}");
+                let want = if t.mode == "read" {
+                    o.locked
+                } else {
+                    o.writeback
+                };
+                assert_eq!(want, Some(true), "{o:?}");
+            }
+        }
+        for comm in ["io_fsync", "io_reader", "io_dread"] {
+            assert!(
+                of("io").any(|t| t.comm == comm),
+                "{}: io: no {comm}",
+                fx.name
+            );
+        }
+        assert!(
+            of("io").any(|t| t.state == "TASK_KILLABLE" && t.folio.is_some()),
+            "{}: io: no reader on a folio locked for read",
+            fx.name
+        );
+        // work: flush_work under the mutex the work needs: a cycle of two tasks.
+        let w = obj("work", "work_struct");
+        assert_eq!(w.len(), 1, "{}", fx.name);
+        // The flusher is to blame: it flushes under the lock the work's function takes.
+        let v = &verdicts["work"];
+        assert!(v.cycle && v.root_cause_comms == ["wq_flusher"], "{v:?}");
+        let worker = w[0].worker_pid.unwrap();
+        assert!(!v.root_cause_pids.contains(&worker), "{v:?}");
+        assert_eq!(of("work").count(), 4, "{}", fx.name);
+        for (pid, role, ty) in [
+            (v.root_cause_pids[0], Role::Holder, "mutex"),
+            (v.root_cause_pids[0], Role::Waiter, "work"),
+            (worker, Role::Holder, "work"),
+            (worker, Role::Waiter, "mutex"),
+        ] {
+            assert!(
+                of("work").any(|t| t.pid == pid && t.role == role && t.lock_type == ty),
+                "{}: work: no {role:?} of {ty} with pid {pid}",
+                fx.name
+            );
+        }
+        // i_rwsem: one holder, every waiter listed once, as many as the inode line says.
+        let ino = obj("i_rwsem", "inode");
+        assert_eq!(ino.len(), 1, "{}", fx.name);
+        let holders: Vec<_> = of("i_rwsem").filter(|t| t.role == Role::Holder).collect();
+        assert_eq!(holders.len(), 1, "{}", fx.name);
+        assert_eq!(Some(holders[0].pid), ino[0].holder_pid);
+        assert_eq!(verdicts["i_rwsem"].root_cause_pids, [holders[0].pid]);
+        let waiters: BTreeSet<u32> = of("i_rwsem")
+            .filter(|t| t.role == Role::Waiter)
+            .map(|t| t.pid)
+            .collect();
+        assert_eq!(
+            of("i_rwsem").filter(|t| t.role == Role::Waiter).count(),
+            waiters.len()
+        );
+        assert_eq!(Some(waiters.len() as u32), ino[0].waiters, "{}", fx.name);
+        assert_eq!(waiters.len(), 200, "{}", fx.name);
+        for t in of("i_rwsem") {
+            assert_eq!(Some(t.lock.as_str()), ino[0].i_rwsem.as_deref(), "{t:?}");
+            if t.role == Role::Waiter {
+                assert_eq!(
+                    (t.blocked_in.as_str(), t.mode.as_str()),
+                    ("rwsem_down_write_slowpath", "write")
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 usage: check_truth.py TRUTH_JSONL ORACLE_DIR         (report; exit 1 on a mismatch)
        check_truth.py --pids TRUTH_JSONL CRASH_PS     (only: does `ps` list every truth pid?)
 
-For every fact of truth.jsonl: is the pid in crash-ps.txt with the same task address and comm;
+For every fact of truth.jsonl (and every "task" line of the stock capture's): is the pid in crash-ps.txt with the same task address and comm;
 is the task in `foreach UN bt` (crash-bt-UN.txt) or, failing that, in crash-bt-truth.txt, with
 its `blocked_in` function in the stack; is it in drgn-D-stacks.txt with `blocked_in` there.
 Function names are compared without compiler suffixes (.constprop.N, .isra.N, .part.N, .cold).
@@ -28,7 +28,7 @@ def load_truth(path):
             line = line.strip()
             if line:
                 d = json.loads(line)
-                if d.get("kind") == "fact":
+                if d.get("kind") in ("fact", "task"):  # "task": the stock capture's
                     facts.append(d)
     return facts
 

@@ -31,6 +31,8 @@ STRUCTS = {
     "qemu_fw_cfg": ["fw_cfg_sysfs_entry", "fw_cfg_sysfs_attribute", "fw_cfg_dma_access",
                     "fw_cfg_file", "fw_cfg_vmcoreinfo"],
     "hangmod": ["oops_victim"],
+    # 6.1-stock: the suspended device's state (flags, the deferred bios) is in mapped_device.
+    "dm_mod": ["mapped_device"],
 }
 
 
