@@ -315,9 +315,13 @@ impl KdumpDump {
         let sub_hdr_size = i32at(&h, 432);
         let bitmap_blocks = u32at(&h, 436);
         let max_mapnr32 = u32at(&h, 440);
-        if !(512..=1 << 20).contains(&block_size) || (block_size as u32).count_ones() != 1 {
+        // makedumpfile writes the page size here, and everything after the header is laid
+        // out in blocks of it: another value misplaces the sub-header, the notes and the
+        // bitmaps, and would be reported as whatever is then missing.
+        if block_size as u64 != crate::PAGE_SIZE {
             return Err(DumpError::Malformed(format!(
-                "kdump header: block_size {block_size} is not a power of two between 512 and 1 MiB"
+                "kdump header: block_size {block_size}, but x86_64 dumps are written in blocks of the {}-byte page size: the header is damaged",
+                crate::PAGE_SIZE
             )));
         }
         if sub_hdr_size < 0 {

@@ -154,6 +154,20 @@ impl Kernel {
             .map(str::to_string)
             .unwrap_or_else(|| "?".into());
         let mut warnings = Vec::new();
+        // Values outside their domain are said, not silently replaced.
+        match dump.vmcoreinfo.page_size() {
+            Ok(Some(4096) | None) => {}
+            Ok(Some(n)) => warnings.push(format!(
+                "VMCOREINFO PAGESIZE={n}, but x86_64 pages are 4096 bytes: 4096 is used"
+            )),
+            Err(e) => warnings.push(format!("{e}: 4096 is used")),
+        }
+        warnings.extend(
+            dump.vmcoreinfo
+                .problems()
+                .iter()
+                .map(|p| format!("VMCOREINFO: {p}")),
+        );
         let mut early_btf = None;
         let mut skip_module_symbols = opts.skip_module_symbols;
 

@@ -10,15 +10,32 @@ use holdup_vmcoreinfo::VmcoreInfo;
 use crate::x86_64::{ConfigError, X86_64Memory};
 use crate::{KernelMemory, ReadError};
 
+/// The missing note's message: the damage found while reading the notes is the likelier
+/// cause when there is any; else how QEMU dumps come to lack it.
+fn no_vmcoreinfo_message(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        "the dump has no VMCOREINFO note (a QEMU dump needs the guest's -device vmcoreinfo and the qemu_fw_cfg module)".into()
+    } else {
+        format!(
+            "the dump has no readable VMCOREINFO note: {}",
+            warnings
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    }
+}
+
 /// Why a dump could not be opened for kernel-memory reads.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error(transparent)]
     Dump(#[from] DumpError),
-    #[error(
-        "the dump has no VMCOREINFO note (a QEMU dump needs the guest's -device vmcoreinfo and the qemu_fw_cfg module)"
-    )]
-    NoVmcoreinfo,
+    /// No VMCOREINFO note; what went wrong while reading the notes, when anything did.
+    #[error("{}", no_vmcoreinfo_message(.0))]
+    NoVmcoreinfo(Vec<String>),
     #[error("cannot set up address translation: {0}")]
     Config(#[from] ConfigError),
 }
@@ -63,7 +80,9 @@ impl KernelDump {
         dump: Arc<Dump>,
         phys: Arc<dyn PhysicalMemory>,
     ) -> Result<KernelDump, OpenError> {
-        let raw = dump.vmcoreinfo_raw().ok_or(OpenError::NoVmcoreinfo)?;
+        let raw = dump
+            .vmcoreinfo_raw()
+            .ok_or_else(|| OpenError::NoVmcoreinfo(dump.warnings().to_vec()))?;
         let vmcoreinfo = VmcoreInfo::parse_bytes(raw);
         let mem = X86_64Memory::from_vmcoreinfo(phys, &vmcoreinfo)?;
         let mut direct_map_source = None;

@@ -239,9 +239,13 @@ impl VmcoreInfo {
         self.get("BUILD-ID")
     }
 
-    /// `PAGESIZE`.
+    /// `PAGESIZE`: a power of two from 4096 (what any kernel's pages can be); x86_64 has 4096.
     pub fn page_size(&self) -> Result<Option<u64>, ValueError> {
-        self.typed("PAGESIZE", "a decimal number", parse_udec)
+        self.typed(
+            "PAGESIZE",
+            "a page size (a power of two, 4096 on x86_64)",
+            |s| parse_udec(s).filter(|&n| n >= 4096 && n.is_power_of_two()),
+        )
     }
 
     /// `KERNELOFFSET` (hex without 0x): the virtual KASLR offset.
@@ -276,9 +280,21 @@ impl VmcoreInfo {
 
     /// `NUMBER(name)`: signed decimal (or `0x` hex, taken as a u64 bit pattern).
     pub fn number(&self, name: &str) -> Result<Option<i64>, ValueError> {
+        let key = format!("NUMBER({name})");
+        // The kernel writes NUMBER() with %ld: digits that do not fit are out of range, not
+        // "not a number".
+        let decimal = self.get(&key).is_some_and(|v| {
+            let t = v.trim();
+            let d = t.strip_prefix('-').unwrap_or(t);
+            !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+        });
         self.typed(
-            &format!("NUMBER({name})"),
-            "a decimal (or 0x-hex) number",
+            &key,
+            if decimal {
+                "within the range of a signed 64-bit number (the kernel writes NUMBER() with %ld)"
+            } else {
+                "a decimal (or 0x-hex) number"
+            },
             parse_number,
         )
     }

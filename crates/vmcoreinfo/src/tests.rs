@@ -85,3 +85,24 @@ fn malformed_lines() {
     let vi = VmcoreInfo::parse_bytes(&[0xff, 0xfe, b'=', b'1']);
     assert_eq!(vi.entries().len(), 1);
 }
+
+#[test]
+fn values_outside_their_domain_say_why() {
+    let vi = VmcoreInfo::parse_bytes(b"NUMBER(phys_base)=18446744073709551615\nNUMBER(x)=abc\n");
+    let e = vi.phys_base().unwrap_err().to_string();
+    assert!(
+        e.contains("within the range of a signed 64-bit number"),
+        "{e}"
+    );
+    let e = vi.number("x").unwrap_err().to_string();
+    assert!(e.contains("a decimal (or 0x-hex) number"), "{e}");
+    for bad in ["3", "0", "abc", "4095", "6000"] {
+        let vi = VmcoreInfo::parse_bytes(format!("PAGESIZE={bad}\n").as_bytes());
+        let e = vi.page_size().unwrap_err().to_string();
+        assert!(e.contains("a page size"), "{bad}: {e}");
+    }
+    let vi = VmcoreInfo::parse_bytes(b"PAGESIZE=65536\nOSRELEASE=a\x1b[2Jb\n");
+    assert_eq!(vi.page_size(), Ok(Some(65536)));
+    // A value a terminal would obey is escaped.
+    assert_eq!(vi.osrelease(), Some("a\\x1b[2Jb"));
+}
