@@ -18,8 +18,8 @@ use super::semaphore::Semaphore;
 use super::waits::{Stacks, TaskStack};
 use super::{Confidence, Evidence, Holder, HolderId, LockKind, Mode, Wait, rank_holders};
 use crate::mm::{MemMap, PageInfo};
-use holdup_kmem::START_KERNEL_MAP;
 use holdup_kmem::KernelMemory;
+use holdup_kmem::START_KERNEL_MAP;
 use holdup_symbols::SymbolTable;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -555,6 +555,17 @@ pub(crate) fn page_lock_holders(
         .filter(|w| w.lock.kind == LockKind::PageLock)
         .map(|w| w.task)
         .collect();
+    // Only a task that asks for the lock (an exclusive wait: folio_lock) can be waiting for
+    // itself. One that waits for the folio to be unlocked (folio_wait_locked*, as
+    // filemap_read_folio does after it locked the folio and started the read) handed the lock
+    // to whoever unlocks it.
+    let acquirers: Vec<u64> = waits
+        .iter()
+        .filter(|w| w.lock.kind == LockKind::PageLock && w.mode == Mode::Exclusive)
+        .map(|w| w.task)
+        .collect();
+    let io = flags.writeback
+        || (!flags.uptodate && folio.mapping.value != 0 && folio.mapping.value & 1 == 0);
     let mut out = Vec::new();
     let mut self_candidates = Vec::new();
     let refs = cx.refs_all(lo, hi);
@@ -564,7 +575,8 @@ pub(crate) fn page_lock_holders(
         };
         let what = format!("folio {f:#x}");
         if waiters.contains(&st.task) {
-            if live > 0 {
+            // A folio locked for I/O is held by the I/O, never by a task waiting for itself.
+            if live > 0 && acquirers.contains(&st.task) && !io {
                 self_candidates.push((st, live));
             }
             continue;
@@ -587,8 +599,6 @@ pub(crate) fn page_lock_holders(
     let others = out
         .iter()
         .any(|h| h.evidence.confidence().is_some_and(|c| c >= Confidence(40)));
-    let io = flags.writeback
-        || (!flags.uptodate && folio.mapping.value != 0 && folio.mapping.value & 1 == 0);
     for (st, live) in self_candidates {
         let mut reasons = vec![
             format!(
@@ -613,10 +623,6 @@ pub(crate) fn page_lock_holders(
             c = Confidence::LOW.adjust(-5);
         } else {
             reasons.push("no other task's stack holds the folio".into());
-        }
-        if io {
-            reasons.push("the folio's flags suggest I/O in flight instead".into());
-            c = c.adjust(-15);
         }
         reasons.push("the kernel does not record who holds a page lock".into());
         out.push(task_holder(st.task, Mode::Exclusive, c, reasons));

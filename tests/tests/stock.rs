@@ -1,0 +1,71 @@
+//! The hangs in stock kernel code (the `stock` fixtures: a frozen ext4, I/O queued on a
+//! suspended dm device, flush_work under a mutex, 200 writers on one i_rwsem). What holdup
+//! must already never do there: claim a deadlock or a self-deadlock that memory does not show.
+//! (The verdicts these hangs deserve, naming the filesystem, the device and the work item, are
+//! issue 13's.)
+
+use holdup_e2e::{holdup, manifest};
+use serde_json::Value;
+
+#[test]
+fn no_deadlock_or_self_deadlock_is_claimed_where_truth_has_none() {
+    let m = manifest();
+    let stock: Vec<_> = m.fixtures.iter().filter(|fx| fx.hangs == "stock").collect();
+    assert!(!stock.is_empty(), "no stock fixture in the manifest");
+    for fx in stock {
+        let path = fx.path("vmcore.kdump-zlib");
+        let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
+        assert_eq!(st, 0, "{}: {err}", fx.name);
+        let report: Value = serde_json::from_str(&out).expect("the report's JSON");
+        let verdicts = fx.verdicts();
+        // Tasks of scenarios that truth says are no cycle.
+        let acyclic: Vec<u32> = fx
+            .truth()
+            .iter()
+            .filter_map(|l| match l {
+                holdup_e2e::TruthLine::Task(t) => Some(t),
+                _ => None,
+            })
+            .filter(|t| {
+                verdicts
+                    .iter()
+                    .any(|v| v.scenario == t.scenario && !v.cycle)
+            })
+            .map(|t| t.pid)
+            .collect();
+        assert!(
+            !acyclic.is_empty(),
+            "{}: truth has no acyclic task",
+            fx.name
+        );
+        for r in report["root_causes"].as_array().expect("root_causes") {
+            let kind = r["kind"].as_str().unwrap_or("");
+            if kind != "self_deadlock" && kind != "deadlock" {
+                continue;
+            }
+            let pids: Vec<u64> = r["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["pid"].as_u64())
+                .collect();
+            for pid in pids {
+                assert!(
+                    !acyclic.contains(&(pid as u32)),
+                    "{}: pid {pid} is named in a {kind}, but truth has no cycle in its scenario: {r}",
+                    fx.name
+                );
+            }
+        }
+        for c in report["cycles"].as_array().expect("cycles") {
+            for t in c["tasks"].as_array().into_iter().flatten() {
+                let pid = t["pid"].as_u64().unwrap_or(0) as u32;
+                assert!(
+                    !acyclic.contains(&pid),
+                    "{}: pid {pid} is in a claimed cycle, but truth has none in its scenario: {c}",
+                    fx.name
+                );
+            }
+        }
+    }
+}
