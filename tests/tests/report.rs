@@ -194,6 +194,31 @@ fn every_scenario_verdict_matches_a_root_cause() {
                 );
             }
         }
+        // No task that truth knows only as a waiter is named a root cause: a report that
+        // blames the queued writer instead of the sleeping reader sends people after the
+        // wrong task.
+        let facts = fx.facts();
+        let holders: BTreeSet<u32> = facts
+            .iter()
+            .filter(|f| f.role == holdup_e2e::Role::Holder)
+            .map(|f| f.pid)
+            .collect();
+        let roots_of_verdicts: BTreeSet<u32> = fx
+            .verdicts()
+            .iter()
+            .flat_map(|v| v.root_cause_pids.clone())
+            .collect();
+        for r in roots {
+            for t in r["tasks"].as_array().unwrap() {
+                let pid = t["pid"].as_u64().unwrap() as u32;
+                assert!(
+                    holders.contains(&pid) || roots_of_verdicts.contains(&pid),
+                    "{} {}: {t} is named a root cause, but truth knows it only as a waiter: {r}",
+                    fx.name,
+                    f.file
+                );
+            }
+        }
     }
 }
 
