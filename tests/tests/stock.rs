@@ -69,3 +69,47 @@ fn no_deadlock_or_self_deadlock_is_claimed_where_truth_has_none() {
         }
     }
 }
+
+/// 200 writers behind one i_rwsem: the text names a few and counts the rest, in one chain
+/// line, instead of 200 names on one line and 200 chain lines (`--json` keeps every one).
+#[test]
+fn a_pile_up_is_counted_not_listed_in_the_text() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let path = fx.path("vmcore.kdump-zlib");
+    let (st, out, err) = holdup(&[path.to_str().unwrap()]);
+    assert_eq!(st, 0, "{err}");
+    let writers = fx
+        .truth()
+        .iter()
+        .filter(|l| matches!(l, holdup_e2e::TruthLine::Task(t) if t.scenario == "i_rwsem" && t.role == holdup_e2e::Role::Waiter))
+        .count();
+    assert!(writers >= 100, "truth has {writers} i_rwsem waiters");
+    let before_table = out.split("\nBLOCKED TASKS").next().unwrap();
+    for l in before_table.lines() {
+        assert!(l.len() < 1200, "a line of {} characters: {l}", l.len());
+    }
+    let chains: Vec<&str> = before_table
+        .lines()
+        .filter(|l| l.contains("held by i_holder"))
+        .collect();
+    assert_eq!(chains.len(), 1, "{chains:#?}");
+    assert!(
+        chains[0].contains(&format!("{writers} tasks ("))
+            && chains[0].contains("more (tmp_writer ×"),
+        "{}",
+        chains[0]
+    );
+    let (_, json, _) = holdup(&[path.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let behind = v["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tasks"][0]["comm"] == "i_holder")
+        .expect("i_holder is a root cause")["blocked_behind"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(behind, writers, "the JSON keeps every waiter");
+}

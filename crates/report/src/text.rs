@@ -22,6 +22,52 @@ fn who_list(report: &Report, ts: &[TaskId]) -> String {
     }
 }
 
+/// Tasks named one by one in a list of the text report; past this, the list names the first
+/// ones and counts the rest by comm (`--json` has every one).
+const LISTED: usize = 8;
+
+/// `items` joined with ", ", or the first [`LISTED`] and a count of the rest by comm: "... and
+/// 192 more (tmp_writer ×192)". `comms` gives each item's comm, in the same order.
+fn capped_list(items: &[String], comms: &[String]) -> String {
+    if items.len() <= LISTED + 2 {
+        return items.join(", ");
+    }
+    let rest = &comms[LISTED..];
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in rest {
+        match counts.iter_mut().find(|(n, _)| n == c) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((c, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let by_comm: Vec<String> = counts
+        .iter()
+        .take(4)
+        .map(|(c, k)| format!("{c} ×{k}"))
+        .collect();
+    let others = counts.len().saturating_sub(4);
+    format!(
+        "{}, ... and {} more ({}{}; --json lists every one)",
+        items[..LISTED].join(", "),
+        rest.len(),
+        by_comm.join(", "),
+        if others > 0 {
+            format!(", {others} other comms")
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn comm_of(report: &Report, t: TaskId) -> String {
+    report
+        .graph
+        .tasks
+        .get(&t)
+        .map_or_else(|| "?".into(), |n| n.comm.clone())
+}
+
 fn lock_name(report: &Report, l: u64) -> String {
     report
         .graph
@@ -230,21 +276,33 @@ pub fn render_text(report: &Report) -> String {
                     format!("{pos}{}{}", who(report, w.task), mode_suffix(&w.mode))
                 })
                 .collect();
+            let comms: Vec<String> = queue.iter().map(|w| comm_of(report, w.task)).collect();
             let _ = writeln!(
                 s,
                 "  queued on {}: {}",
                 lock_name(report, hd.lock),
-                names.join(", ")
+                capped_list(&names, &comms)
             );
         }
         if r.blocked_behind.is_empty() {
             let _ = writeln!(s, "  nobody else is blocked behind it");
         } else {
-            let _ = writeln!(
-                s,
-                "  blocked behind it: {}",
+            let behind = if r.blocked_behind.len() <= LISTED + 2 {
                 who_list(report, &r.blocked_behind)
-            );
+            } else {
+                let names: Vec<String> = r.blocked_behind.iter().map(|t| who(report, *t)).collect();
+                let comms: Vec<String> = r
+                    .blocked_behind
+                    .iter()
+                    .map(|t| comm_of(report, *t))
+                    .collect();
+                format!(
+                    "{} tasks: {}",
+                    r.blocked_behind.len(),
+                    capped_list(&names, &comms)
+                )
+            };
+            let _ = writeln!(s, "  blocked behind it: {behind}");
         }
     }
 
@@ -261,8 +319,11 @@ pub fn render_text(report: &Report) -> String {
         .collect();
     if !long_chains.is_empty() {
         let _ = writeln!(s, "\nCHAINS (who waits for whom)");
+        // Chains that differ only in their first task (200 writers behind one holder) are
+        // one line when there are more than a few of them.
+        let mut groups: Vec<(String, usize, Vec<TaskId>)> = Vec::new();
         for c in long_chains {
-            let mut line = who(report, c.task);
+            let mut line = String::new();
             for st in &c.steps {
                 let holder = st.holders.first().map_or_else(
                     || "no holder".to_string(),
@@ -277,7 +338,31 @@ pub fn render_text(report: &Report) -> String {
                     holder
                 );
             }
-            let _ = writeln!(s, "  {line}  => root cause {}", c.root_cause + 1);
+            match groups
+                .iter_mut()
+                .find(|(l, r, _)| *l == line && *r == c.root_cause)
+            {
+                Some((_, _, tasks)) => tasks.push(c.task),
+                None => groups.push((line, c.root_cause, vec![c.task])),
+            }
+        }
+        for (line, root, tasks) in groups {
+            if tasks.len() <= 3 {
+                for t in tasks {
+                    let _ = writeln!(s, "  {}{line}  => root cause {}", who(report, t), root + 1);
+                }
+            } else {
+                let names: Vec<String> = tasks.iter().map(|t| who(report, *t)).collect();
+                let comms: Vec<String> = tasks.iter().map(|t| comm_of(report, *t)).collect();
+                let _ = writeln!(
+                    s,
+                    "  {} tasks ({}){}  => root cause {}",
+                    tasks.len(),
+                    capped_list(&names, &comms),
+                    line.replacen(" waits (", " wait (", 1),
+                    root + 1
+                );
+            }
         }
     }
 
