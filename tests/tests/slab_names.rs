@@ -229,7 +229,15 @@ fn sampled_locks_are_named_by_drgns_cache_object_and_member() {
                     n.text
                         .starts_with(&format!("mmap_lock of mm {:#x} (", r.object))
                 } else {
-                    n.text == text
+                    // A lock of an inode is named by the file's path, with the same inode,
+                    // cache and object: `i_rwsem of /tmp/log (tmpfs inode X, CACHE object Y)`.
+                    let by_path = text.split_once(" of inode ").is_some_and(|(member, rest)| {
+                        let inode = rest.split(' ').next().unwrap_or("");
+                        n.text.starts_with(&format!("{member} of /"))
+                            && n.text
+                                .contains(&format!(" inode {inode}, {} object ", r.cache))
+                    });
+                    (n.text == text || by_path)
                         && n.evidence.is_fact() == (!r.merged || slab::is_kmalloc(&r.cache))
                 };
                 if ok {

@@ -113,3 +113,146 @@ fn a_pile_up_is_counted_not_listed_in_the_text() {
         .len();
     assert_eq!(behind, writers, "the JSON keeps every waiter");
 }
+
+/// The report of a stock fixture, as JSON.
+fn stock_report(fx: &holdup_e2e::Fixture) -> Value {
+    let path = fx.path("vmcore.kdump-zlib");
+    let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
+    assert_eq!(st, 0, "{}: {err}", fx.name);
+    serde_json::from_str(&out).expect("the report's JSON")
+}
+
+fn truth_object<'a>(
+    truth: &'a [holdup_e2e::TruthLine],
+    scenario: &str,
+    object: &str,
+) -> &'a holdup_e2e::TruthObject {
+    truth
+        .iter()
+        .find_map(|l| match l {
+            holdup_e2e::TruthLine::Object(o) if o.scenario == scenario && o.object == object => {
+                Some(o)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("truth has no {object} of scenario {scenario}"))
+}
+
+fn waiter_pids(truth: &[holdup_e2e::TruthLine], scenario: &str) -> Vec<u64> {
+    truth
+        .iter()
+        .filter_map(|l| match l {
+            holdup_e2e::TruthLine::Task(t)
+                if t.scenario == scenario && t.role == holdup_e2e::Role::Waiter =>
+            {
+                Some(u64::from(t.pid))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A frozen filesystem is the root cause, named as truth has it (type, device, mount point,
+/// the frozen level, what thaws it), read as a fact from `s_writers.frozen`; every writer
+/// truth has is behind it, and no task is blamed.
+#[test]
+fn a_frozen_filesystem_is_named_as_the_root_cause() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let truth = fx.truth();
+    let sb = truth_object(&truth, "frozen", "super_block");
+    let report = stock_report(fx);
+    let root = report["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["kind"] == "held_by_state"
+                && r["lock_name"].as_str().unwrap_or("").contains("s_writers")
+        })
+        .unwrap_or_else(|| panic!("no frozen-filesystem root cause: {}", report["root_causes"]));
+    let what = root["held_by"][0]["what"].as_str().unwrap();
+    for want in [
+        sb.fstype.as_deref().unwrap(),
+        sb.device.as_deref().unwrap(),
+        sb.mount.as_deref().unwrap(),
+        "SB_FREEZE_COMPLETE",
+        "fsfreeze --unfreeze",
+    ] {
+        assert!(what.contains(want), "{want:?} not in {what:?}");
+    }
+    assert_eq!(root["held_by"][0]["certainty"]["kind"], "fact", "{root}");
+    assert!(
+        root["tasks"].as_array().unwrap().is_empty(),
+        "no task is blamed: {root}"
+    );
+    let behind: Vec<u64> = root["blocked_behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["pid"].as_u64().unwrap())
+        .collect();
+    let mut want = waiter_pids(&truth, "frozen");
+    want.sort();
+    let mut got = behind.clone();
+    got.sort();
+    assert_eq!(got, want, "the frozen filesystem's writers");
+}
+
+/// The inode whose i_rwsem 200 writers wait for is named by its path.
+#[test]
+fn an_inode_lock_is_named_by_its_path() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let truth = fx.truth();
+    let inode = truth_object(&truth, "i_rwsem", "inode");
+    let report = stock_report(fx);
+    let root = report["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["lock"] == inode.i_rwsem.as_deref().unwrap())
+        .expect("the i_rwsem is a root cause's lock");
+    let name = root["lock_name"].as_str().unwrap();
+    assert!(
+        name.starts_with(&format!("i_rwsem of {} (", inode.path.as_deref().unwrap()))
+            && name.contains(&inode.address),
+        "{name}"
+    );
+}
+
+/// Waiters for writeback of a folio whose I/O is queued in a suspended device wait for the
+/// I/O, read from PG_writeback as a fact; no task is blamed.
+#[test]
+fn writeback_in_flight_holds_the_folio() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let truth = fx.truth();
+    let folio = truth
+        .iter()
+        .find_map(|l| match l {
+            holdup_e2e::TruthLine::Object(o)
+                if o.scenario == "io" && o.object == "folio" && o.writeback == Some(true) =>
+            {
+                Some(o)
+            }
+            _ => None,
+        })
+        .expect("truth has a folio under writeback");
+    let report = stock_report(fx);
+    let root = report["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["lock"] == folio.address.as_str())
+        .expect("the folio under writeback is a root cause's lock");
+    assert_eq!(root["kind"], "held_by_state", "{root}");
+    assert!(
+        root["held_by"][0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("writeback"),
+        "{root}"
+    );
+    assert!(root["tasks"].as_array().unwrap().is_empty(), "{root}");
+}

@@ -74,6 +74,16 @@ pub struct LockNode {
     /// Whether the object can have a holder at all (a completion has none: whoever calls
     /// `complete()` releases its waiters).
     pub can_be_held: bool,
+    /// What holds it that is not a task (I/O in flight, a frozen filesystem), best first,
+    /// each saying what ends the wait.
+    pub held_by: Vec<StateHolder>,
+}
+
+/// A holder that is not a task.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateHolder {
+    pub what: String,
+    pub certainty: Certainty,
 }
 
 /// A task waiting for a lock.
@@ -154,11 +164,29 @@ pub enum RootKind {
     NothingToWake { lock: LockId },
     /// The lock has waiters but no holder could be found.
     HolderUnknown { lock: LockId },
+    /// No task holds it: a state of the system does (I/O in flight, a frozen filesystem),
+    /// and the wait lasts as long as that state (`LockNode::held_by` says what ends it). Such
+    /// a root has no task; its waiters are `blocked_behind`.
+    HeldByState { lock: LockId },
     /// Blocked tasks that wait for nothing holdup identified, and that nobody waits for.
     Stuck,
 }
 
 impl RootKind {
+    /// The one lock this kind of root is about (`None` for a deadlock, which has one per
+    /// link, and for a stuck task).
+    pub fn lock(&self) -> Option<LockId> {
+        match self {
+            RootKind::SelfDeadlock { lock }
+            | RootKind::HolderSleeping { lock }
+            | RootKind::HolderRunning { lock }
+            | RootKind::NothingToWake { lock }
+            | RootKind::HolderUnknown { lock }
+            | RootKind::HeldByState { lock } => Some(*lock),
+            RootKind::Deadlock { .. } | RootKind::Stuck => None,
+        }
+    }
+
     /// Its name in the report's JSON and in triage lines (as serialized): `self_deadlock`,
     /// `deadlock`, `holder_sleeping`, ...
     pub fn name(&self) -> &'static str {
@@ -169,6 +197,7 @@ impl RootKind {
             RootKind::HolderRunning { .. } => "holder_running",
             RootKind::NothingToWake { .. } => "nothing_to_wake",
             RootKind::HolderUnknown { .. } => "holder_unknown",
+            RootKind::HeldByState { .. } => "held_by_state",
             RootKind::Stuck => "stuck",
         }
     }
@@ -356,8 +385,14 @@ impl WaitGraph {
                         .collect(),
                 });
                 let Some(next) = holders.first() else {
-                    let can_be_held = self.locks.get(&wait.lock).is_none_or(|l| l.can_be_held);
+                    let node = self.locks.get(&wait.lock);
+                    let can_be_held = node.is_none_or(|l| l.can_be_held);
                     let waiters: Vec<TaskId> = vec![at];
+                    if let Some(h) = node.and_then(|l| l.held_by.first()) {
+                        // No task to blame: every waiter is behind the state, in one root.
+                        confidence = confidence.min(h.certainty.confidence());
+                        break (RootKind::HeldByState { lock: wait.lock }, Vec::new());
+                    }
                     break if can_be_held {
                         (RootKind::HolderUnknown { lock: wait.lock }, waiters)
                     } else {
@@ -467,6 +502,7 @@ mod tests {
                     kind: kind.into(),
                     name: format!("{kind}@{id:#x}"),
                     can_be_held: kind != "completion",
+                    held_by: Vec::new(),
                 },
             );
             self

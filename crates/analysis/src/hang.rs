@@ -2,7 +2,7 @@
 //! and who holds that, as found by `holdup_kernel::locking`.
 
 use crate::Analysis;
-use crate::graph::{Certainty, Hold, LockNode, TaskNode, Wait, WaitGraph};
+use crate::graph::{Certainty, Hold, LockNode, StateHolder, TaskNode, Wait, WaitGraph};
 use holdup_kernel::Kernel;
 use holdup_kernel::locking::{self, Evidence, HolderId, LockAnalysis, LockKind};
 use holdup_kernel::sched::{self, TaskList};
@@ -149,6 +149,16 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
                     l.id.kind,
                     LockKind::Completion | LockKind::WaitQueue | LockKind::SwaitQueue
                 ),
+                held_by: l
+                    .holders
+                    .iter()
+                    .filter_map(|h| {
+                        Some(StateHolder {
+                            what: h.who.not_a_task()?.to_string(),
+                            certainty: certainty(&h.evidence),
+                        })
+                    })
+                    .collect(),
             },
         );
         for h in &l.holders {

@@ -15,5 +15,5 @@ pub mod hang;
 
 pub use graph::{
     Analysis, Certainty, Chain, ChainStep, Cycle, Hold, LockId, LockNode, RootCause, RootKind,
-    TaskId, TaskNode, Wait, WaitGraph,
+    StateHolder, TaskId, TaskNode, Wait, WaitGraph,
 };

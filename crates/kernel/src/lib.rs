@@ -12,6 +12,7 @@
 
 pub mod btf_modules;
 pub mod build_cache;
+pub mod fs;
 pub mod list;
 pub mod locking;
 pub mod mm;

@@ -2,7 +2,7 @@
 //! schema is documented in `docs/json-schema.md`.
 
 use crate::{Report, hex};
-use holdup_analysis::{Certainty, RootCause, RootKind, TaskId};
+use holdup_analysis::{Certainty, RootCause, RootKind, StateHolder, TaskId};
 use serde::Serialize;
 
 /// Bumped on any change that could break a consumer (a field removed or changing meaning).
@@ -71,6 +71,9 @@ struct Root {
     blocked_behind: Vec<TaskRef>,
     confidence: f64,
     explanation: String,
+    /// What holds the lock that is not a task, and what ends the wait (`held_by_state`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    held_by: Vec<StateHolder>,
 }
 
 #[derive(Serialize)]
@@ -127,17 +130,12 @@ struct Party<'a> {
 
 pub(crate) fn root_lock(r: &RootCause, report: &Report) -> Option<u64> {
     match &r.kind {
-        RootKind::SelfDeadlock { lock }
-        | RootKind::HolderSleeping { lock }
-        | RootKind::HolderRunning { lock }
-        | RootKind::NothingToWake { lock }
-        | RootKind::HolderUnknown { lock } => Some(*lock),
         RootKind::Deadlock { cycle } => report
             .analysis
             .cycles
             .get(*cycle)
             .and_then(|c| c.locks.first().copied()),
-        RootKind::Stuck => None,
+        k => k.lock(),
     }
 }
 
@@ -215,6 +213,10 @@ pub fn to_json(report: &Report) -> String {
                         .collect(),
                     confidence: r.confidence,
                     explanation: crate::text::explain(report, r),
+                    held_by: lock
+                        .and_then(|l| report.graph.locks.get(&l))
+                        .map(|n| n.held_by.clone())
+                        .unwrap_or_default(),
                 }
             })
             .collect(),

@@ -119,6 +119,7 @@ mod tests {
                 kind: "rwsem".into(),
                 name: "mmap_lock of bench (pid 96)".into(),
                 can_be_held: true,
+                held_by: Vec::new(),
             },
         );
         g.locks.insert(
@@ -128,6 +129,7 @@ mod tests {
                 kind: "page_lock".into(),
                 name: "page lock of pfn 0x3393".into(),
                 can_be_held: true,
+                held_by: Vec::new(),
             },
         );
         let guess = |c| Certainty::inference(c, vec!["its stack holds the folio".into()]);

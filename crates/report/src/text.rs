@@ -68,6 +68,24 @@ fn comm_of(report: &Report, t: TaskId) -> String {
         .map_or_else(|| "?".into(), |n| n.comm.clone())
 }
 
+/// What holds a lock that is not a task (the first of `held_by`).
+fn held_by(report: &Report, l: u64) -> String {
+    report
+        .graph
+        .locks
+        .get(&l)
+        .and_then(|n| n.held_by.first())
+        .map_or_else(|| "a state of the system".into(), |h| h.what.clone())
+}
+
+/// What a root cause is called in its heading: its tasks, or for a state what holds it.
+pub(crate) fn root_title(report: &Report, r: &RootCause) -> String {
+    match &r.kind {
+        RootKind::HeldByState { lock } if r.tasks.is_empty() => held_by(report, *lock),
+        _ => who_list(report, &r.tasks),
+    }
+}
+
 fn lock_name(report: &Report, l: u64) -> String {
     report
         .graph
@@ -161,6 +179,19 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
             "{tasks} waits for {}, whose holder could not be found in the dump.",
             lock_name(report, *lock)
         ),
+        RootKind::HeldByState { lock } => {
+            let n = r.blocked_behind.len();
+            format!(
+                "{} for {}, which no task holds: {}.",
+                if n == 1 {
+                    format!("{} waits", who(report, r.blocked_behind[0]))
+                } else {
+                    format!("{n} tasks wait")
+                },
+                lock_name(report, *lock),
+                held_by(report, *lock)
+            )
+        }
         RootKind::Stuck => format!(
             "{tasks} is blocked{} and waits for no lock holdup recognises.",
             r.tasks.first().map(|t| blocked_in(*t)).unwrap_or_default()
@@ -226,7 +257,7 @@ pub fn render_text(report: &Report) -> String {
             s,
             "ROOT CAUSE {}: {}  [{conf}]",
             i + 1,
-            who_list(report, &r.tasks)
+            root_title(report, r)
         );
         let _ = writeln!(s, "  {}", explain(report, r));
         for t in &r.tasks {
@@ -257,6 +288,9 @@ pub fn render_text(report: &Report) -> String {
             && let Some(node) = g.locks.get(&l)
         {
             let _ = writeln!(s, "  lock: {} at {} ({})", node.name, hex(l), node.kind);
+            for h in &node.held_by {
+                let _ = writeln!(s, "  held by {}  [{}]", h.what, evidence(&h.certainty));
+            }
         }
         // Who queues on what the root holds, in queue order.
         for hd in g.holds.iter().filter(|hd| r.tasks.contains(&hd.task)) {

@@ -283,11 +283,6 @@ impl<'a> Stacks<'a> {
 
 fn root_locks(a: &Analysis, r: &RootCause) -> Vec<u64> {
     match &r.kind {
-        RootKind::SelfDeadlock { lock }
-        | RootKind::HolderSleeping { lock }
-        | RootKind::HolderRunning { lock }
-        | RootKind::NothingToWake { lock }
-        | RootKind::HolderUnknown { lock } => vec![*lock],
         RootKind::Deadlock { cycle } => a.cycles.get(*cycle).map_or_else(Vec::new, |c| {
             c.locks
                 .iter()
@@ -296,7 +291,7 @@ fn root_locks(a: &Analysis, r: &RootCause) -> Vec<u64> {
                 .into_iter()
                 .collect()
         }),
-        RootKind::Stuck => Vec::new(),
+        k => k.lock().into_iter().collect(),
     }
 }
 

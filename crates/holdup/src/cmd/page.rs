@@ -255,11 +255,12 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
         for h in &l.holders {
             let (pid, comm, task) = match &h.who {
                 HolderId::Task { task } => named(*task),
-                HolderId::Io { .. } => (None, None, None),
+                HolderId::Io { .. } | HolderId::State { .. } => (None, None, None),
             };
             let what = match &h.who {
                 HolderId::Task { .. } => "may hold its lock".to_string(),
                 HolderId::Io { what } => format!("I/O in flight: {what}"),
+                HolderId::State { what } => what.clone(),
             };
             holders.push(Party {
                 pid,

@@ -30,6 +30,7 @@ pub mod waits;
 mod analysis;
 pub mod hex;
 mod holders;
+pub mod kinds;
 mod name;
 
 pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_with};
@@ -329,13 +330,24 @@ pub enum HolderId {
     /// Nobody in particular: I/O in flight holds it (e.g. `PG_writeback`, a read not yet
     /// complete) and its completion will release it.
     Io { what: String },
+    /// A state of the system, not a task: a frozen filesystem holds its writers' lock until
+    /// it is thawed. `what` says the state and what ends it.
+    State { what: String },
 }
 
 impl HolderId {
     pub fn task(&self) -> Option<u64> {
         match self {
             HolderId::Task { task } => Some(*task),
-            HolderId::Io { .. } => None,
+            HolderId::Io { .. } | HolderId::State { .. } => None,
+        }
+    }
+
+    /// What holds it, for a holder that is not a task.
+    pub fn not_a_task(&self) -> Option<&str> {
+        match self {
+            HolderId::Task { .. } => None,
+            HolderId::Io { what } | HolderId::State { what } => Some(what),
         }
     }
 }

@@ -154,7 +154,23 @@ fn slab_lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Optio
         |cache| users.aliases_of(k, sl, cache),
     )
     .ok()??;
-    let text = c.describe();
+    let mut text = c.describe();
+    // A lock of an inode is known by the file's path (i_rwsem of /tmp/log, ...).
+    if let Some(m) = &c.member
+        && m.value.inner == "inode"
+        && let Some(path) = crate::fs::inode_paths(k, m.value.inner_addr, 1).first()
+    {
+        let fs_type = crate::sched::read_member(k, m.value.inner_addr, "inode.i_sb")
+            .and_then(|sb| crate::sched::read_member(k, sb, "super_block.s_type"))
+            .and_then(|t| crate::sched::read_member(k, t, "file_system_type.name"))
+            .and_then(|n| k.mem().read_cstr(n, 64))
+            .unwrap_or_else(|_| "?".into());
+        let last = m.value.path.rsplit('.').next().unwrap_or(&m.value.path);
+        text = format!(
+            "{last} of {path} ({fs_type} inode {:#x}, {} object {:#x})",
+            m.value.inner_addr, c.object.slab.cache_name, c.object.object
+        );
+    }
     let evidence = match c.member {
         Some(known) => known.evidence,
         None => {

@@ -1,0 +1,58 @@
+//! Kinds of wait that are not a lock's own: what a wait queue, a completion or a page bit
+//! belongs to, and who or what ends the wait when it is not a task (a frozen filesystem, I/O
+//! in flight...). Each kind is one file here with one [`Explain`] function, listed in
+//! [`KINDS`]: adding a kind is adding a file and a line there, not editing a central match.
+//!
+//! An explainer looks at one lock after its own state was read (`analysis::lock_state`) and,
+//! when the lock is its kind's, names it in the kernel's terms, adds the holders that are not
+//! tasks (each a fact or an inference with its evidence) and notes what ends the wait.
+
+mod frozen_fs;
+
+use super::LockState;
+use super::waits::Layouts;
+use crate::Kernel;
+use crate::fs::SuperBlock;
+use std::sync::OnceLock;
+
+/// What explainers share, read once per analysis and only when one asks.
+pub struct KindCx<'a> {
+    pub k: &'a Kernel,
+    pub layouts: &'a Layouts,
+    super_blocks: OnceLock<Vec<SuperBlock>>,
+}
+
+impl<'a> KindCx<'a> {
+    pub fn new(k: &'a Kernel, layouts: &'a Layouts) -> KindCx<'a> {
+        KindCx {
+            k,
+            layouts,
+            super_blocks: OnceLock::new(),
+        }
+    }
+
+    /// Every super block (none when they cannot be read).
+    pub fn super_blocks(&self) -> &[SuperBlock] {
+        self.super_blocks.get_or_init(|| {
+            crate::fs::super_blocks(self.k).unwrap_or_else(|e| {
+                log::debug!("super blocks: {e}");
+                Vec::new()
+            })
+        })
+    }
+}
+
+/// Names and explains `lock` if it is of this kind; returns whether it was.
+pub type Explain = fn(&KindCx<'_>, &mut LockState) -> bool;
+
+/// Every kind, tried in order; the first that recognises a lock explains it.
+pub const KINDS: &[Explain] = &[frozen_fs::explain];
+
+/// Runs the explainers on `lock`.
+pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) {
+    for kind in KINDS {
+        if kind(cx, lock) {
+            return;
+        }
+    }
+}
