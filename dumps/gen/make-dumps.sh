@@ -65,7 +65,8 @@ elif [ "$CAPTURE" = 6.1-oops-la57 ]; then
     tail -n 1 "$out/oracles/vmcore.kdump-zlib/check.txt"
 else
     for f in "$out"/vmcore.*; do
-        case "$f" in *.zst) continue ;; esac
+        # not the zstd copy, nor the samples (every 8th page: not for analysis)
+        case "$f" in *.zst | *.sample) continue ;; esac
         bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out/oracles/$(basename "$f")"
     done
 fi
