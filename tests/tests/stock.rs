@@ -256,3 +256,49 @@ fn writeback_in_flight_holds_the_folio() {
     );
     assert!(root["tasks"].as_array().unwrap().is_empty(), "{root}");
 }
+
+/// flush_work() under a mutex the work function takes: the flusher waits for the worker that
+/// runs the work (the barrier is on that worker's scheduled list: a fact), the worker waits
+/// for the mutex the flusher holds: a deadlock cycle of facts, through the work item.
+#[test]
+fn a_flush_under_a_lock_is_a_cycle_through_the_worker() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let truth = fx.truth();
+    let work = truth_object(&truth, "work", "work_struct");
+    let worker = u64::from(work.worker_pid.expect("truth names the worker"));
+    let verdict = fx
+        .verdicts()
+        .into_iter()
+        .find(|v| v.scenario == "work")
+        .expect("a work verdict");
+    assert!(verdict.cycle);
+    let report = stock_report(fx);
+    let cycle = report["cycles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            let pids: Vec<u64> = c["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["pid"].as_u64().unwrap())
+                .collect();
+            pids.contains(&worker)
+                && verdict
+                    .root_cause_pids
+                    .iter()
+                    .all(|p| pids.contains(&u64::from(*p)))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no cycle of the flusher and the worker: {}",
+                report["cycles"]
+            )
+        });
+    assert_eq!(cycle["all_facts"], true, "{cycle}");
+    let func = work.func.as_deref().unwrap();
+    let text = serde_json::to_string(&report["root_causes"]).unwrap();
+    assert!(text.contains(&format!("the flush of {func}")), "{text}");
+}

@@ -7,6 +7,7 @@
 //! when the lock is its kind's, names it in the kernel's terms, adds the holders that are not
 //! tasks (each a fact or an inference with its evidence) and notes what ends the wait.
 
+mod flush_work;
 mod frozen_fs;
 
 use super::LockState;
@@ -46,7 +47,7 @@ impl<'a> KindCx<'a> {
 pub type Explain = fn(&KindCx<'_>, &mut LockState) -> bool;
 
 /// Every kind, tried in order; the first that recognises a lock explains it.
-pub const KINDS: &[Explain] = &[frozen_fs::explain];
+pub const KINDS: &[Explain] = &[frozen_fs::explain, flush_work::explain];
 
 /// Runs the explainers on `lock`.
 pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) {
