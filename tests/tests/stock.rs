@@ -221,13 +221,47 @@ fn an_inode_lock_is_named_by_its_path() {
     );
 }
 
-/// Waiters for writeback of a folio whose I/O is queued in a suspended device wait for the
-/// I/O, read from PG_writeback as a fact; no task is blamed.
+/// I/O queued on a suspended device-mapper device: the suspension is the root cause, named as
+/// truth has it (the disk, the dm name, what resumes it) and read from mapped_device.flags;
+/// every waiter of the scenario (writeback, jbd2, a buffered read, a direct read) is behind it,
+/// and no task is blamed.
 #[test]
-fn writeback_in_flight_holds_the_folio() {
+fn a_suspended_device_is_named_as_the_root_cause() {
     let m = manifest();
     let fx = m.fixture("6.1-stock");
     let truth = fx.truth();
+    let md = truth_object(&truth, "io", "mapped_device");
+    let (disk, name) = (md.device.as_deref().unwrap(), md.name.as_deref().unwrap());
+    let report = stock_report(fx);
+    let root = report["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["held_by"][0]["what"]
+                .as_str()
+                .is_some_and(|w| w.contains(&format!("the suspension of {disk}")))
+        })
+        .unwrap_or_else(|| panic!("no suspended-device root cause: {}", report["root_causes"]));
+    let what = root["held_by"][0]["what"].as_str().unwrap();
+    assert!(
+        what.contains(name) && what.contains(&format!("dmsetup resume {name}")),
+        "{what}"
+    );
+    assert!(root["tasks"].as_array().unwrap().is_empty(), "{root}");
+    let mut behind: Vec<u64> = root["blocked_behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["pid"].as_u64().unwrap())
+        .collect();
+    behind.sort();
+    let mut want = waiter_pids(&truth, "io");
+    want.sort();
+    want.dedup();
+    assert_eq!(behind, want, "the suspended device's waiters");
+    // The folio under writeback is held by the suspension as a fact (PG_writeback and
+    // mapped_device.flags are both read from memory).
     let folio = truth
         .iter()
         .find_map(|l| match l {
@@ -239,22 +273,17 @@ fn writeback_in_flight_holds_the_folio() {
             _ => None,
         })
         .expect("truth has a folio under writeback");
-    let report = stock_report(fx);
-    let root = report["root_causes"]
+    let lock = report["locks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["lock"] == folio.address.as_str())
-        .expect("the folio under writeback is a root cause's lock");
-    assert_eq!(root["kind"], "held_by_state", "{root}");
+        .find(|l| l["lock"] == folio.address.as_str())
+        .expect("the folio under writeback is among the locks");
+    let text = lock.to_string();
     assert!(
-        root["held_by"][0]["what"]
-            .as_str()
-            .unwrap()
-            .contains("writeback"),
-        "{root}"
+        text.contains(folio.path.as_deref().unwrap()),
+        "the file is named: {text}"
     );
-    assert!(root["tasks"].as_array().unwrap().is_empty(), "{root}");
 }
 
 /// flush_work() under a mutex the work function takes: the flusher waits for the worker that

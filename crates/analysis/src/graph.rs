@@ -302,11 +302,26 @@ impl WaitGraph {
             .collect();
 
         let mut roots: Vec<RootCause> = Vec::new();
+        // Roots held by the same state of the system (one suspended device under several
+        // folios) are one root.
+        let state_of = |kind: &RootKind| match kind {
+            RootKind::HeldByState { lock } => self
+                .locks
+                .get(lock)
+                .and_then(|l| l.held_by.first())
+                .map(|h| h.what.clone()),
+            _ => None,
+        };
         let root_index =
             |roots: &mut Vec<RootCause>, kind: RootKind, tasks: Vec<TaskId>| match roots
                 .iter()
-                .position(|r| r.kind == kind && r.tasks == tasks)
-            {
+                .position(|r| {
+                    (r.kind == kind && r.tasks == tasks)
+                        || (tasks.is_empty()
+                            && r.tasks.is_empty()
+                            && state_of(&kind).is_some()
+                            && state_of(&r.kind) == state_of(&kind))
+                }) {
                 Some(i) => i,
                 None => {
                     roots.push(RootCause {

@@ -131,6 +131,12 @@ fn mounts_of(k: &Kernel, sb: u64) -> Vec<String> {
 /// The path of a mount's mount point: its mount point's dentry path in the parent mount,
 /// under the parent's own path, up to a mount that is its own parent (a namespace's root).
 pub fn mount_path(k: &Kernel, mount: u64) -> Option<String> {
+    // Internal mounts (kern_mount: sockfs, pipefs, bdev...) are in no namespace: their
+    // mnt_ns is NULL or MNT_NS_INTERNAL (an error pointer), and they are mounted nowhere.
+    let ns = read_member(k, mount, "mount.mnt_ns").ok()?;
+    if ns == 0 || ns >= (-4095i64) as u64 {
+        return None;
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut m = mount;
     for _ in 0..MAX_PATH_DEPTH {

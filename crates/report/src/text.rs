@@ -181,6 +181,21 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
         ),
         RootKind::HeldByState { lock } => {
             let n = r.blocked_behind.len();
+            // One root may gather waits on several objects held by the same state.
+            let objects: std::collections::BTreeSet<u64> = report
+                .graph
+                .waits
+                .iter()
+                .filter(|w| r.blocked_behind.contains(&w.task))
+                .filter(|w| {
+                    report
+                        .graph
+                        .locks
+                        .get(&w.lock)
+                        .is_some_and(|l| !l.held_by.is_empty())
+                })
+                .map(|w| w.lock)
+                .collect();
             format!(
                 "{} for {}, which no task holds: {}.",
                 if n == 1 {
@@ -188,7 +203,11 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
                 } else {
                     format!("{n} tasks wait")
                 },
-                lock_name(report, *lock),
+                if objects.len() > 1 {
+                    format!("{} objects", objects.len())
+                } else {
+                    lock_name(report, *lock)
+                },
                 held_by(report, *lock)
             )
         }

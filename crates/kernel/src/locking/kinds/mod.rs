@@ -7,12 +7,15 @@
 //! when the lock is its kind's, names it in the kernel's terms, adds the holders that are not
 //! tasks (each a fact or an inference with its evidence) and notes what ends the wait.
 
+mod bio_wait;
+mod block_io;
 mod flush_work;
 mod frozen_fs;
 
-use super::LockState;
-use super::waits::Layouts;
+use super::waits::{Layouts, Stacks};
+use super::{Evidence, Holder, HolderId, LockState, Mode};
 use crate::Kernel;
+use crate::block::{Disk, DmDevice};
 use crate::fs::SuperBlock;
 use std::sync::OnceLock;
 
@@ -20,14 +23,17 @@ use std::sync::OnceLock;
 pub struct KindCx<'a> {
     pub k: &'a Kernel,
     pub layouts: &'a Layouts,
+    /// The blocked tasks' stacks.
+    pub stacks: &'a Stacks,
     super_blocks: OnceLock<Vec<SuperBlock>>,
 }
 
 impl<'a> KindCx<'a> {
-    pub fn new(k: &'a Kernel, layouts: &'a Layouts) -> KindCx<'a> {
+    pub fn new(k: &'a Kernel, layouts: &'a Layouts, stacks: &'a Stacks) -> KindCx<'a> {
         KindCx {
             k,
             layouts,
+            stacks,
             super_blocks: OnceLock::new(),
         }
     }
@@ -47,7 +53,12 @@ impl<'a> KindCx<'a> {
 pub type Explain = fn(&KindCx<'_>, &mut LockState) -> bool;
 
 /// Every kind, tried in order; the first that recognises a lock explains it.
-pub const KINDS: &[Explain] = &[frozen_fs::explain, flush_work::explain];
+pub const KINDS: &[Explain] = &[
+    frozen_fs::explain,
+    flush_work::explain,
+    block_io::explain,
+    bio_wait::explain,
+];
 
 /// Runs the explainers on `lock`.
 pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) {
@@ -55,5 +66,39 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) {
         if kind(cx, lock) {
             return;
         }
+    }
+}
+
+/// The holder every wait for I/O to a suspended device-mapper device shares (the same text,
+/// so that their roots are one: the suspension). `io` is how the I/O in flight is known: a
+/// fact (PG_writeback, a bio's completion) makes the holder a fact; an inference (a folio
+/// locked and not uptodate) stays one, with the suspension added to its reasons.
+pub(crate) fn dm_suspension(disk: &Disk, dm: &DmDevice, io: &Evidence) -> Holder {
+    let evidence = match io {
+        Evidence::Fact { .. } => Evidence::fact("mapped_device.flags", dm.md),
+        Evidence::Inference {
+            confidence,
+            reasons,
+        } => {
+            let mut reasons = reasons.clone();
+            reasons.push(format!(
+                "the I/O goes to {}, whose mapped_device.flags at {:#x} say it is suspended",
+                disk.name, dm.md
+            ));
+            Evidence::inference(*confidence, reasons)
+        }
+    };
+    Holder {
+        who: HolderId::State {
+            what: format!(
+                "the suspension of {} (device-mapper {}, mapped_device.flags {}): I/O queued to it completes only after `dmsetup resume {}`",
+                disk.name,
+                dm.name,
+                dm.state_flags(),
+                dm.name
+            ),
+        },
+        mode: Mode::Exclusive,
+        evidence,
     }
 }
