@@ -310,3 +310,24 @@ fn the_seed_incident_reads_as_its_author_worked_it_out() {
         );
     }
 }
+
+/// No line of a report is printed twice (a semaphore held by two tasks printed its queue once
+/// per holder), on every fixture with a hang, stock code included. Blank lines and the
+/// per-root "nobody else is blocked behind it" may repeat.
+#[test]
+fn no_line_of_the_report_is_printed_twice() {
+    let m = manifest();
+    for fx in m.fixtures.iter().filter(|fx| !fx.no_hang) {
+        for f in fx.files_with_role("dump") {
+            let out = holdup_ok(&[fx.path(&f.file).to_str().unwrap()]);
+            let body = out.split("\nBLOCKED TASKS").next().unwrap();
+            let mut seen = BTreeSet::new();
+            for l in body.lines() {
+                if l.trim().is_empty() || l.trim() == "nobody else is blocked behind it" {
+                    continue;
+                }
+                assert!(seen.insert(l), "{} {}: printed twice: {l}", fx.name, f.file);
+            }
+        }
+    }
+}

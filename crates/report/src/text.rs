@@ -311,8 +311,14 @@ pub fn render_text(report: &Report) -> String {
                 let _ = writeln!(s, "  held by {}  [{}]", h.what, evidence(&h.certainty));
             }
         }
-        // Who queues on what the root holds, in queue order.
-        for hd in g.holds.iter().filter(|hd| r.tasks.contains(&hd.task)) {
+        // Who queues on what the root holds, in queue order; each lock once (two holders of
+        // one semaphore share its queue).
+        let mut shown_queues = std::collections::BTreeSet::new();
+        for hd in g
+            .holds
+            .iter()
+            .filter(|hd| r.tasks.contains(&hd.task) && shown_queues.insert(hd.lock))
+        {
             let mut queue: Vec<_> = g
                 .waits
                 .iter()
