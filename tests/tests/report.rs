@@ -331,3 +331,26 @@ fn no_line_of_the_report_is_printed_twice() {
         }
     }
 }
+
+/// A sentence is never more certain than its evidence: the seed's self-deadlock rests on a
+/// guessed page-lock hold (the kernel records no page-lock owner), so it is said as a guess.
+#[test]
+fn a_guessed_self_deadlock_is_said_as_a_guess() {
+    let m = manifest();
+    for (fx, f, path) in all_dumps(&m) {
+        let report: Value =
+            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+        for r in report["root_causes"].as_array().unwrap() {
+            if r["kind"] != "self_deadlock" || r["confidence"].as_f64().unwrap() >= 1.0 {
+                continue;
+            }
+            let e = r["explanation"].as_str().unwrap();
+            assert!(
+                e.contains("may hold itself (guess") && !e.contains("which it holds itself"),
+                "{} {}: {e}",
+                fx.name,
+                f.file
+            );
+        }
+    }
+}

@@ -137,10 +137,26 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
             .map_or_else(String::new, |f| format!(" in {f}"))
     };
     match &r.kind {
-        RootKind::SelfDeadlock { lock } => format!(
-            "{tasks} waits for {}, which it holds itself: a self-deadlock; nothing can release it.",
-            lock_name(report, *lock)
-        ),
+        RootKind::SelfDeadlock { lock } => {
+            // As sure as the hold is: the kernel records no page-lock owner, so a page
+            // self-deadlock is usually a guess.
+            let hold = report
+                .graph
+                .holds
+                .iter()
+                .find(|h| h.lock == *lock && r.tasks.contains(&h.task));
+            match hold.map(|h| &h.certainty) {
+                Some(Certainty::Inference { confidence, .. }) => format!(
+                    "{tasks} waits for {}, which it may hold itself (guess {:.0}%): if so, a self-deadlock that nothing can release.",
+                    lock_name(report, *lock),
+                    confidence * 100.0
+                ),
+                _ => format!(
+                    "{tasks} waits for {}, which it holds itself: a self-deadlock; nothing can release it.",
+                    lock_name(report, *lock)
+                ),
+            }
+        }
         RootKind::Deadlock { cycle } => {
             let c = &report.analysis.cycles[*cycle];
             let links: Vec<String> = c
