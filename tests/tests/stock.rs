@@ -331,3 +331,36 @@ fn a_flush_under_a_lock_is_a_cycle_through_the_worker() {
     let text = serde_json::to_string(&report["root_causes"]).unwrap();
     assert!(text.contains(&format!("the flush of {func}")), "{text}");
 }
+
+/// Triage names a hang held by a state of the system by the kind of state, never by the
+/// object met first, a device name or an address: the same bug on another machine gets the
+/// same signature.
+#[test]
+fn triage_names_states_by_kind() {
+    let m = manifest();
+    let fx = m.fixture("6.1-stock");
+    let path = fx.path("vmcore.kdump-zlib");
+    let (st, out, err) = holdup(&["triage", "-q", path.to_str().unwrap()]);
+    assert_eq!(st, 0, "{err}");
+    let line: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    let kinds: Vec<&str> = line["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    for want in [
+        "held_by_state:frozen_filesystem",
+        "held_by_state:suspended_dm_device",
+        "deadlock",
+        "holder_sleeping",
+    ] {
+        assert!(kinds.contains(&want), "{want} not in {kinds:?}");
+    }
+    for r in line["root_causes"].as_array().unwrap() {
+        let text = r["signature_text"].as_str().unwrap();
+        for bad in ["0x", "dm-0", "vdb", "stockdm", "/mnt/"] {
+            assert!(!text.contains(bad), "{bad:?} in a signature: {text}");
+        }
+    }
+}

@@ -82,6 +82,9 @@ pub struct LockNode {
 /// A holder that is not a task.
 #[derive(Debug, Clone, Serialize)]
 pub struct StateHolder {
+    /// The kind of state, the same on every machine: `io`, `frozen_filesystem`,
+    /// `suspended_dm_device`.
+    pub state: String,
     pub what: String,
     pub certainty: Certainty,
 }

@@ -154,6 +154,7 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
                     .iter()
                     .filter_map(|h| {
                         Some(StateHolder {
+                            state: h.who.state()?.to_string(),
                             what: h.who.not_a_task()?.to_string(),
                             certainty: certainty(&h.evidence),
                         })

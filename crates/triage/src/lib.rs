@@ -312,8 +312,19 @@ fn root_input(
 ) -> (RootInput, Vec<String>) {
     let mut lock_kinds = BTreeSet::new();
     let roots: BTreeSet<u64> = r.tasks.iter().copied().collect();
+    // A root held by a state of the system is named by the kind of state, not by the one of
+    // its objects the analysis met first (which changes from dump to dump).
+    let state = match &r.kind {
+        RootKind::HeldByState { lock } => g
+            .locks
+            .get(lock)
+            .and_then(|l| l.held_by.first())
+            .map(|h| h.state.clone()),
+        _ => None,
+    };
     let locks = root_locks(a, r)
         .into_iter()
+        .filter(|_| state.is_none())
         .filter_map(|l| {
             let sig = lock_sig(g, l)?;
             lock_kinds.insert(sig.kind.clone());
@@ -349,7 +360,10 @@ fn root_input(
         .collect();
     (
         RootInput {
-            kind: r.kind.name().to_string(),
+            kind: match &state {
+                Some(s) => format!("{}:{s}", r.kind.name()),
+                None => r.kind.name().to_string(),
+            },
             locks,
             tasks,
             behind,

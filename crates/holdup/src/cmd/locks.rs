@@ -24,7 +24,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             let holder = match &h.who {
                 HolderId::Task { task } => who(*task),
                 HolderId::Io { what } => format!("I/O: {what}"),
-                HolderId::State { what } => what.clone(),
+                HolderId::State { what, .. } => what.clone(),
             };
             println!("  held by {holder} ({})  [{}]", h.mode, h.evidence);
         }

@@ -260,7 +260,7 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
             let what = match &h.who {
                 HolderId::Task { .. } => "may hold its lock".to_string(),
                 HolderId::Io { what } => format!("I/O in flight: {what}"),
-                HolderId::State { what } => what.clone(),
+                HolderId::State { what, .. } => what.clone(),
             };
             holders.push(Party {
                 pid,

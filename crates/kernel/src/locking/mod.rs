@@ -331,8 +331,10 @@ pub enum HolderId {
     /// complete) and its completion will release it.
     Io { what: String },
     /// A state of the system, not a task: a frozen filesystem holds its writers' lock until
-    /// it is thawed. `what` says the state and what ends it.
-    State { what: String },
+    /// it is thawed. `state` names the kind of state, the same on every machine
+    /// (`frozen_filesystem`, `suspended_dm_device`: triage signatures use it); `what` says
+    /// this instance and what ends it.
+    State { state: String, what: String },
 }
 
 impl HolderId {
@@ -343,11 +345,20 @@ impl HolderId {
         }
     }
 
+    /// The kind of what holds it, for a holder that is not a task: `io` or the state's.
+    pub fn state(&self) -> Option<&str> {
+        match self {
+            HolderId::Task { .. } => None,
+            HolderId::Io { .. } => Some("io"),
+            HolderId::State { state, .. } => Some(state),
+        }
+    }
+
     /// What holds it, for a holder that is not a task.
     pub fn not_a_task(&self) -> Option<&str> {
         match self {
             HolderId::Task { .. } => None,
-            HolderId::Io { what } | HolderId::State { what } => Some(what),
+            HolderId::Io { what } | HolderId::State { what, .. } => Some(what),
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
         );
         lock.holders.push(Holder {
             who: HolderId::State {
+                state: "frozen_filesystem".into(),
                 what: format!(
                     "the freeze of {fs} (s_writers.frozen = {} {}): {thaw}",
                     sb.frozen,

@@ -90,6 +90,7 @@ pub(crate) fn dm_suspension(disk: &Disk, dm: &DmDevice, io: &Evidence) -> Holder
     };
     Holder {
         who: HolderId::State {
+            state: "suspended_dm_device".into(),
             what: format!(
                 "the suspension of {} (device-mapper {}, mapped_device.flags {}): I/O queued to it completes only after `dmsetup resume {}`",
                 disk.name,
