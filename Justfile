@@ -22,7 +22,8 @@ run *ARGS:
     cargo run --release -q -- {{ARGS}} dumps/fixtures/6.1/vmcore.kdump-zlib
 
 # Regenerate real vmcores for one capture (6.1, 6.12; 6.1-la57: the hangs on 5-level paging;
-# 6.1-oops-la57: an oops, no hang; 6.1-stock: hangs in stock kernel code); see dumps/README.md.
+# 6.1-oops-la57: an oops, no hang; 6.1-stock: hangs in stock kernel code; 6.12-rt: the hangs on
+# PREEMPT_RT; 5.10: the hangs on bullseye's kernel); see dumps/README.md.
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 

@@ -3,6 +3,7 @@
 #   - bookworm-backports (binary): qemu-system-x86 10.x and the 6.12 kernel packages;
 #   - trixie (source only): crash 8.0.6+ and a newer makedumpfile, built locally.
 # Idempotent; runs `apt-get update` only when it added something (or when asked with --update).
+# --print-mirror prints the mirror and changes nothing (chroot.sh uses it).
 set -euo pipefail
 
 mirror() {
@@ -20,6 +21,10 @@ mirror() {
     echo "$uri"
 }
 
+if [ "${1:-}" = "--print-mirror" ]; then # for chroot.sh: the mirror, nothing added
+    mirror
+    exit 0
+fi
 changed=0
 [ "${1:-}" = "--update" ] && changed=1
 m=$(mirror)

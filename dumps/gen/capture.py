@@ -54,8 +54,11 @@ DUMPS_DIR = os.path.dirname(GEN_DIR)
 REPO_DIR = os.path.dirname(DUMPS_DIR)
 WORK_DIR = os.environ.get("HOLDUP_DUMPS_WORK", os.path.join(DUMPS_DIR, "work"))
 
-RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64"}
-PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "6.12": "linux-image-6.12.95+deb12-amd64-unsigned"}
+# As common.sh's kernel_release and kernel_image_package.
+RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64",
+            "6.12-rt": "6.12.95+deb12-rt-amd64", "5.10": "5.10.0-32-amd64"}
+PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64"} | {
+    k: f"linux-image-{RELEASES[k]}-unsigned" for k in ("6.12", "6.12-rt", "5.10")}
 
 # What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
 PROFILES = {
@@ -78,6 +81,14 @@ PROFILES = {
                   "crashkernel": "128M", "disk": 448 << 20, "slim": True,
                   "extra_disks": [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20)],
                   "t_blocked": 480, "t_reported": 300},
+    # The seven hangs on Debian's PREEMPT_RT 6.12 (mutex and rw_semaphore are rt_mutex based),
+    # small as 6.1-la57 but 4-level.
+    "6.12-rt": {"kernel": "6.12-rt", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
+                "crashkernel": "128M", "disk": 448 << 20, "slim": True, "preempt_rt": True},
+    # The seven hangs on Debian bullseye's 5.10 (no folios: page locks on pages; no kallsyms
+    # in VMCOREINFO), small; its capture kernel needs noapic under QEMU.
+    "5.10": {"kernel": "5.10", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
+             "crashkernel": "128M", "disk": 448 << 20, "slim": True, "capture_extra": "noapic"},
 }
 # Kernel command line of the "slim" profiles and of the oops capture: freed pages are zeroed
 # (makedumpfile drops them as zero pages); 6.1 would create ~9,700 tracefs inodes at boot.
@@ -383,7 +394,7 @@ def hung_reports(text):
     return reports
 
 
-SCHED_FRAMES = {"__schedule", "schedule", "schedule_preempt_disabled", "schedule_timeout",
+SCHED_FRAMES = {"__schedule", "schedule", "schedule_preempt_disabled", "schedule_timeout", "rt_mutex_schedule",
                 "io_schedule", "io_schedule_timeout"}
 
 
@@ -472,7 +483,9 @@ def run(args):
     else:
         append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
                   + (f"{SLIM_APPEND} holdup_slim=1 " if profile.get("slim") else "")
-                  + f"holdup_mode={'stock' if stock else 'live' if args.live else 'panic'}")
+                  + f"holdup_mode={'stock' if stock else 'live' if args.live else 'panic'}"
+                  + (f" holdup_capture_extra={profile['capture_extra']}"
+                     if profile.get("capture_extra") else ""))
     cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", profile["cpu"], "-smp", "2", "-m", profile["mem"],
            "-kernel", vmlinuz, "-initrd", initrd, "-append", append,
            "-drive", f"file={disk},format=raw,if=virtio,cache=unsafe", *extra,
@@ -497,11 +510,13 @@ def run(args):
         "qemu_version": qemu_version,
         "qemu_command": [c.replace(REPO_DIR, "$REPO") for c in cmd],
         "kernel_cmdline": append,
-        "capture_kernel_cmdline": CRASH_APPEND,
+        "capture_kernel_cmdline": CRASH_APPEND + (f" {profile['capture_extra']}"
+                                                  if profile.get("capture_extra") else ""),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if args.kernel != kernel:  # the captures with a name of their own say how they booted
         meta["capture_name"] = args.kernel
+    if args.kernel != kernel or profile["mem"] != "512M":
         meta["guest"] = {"cpu": profile["cpu"], "memory": profile["mem"],
                          "crashkernel": profile["crashkernel"]}
     log(f"{args.kernel} ({rel}), {mode}: starting QEMU")
@@ -634,6 +649,7 @@ def run(args):
         meta["panic_message"] = None
 
     check_paging(profile, text, records)
+    check_preempt_rt(profile, rel, text, meta)
     with open(os.path.join(out, "truth.jsonl"), "w") as f:
         for rec in records:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
@@ -657,6 +673,25 @@ def run(args):
     if problems:
         raise Failure("serial log check:\n  " + "\n  ".join(problems))
     log(f"done: {out}")
+
+def check_preempt_rt(profile, rel, text, meta):
+    """A PREEMPT_RT profile really booted a PREEMPT_RT kernel: its config says
+    CONFIG_PREEMPT_RT=y and the boot banner of both kernels ("Linux version ... #1 SMP
+    PREEMPT_RT ...") says PREEMPT_RT; any other profile's says neither."""
+    config = os.path.join(WORK_DIR, "kernels", rel, "boot", f"config-{rel}")
+    with open(config) as f:
+        in_config = "CONFIG_PREEMPT_RT=y\n" in f.read()
+    banners = sorted({m.group(1).strip() for m in re.finditer(r"Linux version (.*)$", text, re.M)})
+    on_console = bool(banners) and all(" PREEMPT_RT " in b for b in banners)
+    want = bool(profile.get("preempt_rt"))
+    if in_config != want or on_console != want:
+        raise Failure(f"PREEMPT_RT expected {want}: config-{rel} says {in_config}, "
+                      f"the console's banners say {banners}")
+    if want:
+        meta["preempt_rt"] = True
+        meta["preempt_rt_evidence"] = [f"boot/config-{rel}: CONFIG_PREEMPT_RT=y",
+                                       f"console: {banners}"]
+
 
 def check_paging(profile, text, records):
     """A 5-level profile really ran 5-level: its CPU had la57 and every task the truth names

@@ -1,5 +1,5 @@
 # Shared settings of the dump generator; sourced by the scripts in dumps/gen/.
-# KERNEL is the short name given on the command line: 6.1 or 6.12.
+# KERNEL is the short name of a Debian kernel: 6.1, 6.12, 6.12-rt (PREEMPT_RT) or 5.10.
 set -euo pipefail
 
 GEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,11 +10,11 @@ CACHE_DIR=$WORK_DIR/cache
 TOOLS_DIR=$WORK_DIR/tools
 
 # The captures make-dumps.sh knows (gen/capture.py PROFILES has what each boots).
-CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock"
+CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-rt 5.10"
 
 capture_kernel() { # capture name -> the short name of its kernel (6.1-oops-la57 -> 6.1)
     case "$1" in
-    6.1 | 6.12) echo "$1" ;;
+    6.1 | 6.12 | 6.12-rt | 5.10) echo "$1" ;;
     6.1-oops-la57 | 6.1-la57 | 6.1-stock) echo 6.1 ;;
     *) echo "unknown capture '$1' (expected one of: $CAPTURES)" >&2; return 1 ;;
     esac
@@ -24,15 +24,37 @@ kernel_release() { # short name -> uname -r of the Debian kernel
     case "$1" in
     6.1) echo 6.1.0-56-amd64 ;;
     6.12) echo 6.12.95+deb12-amd64 ;;
-    *) echo "unknown kernel '$1' (expected 6.1 or 6.12)" >&2; return 1 ;;
+    6.12-rt) echo 6.12.95+deb12-rt-amd64 ;; # PREEMPT_RT, the same 6.12.95 as 6.12
+    5.10) echo 5.10.0-32-amd64 ;;
+    *) echo "unknown kernel '$1' (expected 6.1, 6.12, 6.12-rt or 5.10)" >&2; return 1 ;;
     esac
 }
 
 kernel_image_package() { # short name -> Debian binary package with vmlinuz and modules
     case "$1" in
     6.1) echo linux-image-6.1.0-56-amd64 ;;
-    6.12) echo linux-image-6.12.95+deb12-amd64-unsigned ;;
+    6.12 | 6.12-rt | 5.10) echo "linux-image-$(kernel_release "$1")-unsigned" ;;
     *) return 1 ;;
+    esac
+}
+
+kernel_suite() { # short name -> the Debian suite of its packages
+    case "$1" in
+    6.1) echo bookworm ;;
+    6.12 | 6.12-rt) echo bookworm-backports ;;
+    # Not in the host's apt sources: its headers, gcc-10 and the packages come through a
+    # debootstrapped bullseye chroot (kernel.sh, chroot_dir).
+    5.10) echo bullseye ;;
+    *) return 1 ;;
+    esac
+}
+
+# The chroot that builds modules for kernels whose compiler or libc the host lacks (5.10:
+# bullseye's gcc-10); empty for the kernels the host builds for itself.
+chroot_dir() { # short name -> directory
+    case "$1" in
+    5.10) echo "$WORK_DIR/chroot/bullseye" ;;
+    *) echo "" ;;
     esac
 }
 

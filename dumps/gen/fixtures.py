@@ -2,8 +2,8 @@
 """Copies the chosen files of a generated capture into dumps/fixtures/ and rewrites
 dumps/manifest.json (sha256, size, provenance of every committed file).
 
-usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57 or 6.1-stock; reads
-                                  dumps/work/out/CAPTURE*/)
+usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57, 6.1-stock, 6.12-rt or
+                                  5.10; reads dumps/work/out/CAPTURE*/)
        fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/;
                                   oracle and COMMON files new in a fixture's directory are
                                   added)
@@ -37,6 +37,18 @@ NO_HANG = {"6.1-oops-la57"}
 STOCK = {"6.1-stock"}
 STOCK_ORACLE_FILES = ["crash-mount.txt", "crash-dev-d.txt", "crash-sb-writers.txt",
                       "drgn-stock.txt"]
+# The small captures of hangmod's hangs (one kdump-zlib dump each), and how each differs.
+SMALL_HANGS = {
+    "6.1-la57": "5-level paging (-cpu qemu64,+la57), 384 MiB guest",
+    "6.12-rt": "PREEMPT_RT kernel (CONFIG_PREEMPT_RT=y: mutex and rw_semaphore on rt_mutex), "
+               "384 MiB guest",
+    "5.10": "Debian bullseye's 5.10 (no folios, no kallsyms in VMCOREINFO), 384 MiB guest",
+}
+# Manifest fields of fixtures the hangmod tests leave out for now (tests/src/lib.rs all_dumps):
+# "preempt_rt" (holdup does not read rwbase_rt/rt_mutex locks yet), "needs" (what holdup must
+# learn before it can open the dump without a vmlinux: "kallsyms-scan", no kallsyms symbols in
+# 5.10's VMCOREINFO).
+EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-scan"}}
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
@@ -62,10 +74,10 @@ def fixture_plan(kernel):
                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
                  "hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm device, "
                  "flush_work under a mutex, 200 writers on one i_rwsem), 384 MiB guest", False)]
-    if kernel == "6.1-la57":
+    if kernel in SMALL_HANGS:
         return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
-                 "5-level paging (-cpu qemu64,+la57), 384 MiB guest", False)]
+                 + SMALL_HANGS[kernel], False)]
     if kernel == "6.1":
         dumps.append(("vmcore.elf-d31.zst", "vmcore.elf-d31.zst", "dump-zst", "elf"))
         # Every compression and the flattened format, for real but small: every 8th page.
@@ -189,6 +201,7 @@ def copy_fixture(kernel, manifest):
                 "release": meta["release"], "capture": capture, "incomplete": incomplete,
                 **({"no_hang": True} if name in NO_HANG else {}),
                 **({"hangs": "stock"} if name in STOCK else {}),
+                **EXTRA_FIELDS.get(name, {}),
                 "files": [{"file": d, "role": r, **({"format": fmt} if fmt else {}),
                            "made_by": made_by(cmds, s, d, r)} for s, d, r, fmt in entries]}
         manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]

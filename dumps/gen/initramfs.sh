@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Usage: initramfs.sh KERNEL [hangs|oops|stock]  (KERNEL = 6.1 | 6.12; run kernel.sh KERNEL first)
+# Usage: initramfs.sh KERNEL [hangs|oops|stock]  (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10; run
+#        kernel.sh KERNEL first)
 # Builds, under $WORK_DIR/build/<release>/:
 #   hangmod/hangmod.ko   the hang module (from dumps/hangmod, built in a copy: the source tree
-#                        stays clean), against /lib/modules/<release>/build with gcc-12;
+#                        stays clean), against /lib/modules/<release>/build with gcc-12 (5.10:
+#                        in the bullseye chroot of chroot.sh, with its gcc-10);
 #   bench                dumps/guest/bench.c, static;
 #   capture.cpio         the capture kernel's initramfs: busybox, the virtio block modules,
 #                        /init = dumps/guest/init-capture.sh;
@@ -25,7 +27,7 @@
 # under TCG).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: initramfs.sh 6.1|6.12 [oops]}
+KERNEL=${1:?usage: initramfs.sh 6.1|6.12|6.12-rt|5.10 [hangs|oops|stock]}
 FLAVOUR=${2:-hangs}
 case $FLAVOUR in hangs | oops | stock) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
 rel=$(kernel_release "$KERNEL")
@@ -34,7 +36,10 @@ build=$WORK_DIR/build/$rel
 vmlinuz=$kdir/boot/vmlinuz-$rel
 modtree=$kdir/lib/modules/$rel/kernel
 
-[ -s "$vmlinuz" ] && [ -d "$modtree" ] && [ -e "/lib/modules/$rel/build/Makefile" ] ||
+# Modules of a kernel with a chroot (5.10) are built in it, with its gcc; the others here.
+croot=$(chroot_dir "$KERNEL")
+headers_ok() { if [ -n "$croot" ]; then chroot "$croot" test -e "/lib/modules/$rel/build/Makefile"; else test -e "/lib/modules/$rel/build/Makefile"; fi; }
+[ -s "$vmlinuz" ] && [ -d "$modtree" ] && headers_ok ||
     { echo "initramfs.sh: run dumps/gen/kernel.sh $KERNEL first" >&2; exit 1; }
 for t in busybox kexec cpio gcc-12; do
     command -v "$t" >/dev/null || { echo "initramfs.sh: $t missing (kernel.sh installs it)" >&2; exit 1; }
@@ -50,8 +55,19 @@ build_module() { # name: dumps/NAME/NAME.c -> $build/NAME/NAME.ko
     local m=$1
     mkdir -p "$build/$m"
     cp "$DUMPS_DIR/$m/$m.c" "$DUMPS_DIR/$m/Makefile" "$build/$m/"
-    make -s -C "$build/$m" KRELEASE="$rel" CC=gcc-12 >"$build/$m/build.log" 2>&1 ||
-        { cat "$build/$m/build.log" >&2; echo "initramfs.sh: $m build failed" >&2; exit 1; }
+    if [ -n "$croot" ]; then
+        # In the chroot, with /proc mounted (objtool), in a copy under its /tmp.
+        rm -rf "$croot/tmp/$m" && cp -r "$build/$m" "$croot/tmp/$m"
+        mountpoint -q "$croot/proc" || mount -t proc proc "$croot/proc"
+        chroot "$croot" /usr/bin/env -i PATH=/usr/bin:/bin LC_ALL=C \
+            make -s -C "/tmp/$m" KRELEASE="$rel" >"$build/$m/build.log" 2>&1 ||
+            { umount "$croot/proc"; cat "$build/$m/build.log" >&2; echo "initramfs.sh: $m build failed" >&2; exit 1; }
+        umount "$croot/proc"
+        cp "$croot/tmp/$m/$m.ko" "$build/$m/$m.ko"
+    else
+        make -s -C "$build/$m" KRELEASE="$rel" CC=gcc-12 >"$build/$m/build.log" 2>&1 ||
+            { cat "$build/$m/build.log" >&2; echo "initramfs.sh: $m build failed" >&2; exit 1; }
+    fi
     if grep -i 'warning' "$build/$m/build.log" >&2; then
         echo "initramfs.sh: $m built with warnings" >&2; exit 1
     fi

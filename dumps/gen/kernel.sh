@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Usage: kernel.sh KERNEL        (KERNEL = 6.1 | 6.12)
+# Usage: kernel.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10)
 # Provides what the guest runs and what the hang module builds against:
 #   - $WORK_DIR/kernels/<release>/{boot,lib}: the Debian image package unpacked (never installed);
-#   - linux-headers-<release> installed on the host (/lib/modules/<release>/build);
+#   - linux-headers-<release> installed on the host (/lib/modules/<release>/build), or for a
+#     kernel with a chroot_dir (5.10) in that chroot (chroot.sh, which also downloads the image);
 #   - host tools: qemu-system-x86 (bookworm-backports), busybox-static, kexec-tools, kmod
 #     (modinfo), cpio; for the 6.1-stock guest also dmsetup and e2fsprogs (their binaries and
 #     libraries go into its initramfs).
 # Idempotent, and fast once done.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: kernel.sh 6.1|6.12}
+KERNEL=${1:?usage: kernel.sh 6.1|6.12|6.12-rt|5.10}
 rel=$(kernel_release "$KERNEL")
 pkg=$(kernel_image_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
@@ -18,7 +19,7 @@ out=$WORK_DIR/kernels/$rel
 
 # apt -t for packages that only bookworm-backports has in the wanted version.
 suite_opts=()
-[ "$KERNEL" = 6.12 ] && suite_opts=(-t bookworm-backports)
+[ "$(kernel_suite "$KERNEL")" = bookworm-backports ] && suite_opts=(-t bookworm-backports)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed'; }
 
@@ -38,7 +39,12 @@ if [ ${#need[@]} -gt 0 ]; then
         --no-install-recommends "${need[@]}"
 fi
 
-if [ ! -e "/lib/modules/$rel/build/Makefile" ] || ! installed "linux-headers-$rel"; then
+croot=$(chroot_dir "$KERNEL")
+if [ -n "$croot" ]; then
+    # A kernel of a suite the host's apt does not know (5.10: bullseye): headers and gcc in a
+    # chroot of that suite, the image package downloaded by the chroot's apt into $CACHE_DIR.
+    bash "$GEN_DIR/chroot.sh" "$KERNEL"
+elif [ ! -e "/lib/modules/$rel/build/Makefile" ] || ! installed "linux-headers-$rel"; then
     echo "kernel.sh: installing linux-headers-$rel"
     DEBIAN_FRONTEND=noninteractive apt_get install -y -q ${suite_opts[@]+"${suite_opts[@]}"} \
         --no-install-recommends "linux-headers-$rel"
@@ -61,4 +67,4 @@ else
     basename "$deb" >"$out/.unpacked"
 fi
 ls -l "$out/boot/vmlinuz-$rel"
-echo "kernel.sh: headers at $(readlink -f "/lib/modules/$rel/build")"
+echo "kernel.sh: headers at ${croot:+$croot}$(readlink -f "${croot:+$croot}/lib/modules/$rel/build")"

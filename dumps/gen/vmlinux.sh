@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: vmlinux.sh KERNEL        (KERNEL = 6.1 | 6.12)
+# Usage: vmlinux.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10)
 # Provides, from Debian's -dbg package:
 #   $WORK_DIR/kernels/<release>/vmlinux                 the vmlinux with DWARF;
 #   $WORK_DIR/kernels/<release>/modules-dbg/NAME.ko     the DWARF of each Debian module the hung
@@ -8,7 +8,7 @@
 # afterwards when the disk has less than KEEP_DEB_MIN_GB (default 40) GB free. Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: vmlinux.sh 6.1|6.12}
+KERNEL=${1:?usage: vmlinux.sh 6.1|6.12|6.12-rt|5.10}
 rel=$(kernel_release "$KERNEL")
 pkg=$(kernel_dbg_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
@@ -33,7 +33,11 @@ deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
 if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
     rm -f "$CACHE_DIR"/"${pkg}"_*.deb
     echo "vmlinux.sh: downloading $pkg"
-    (cd "$CACHE_DIR" && apt_get download -q "$pkg")
+    if [ -n "$(chroot_dir "$KERNEL")" ]; then
+        bash "$GEN_DIR/chroot.sh" "$KERNEL" # its suite is known to the chroot's apt only
+    else
+        (cd "$CACHE_DIR" && apt_get download -q "$pkg")
+    fi
     deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb | head -n1)
 fi
 

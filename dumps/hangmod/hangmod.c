@@ -2,7 +2,8 @@
 /*
  * hangmod: creates real, independent kernel hangs (scenarios a..g, see README.md) and prints
  * the ground truth about each one to the kernel log as "holdup-truth: {json}" lines, in the
- * schema of dumps/TRUTH.md. Built for Debian's 6.1 and 6.12 x86_64 kernels. Never unloads.
+ * schema of dumps/TRUTH.md. Built for Debian's 5.10, 6.1, 6.12 and 6.12 PREEMPT_RT x86_64
+ * kernels. Never unloads.
  * With oops=1 it starts no hang: one kernel thread prints its truth lines, then oopses on a bad
  * pointer (see README.md, "The oops mode").
  */
@@ -23,6 +24,7 @@
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/semaphore.h>
+#include <linux/slab.h>
 #include <linux/version.h>
 
 MODULE_LICENSE("Dual MIT/GPL");
@@ -45,15 +47,51 @@ MODULE_PARM_DESC(oops, "start no hang: a kthread 'oopser' oopses on a NULL-based
  * wants it without the suffix. down() calls __down(), which tail-calls __down_common(): the
  * trace shows down -> __down_common, never __down.
  */
+#ifndef CONFIG_PREEMPT_RT
 #define IN_RWSEM_READ "rwsem_down_read_slowpath"
 #define IN_RWSEM_WRITE "rwsem_down_write_slowpath"
 #define IN_MUTEX "__mutex_lock"
+#else
+/*
+ * PREEMPT_RT (Debian's 6.12 -rt): mutex and rw_semaphore are built on rt_mutex_base (a mutex
+ * is one; an rw_semaphore is a struct rwbase_rt: a reader count and an rt_mutex_base). A mutex
+ * waiter blocks on the rtmutex in rt_mutex_slowlock_block (after rt_mutex_schedule); a reader
+ * queued behind a writer blocks on the rwsem's rtmutex in __rt_mutex_slowlock_locked (another
+ * copy, "__rt_mutex_slowlock_locked.constprop.0.isra.0", with rt_mutex_slowlock_block inlined),
+ * called from __rwbase_read_lock; a writer owns the rwsem's rtmutex and waits in
+ * rwbase_write_lock for the readers to leave.
+ */
+#define IN_RWSEM_READ "__rt_mutex_slowlock_locked"
+#define IN_RWSEM_WRITE "rwbase_write_lock"
+#define IN_MUTEX "rt_mutex_slowlock_block"
+#endif
 #define IN_SEMAPHORE "__down_common"
 #define IN_COMPLETION "__wait_for_common"
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
 #define IN_PAGE_LOCK "folio_wait_bit_common"
+#else
+#define IN_PAGE_LOCK "wait_on_page_bit_common" /* 5.10: no folios, page locks wait on pages */
+#endif
 #define IN_SLEEP "schedule_timeout"
 
 #define TRUTH_LEN 768
+
+/*
+ * The lock of a page lock: its folio, or before folios (5.10) its head page, the struct page
+ * lock_page() waits on; truth prints it as "lock" and "folio" either way (TRUTH.md).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
+#define PAGE_LOCK_OBJ(page) page_folio(page)
+#else
+#define PAGE_LOCK_OBJ(page) compound_head(page)
+#endif
+
+/* A task's state: task_struct.__state from 5.14, .state before. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
+#define TASK_STATE(t) READ_ONCE((t)->__state)
+#else
+#define TASK_STATE(t) READ_ONCE((t)->state)
+#endif
 
 /* One "fact" line. lock_name, blocked_in and page may be NULL. */
 static void truth_fact(const char *scenario, struct task_struct *t, const char *role,
@@ -82,7 +120,7 @@ static void truth_fact(const char *scenario, struct task_struct *t, const char *
 		n += scnprintf(buf + n, TRUTH_LEN - n,
 			       ",\"page\":\"0x%px\",\"folio\":\"0x%px\",\"pfn\":%lu,"
 			       "\"page_flags\":\"0x%lx\"",
-			       page, page_folio(page), page_to_pfn(page), READ_ONCE(page->flags));
+			       page, PAGE_LOCK_OBJ(page), page_to_pfn(page), READ_ONCE(page->flags));
 	scnprintf(buf + n, TRUTH_LEN - n, ",\"recorded_by_kernel\":%s}",
 		  recorded ? "true" : "false");
 	printk(KERN_INFO "holdup-truth: %s\n", buf);
@@ -133,6 +171,7 @@ static bool wait_until(bool (*cond)(void *), void *arg)
 	return false;
 }
 
+#ifndef CONFIG_PREEMPT_RT
 static bool rwsem_has_waiters(void *sem)
 {
 	return !list_empty(&((struct rw_semaphore *)sem)->wait_list);
@@ -142,10 +181,22 @@ static bool mutex_has_waiters(void *m)
 {
 	return !list_empty(&((struct mutex *)m)->wait_list);
 }
+#else
+/* A writer has come: it owns the rtmutex and took READER_BIAS out of the reader count. */
+static bool rwsem_has_waiters(void *sem)
+{
+	return rw_base_is_contended(&((struct rw_semaphore *)sem)->rwbase);
+}
+
+static bool mutex_has_waiters(void *m)
+{
+	return !RB_EMPTY_ROOT(&((struct mutex *)m)->rtmutex.waiters.rb_root);
+}
+#endif
 
 static bool task_is_in_d(void *t)
 {
-	return READ_ONCE(((struct task_struct *)t)->__state) & TASK_UNINTERRUPTIBLE;
+	return TASK_STATE((struct task_struct *)t) & TASK_UNINTERRUPTIBLE;
 }
 
 static struct task_struct *start(int (*fn)(void *), void *arg, const char *comm)
@@ -188,9 +239,9 @@ static int kscand_fn(void *unused)
 	lock_page(page); /* first pass: locked... and never unlocked */
 	truth_fact("a", current, "holder", "rwsem", &a_mm->mmap_lock, "mmap_lock of bench", "read",
 		   IN_PAGE_LOCK, NULL, false);
-	truth_fact("a", current, "holder", "page_lock", page_folio(page), NULL, "exclusive",
+	truth_fact("a", current, "holder", "page_lock", PAGE_LOCK_OBJ(page), NULL, "exclusive",
 		   IN_PAGE_LOCK, page, false);
-	truth_fact("a", current, "waiter", "page_lock", page_folio(page), NULL, "exclusive",
+	truth_fact("a", current, "waiter", "page_lock", PAGE_LOCK_OBJ(page), NULL, "exclusive",
 		   IN_PAGE_LOCK, page, true);
 	a_ok = true;
 	complete_all(&a_held);
@@ -490,7 +541,7 @@ static int pg_holder_fn(void *unused)
 		return 0;
 	}
 	lock_page(page);
-	truth_fact("g", current, "holder", "page_lock", page_folio(page), NULL, "exclusive",
+	truth_fact("g", current, "holder", "page_lock", PAGE_LOCK_OBJ(page), NULL, "exclusive",
 		   IN_SLEEP, page, false);
 	g_page = page;
 	complete_all(&g_held);
@@ -502,7 +553,7 @@ static int pg_waiter_fn(void *unused)
 	wait_for_completion(&g_held);
 	if (!g_page)
 		return 0;
-	truth_fact("g", current, "waiter", "page_lock", page_folio(g_page), NULL, "exclusive",
+	truth_fact("g", current, "waiter", "page_lock", PAGE_LOCK_OBJ(g_page), NULL, "exclusive",
 		   IN_PAGE_LOCK, g_page, true);
 	lock_page(g_page);
 	sleep_forever();

@@ -29,7 +29,7 @@ pub struct Fixture {
     pub name: String,
     /// Directory relative to `dumps/`.
     pub dir: String,
-    /// `6.1` or `6.12`.
+    /// `6.1`, `6.12`, `6.12-rt` or `5.10`.
     pub kernel: String,
     /// `uname -r` of the guest kernel.
     pub release: String,
@@ -47,6 +47,16 @@ pub struct Fixture {
     /// dumps/TRUTH.md; its dumps are left out of [`all_dumps`]).
     #[serde(default = "hangmod")]
     pub hangs: String,
+    /// The guest kernel is PREEMPT_RT (`6.12-rt`: mutex and rw_semaphore built on
+    /// `rt_mutex_base`/`rwbase_rt`). Its truth is hangmod's, but [`all_dumps`] leaves it out
+    /// for now and [`rt_dumps`] lists it.
+    #[serde(default)]
+    pub preempt_rt: bool,
+    /// What holdup must learn before it can open the dump on its own (`5.10`:
+    /// `kallsyms-scan`, its VMCOREINFO has no kallsyms symbols). [`all_dumps`] leaves such
+    /// fixtures out for now and [`dumps_needing`] lists them.
+    #[serde(default)]
+    pub needs: Option<String>,
     pub files: Vec<FixtureFile>,
 }
 
@@ -427,10 +437,37 @@ pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
 /// Every dump of every fixture of hangmod's hangs (not the [`Fixture::no_hang`] ones nor the
 /// stock ones, [`Fixture::hangs`], which have their own tests): (fixture, file, path ready to
 /// open).
+///
+/// For now it also leaves out the PREEMPT_RT fixtures ([`Fixture::preempt_rt`], see
+/// [`rt_dumps`]): holdup does not yet read locks built on `rwbase_rt`/`rt_mutex_base`, and
+/// issue 14 will bring them in; and the fixtures holdup cannot open without a vmlinux yet
+/// ([`Fixture::needs`], see [`dumps_needing`]: 5.10 has no kallsyms in VMCOREINFO).
 pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    hangmod_dumps(m, |fx| !fx.preempt_rt && fx.needs.is_none())
+}
+
+/// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`), which [`all_dumps`]
+/// leaves out until holdup reads rt_mutex-based locks (issue 14).
+pub fn rt_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    hangmod_dumps(m, |fx| fx.preempt_rt)
+}
+
+/// Every dump of the fixtures of hangmod's hangs whose [`Fixture::needs`] is `need`
+/// (`kallsyms-scan`: `5.10`), which [`all_dumps`] leaves out until holdup can do it.
+pub fn dumps_needing<'a>(
+    m: &'a Manifest,
+    need: &str,
+) -> Vec<(&'a Fixture, &'a FixtureFile, PathBuf)> {
+    hangmod_dumps(m, |fx| fx.needs.as_deref() == Some(need))
+}
+
+fn hangmod_dumps(
+    m: &Manifest,
+    keep: impl Fn(&Fixture) -> bool,
+) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     m.fixtures
         .iter()
-        .filter(|fx| !fx.no_hang && fx.hangs == "hangmod")
+        .filter(|fx| !fx.no_hang && fx.hangs == "hangmod" && keep(fx))
         .flat_map(|fx| {
             fx.files
                 .iter()

@@ -126,7 +126,8 @@ def main(truth, odir):
             cr = dg = "-"
         bad += len(notes)
         top = next((fn for fn in stack if fn not in ("__schedule", "schedule", "schedule_timeout",
-                                                      "schedule_preempt_disabled", "io_schedule")),
+                                                      "schedule_preempt_disabled", "io_schedule",
+                                                      "rt_mutex_schedule")),
                    stack[0] if stack else "-")
         lines.append(f"{f['scenario']}\t{pid}\t{f['comm']}\t{f['role']}\t{f['lock_type']}\t"
                      f"{want}\tst={st}\tUN-bt={'y' if in_un else 'n'}\tcrash={cr}\tdrgn={dg}\t"

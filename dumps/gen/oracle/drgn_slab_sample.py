@@ -155,9 +155,14 @@ def sample_task(s, task):
     if task.files:
         s.add(task.files, "files_struct", "resize_wait", f"{who} files.resize_wait")
     PF_KTHREAD = 0x00200000
-    if task.flags.value_() & PF_KTHREAD and task.worker_private:
-        kthread = drgn.cast("struct kthread *", task.worker_private)
-        s.add(kthread, "kthread", "exited", f"{who} kthread.exited ({comm})")
+    if task.flags.value_() & PF_KTHREAD:
+        try:
+            kt = task.worker_private
+        except AttributeError:
+            kt = task.set_child_tid  # 5.10: to_kthread() reads it
+        if kt:
+            kthread = drgn.cast("struct kthread *", kt)
+            s.add(kthread, "kthread", "exited", f"{who} kthread.exited ({comm})")
     if mm and task.pid == task.tgid:
         for i, vma in enumerate(for_each_vma(mm)):
             if i >= MAX_VMAS:
