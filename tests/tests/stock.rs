@@ -114,6 +114,16 @@ fn a_pile_up_is_counted_not_listed_in_the_text() {
     assert_eq!(behind, writers, "the JSON keeps every waiter");
 }
 
+/// The root cause of `report` that `pred` picks; fails naming `what` and the roots when none.
+fn root_where<'a>(report: &'a Value, what: &str, pred: impl Fn(&Value) -> bool) -> &'a Value {
+    report["root_causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| pred(r))
+        .unwrap_or_else(|| panic!("no root cause {what}: {}", report["root_causes"]))
+}
+
 /// The report of a stock fixture, as JSON.
 fn stock_report(fx: &holdup_e2e::Fixture) -> Value {
     let path = fx.path("vmcore.kdump-zlib");
@@ -162,15 +172,9 @@ fn a_frozen_filesystem_is_named_as_the_root_cause() {
     let truth = fx.truth();
     let sb = truth_object(&truth, "frozen", "super_block");
     let report = stock_report(fx);
-    let root = report["root_causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["kind"] == "held_by_state"
-                && r["lock_name"].as_str().unwrap_or("").contains("s_writers")
-        })
-        .unwrap_or_else(|| panic!("no frozen-filesystem root cause: {}", report["root_causes"]));
+    let root = root_where(&report, "of a frozen filesystem", |r| {
+        r["kind"] == "held_by_state" && r["lock_name"].as_str().unwrap_or("").contains("s_writers")
+    });
     let what = root["held_by"][0]["what"].as_str().unwrap();
     for want in [
         sb.fstype.as_deref().unwrap(),
@@ -207,12 +211,9 @@ fn an_inode_lock_is_named_by_its_path() {
     let truth = fx.truth();
     let inode = truth_object(&truth, "i_rwsem", "inode");
     let report = stock_report(fx);
-    let root = report["root_causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["lock"] == inode.i_rwsem.as_deref().unwrap())
-        .expect("the i_rwsem is a root cause's lock");
+    let root = root_where(&report, "with the i_rwsem as its lock", |r| {
+        r["lock"] == inode.i_rwsem.as_deref().unwrap()
+    });
     let name = root["lock_name"].as_str().unwrap();
     assert!(
         name.starts_with(&format!("i_rwsem of {} (", inode.path.as_deref().unwrap()))
@@ -233,16 +234,11 @@ fn a_suspended_device_is_named_as_the_root_cause() {
     let md = truth_object(&truth, "io", "mapped_device");
     let (disk, name) = (md.device.as_deref().unwrap(), md.name.as_deref().unwrap());
     let report = stock_report(fx);
-    let root = report["root_causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["held_by"][0]["what"]
-                .as_str()
-                .is_some_and(|w| w.contains(&format!("the suspension of {disk}")))
-        })
-        .unwrap_or_else(|| panic!("no suspended-device root cause: {}", report["root_causes"]));
+    let root = root_where(&report, "of a suspended device", |r| {
+        r["held_by"][0]["what"]
+            .as_str()
+            .is_some_and(|w| w.contains(&format!("the suspension of {disk}")))
+    });
     let what = root["held_by"][0]["what"].as_str().unwrap();
     assert!(
         what.contains(name) && what.contains(&format!("dmsetup resume {name}")),

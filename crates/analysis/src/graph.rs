@@ -230,6 +230,14 @@ pub struct Analysis {
 const MAX_CHAIN: usize = 64;
 
 impl WaitGraph {
+    /// What holds a `held_by_state` root: the first state holder of its lock.
+    pub fn state_holder(&self, kind: &RootKind) -> Option<&StateHolder> {
+        match kind {
+            RootKind::HeldByState { lock } => self.locks.get(lock)?.held_by.first(),
+            _ => None,
+        }
+    }
+
     /// The locks a task waits for, most certain first.
     fn waits_of(&self, task: TaskId) -> Vec<&Wait> {
         let mut w: Vec<&Wait> = self.waits.iter().filter(|w| w.task == task).collect();
@@ -307,14 +315,7 @@ impl WaitGraph {
         let mut roots: Vec<RootCause> = Vec::new();
         // Roots held by the same state of the system (one suspended device under several
         // folios) are one root.
-        let state_of = |kind: &RootKind| match kind {
-            RootKind::HeldByState { lock } => self
-                .locks
-                .get(lock)
-                .and_then(|l| l.held_by.first())
-                .map(|h| h.what.clone()),
-            _ => None,
-        };
+        let state_of = |kind: &RootKind| self.state_holder(kind).map(|h| h.what.clone());
         let root_index =
             |roots: &mut Vec<RootCause>, kind: RootKind, tasks: Vec<TaskId>| match roots
                 .iter()

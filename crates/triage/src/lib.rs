@@ -314,14 +314,7 @@ fn root_input(
     let roots: BTreeSet<u64> = r.tasks.iter().copied().collect();
     // A root held by a state of the system is named by the kind of state, not by the one of
     // its objects the analysis met first (which changes from dump to dump).
-    let state = match &r.kind {
-        RootKind::HeldByState { lock } => g
-            .locks
-            .get(lock)
-            .and_then(|l| l.held_by.first())
-            .map(|h| h.state.clone()),
-        _ => None,
-    };
+    let state = g.state_holder(&r.kind).map(|h| h.state.clone());
     let locks = root_locks(a, r)
         .into_iter()
         .filter(|_| state.is_none())
