@@ -47,7 +47,7 @@ SMALL_HANGS = {
 # Manifest fields of fixtures the hangmod tests leave out for now (tests/src/lib.rs all_dumps):
 # "preempt_rt" (holdup does not read rwbase_rt/rt_mutex locks yet), "needs" (what holdup must
 # learn before it can open the dump without a vmlinux: "kallsyms-scan", no kallsyms symbols in
-# 5.10's VMCOREINFO).
+# 5.10's VMCOREINFO); a fixture with "needs" is written to dumps/pending/, not dumps/fixtures/.
 EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-scan"}}
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
@@ -172,7 +172,10 @@ def load_manifest():
 
 def copy_fixture(kernel, manifest):
     for name, src, oracle_dir, dumps, capture, incomplete in fixture_plan(kernel):
-        dst_dir = os.path.join(FIXTURES, name)
+        # A fixture holdup cannot open yet ("needs") lives in dumps/pending/, out of the
+        # fixtures/ folder the tests triage as a whole (tests/tests/triage.rs).
+        parent = "pending" if "needs" in EXTRA_FIELDS.get(name, {}) else "fixtures"
+        dst_dir = os.path.join(DUMPS, parent, name)
         if os.path.isdir(dst_dir):
             shutil.rmtree(dst_dir)
         os.makedirs(dst_dir)
@@ -197,7 +200,7 @@ def copy_fixture(kernel, manifest):
         cmds = formats_commands(src)
         with open(os.path.join(src, "meta.json")) as m:
             meta = json.load(m)
-        desc = {"name": name, "dir": "fixtures/" + name, "kernel": meta["kernel"],
+        desc = {"name": name, "dir": f"{parent}/{name}", "kernel": meta["kernel"],
                 "release": meta["release"], "capture": capture, "incomplete": incomplete,
                 **({"no_hang": True} if name in NO_HANG else {}),
                 **({"hangs": "stock"} if name in STOCK else {}),

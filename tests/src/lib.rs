@@ -130,8 +130,19 @@ impl Manifest {
     }
 }
 
-/// Reads `dumps/manifest.json`, failing with the path when it is absent or malformed.
+/// Reads `dumps/manifest.json`, failing with the path when it is absent or malformed: the
+/// fixtures holdup can open on its own. The tests walk `manifest().fixtures` and open every
+/// dump, so the fixtures that need what holdup cannot do yet ([`Fixture::needs`]: `5.10`, no
+/// kallsyms in VMCOREINFO) are left out here, as from [`all_dumps`]; [`manifest_all`] has them
+/// (`tests/manifest.rs` checks every file of every fixture; [`dumps_needing`]).
 pub fn manifest() -> Manifest {
+    let mut m = manifest_all();
+    m.fixtures.retain(|fx| fx.needs.is_none());
+    m
+}
+
+/// Every fixture of `dumps/manifest.json`, those holdup cannot open yet among them.
+pub fn manifest_all() -> Manifest {
     let path = dumps_dir().join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just dumps`)", path.display()));
@@ -453,7 +464,8 @@ pub fn rt_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
 }
 
 /// Every dump of the fixtures of hangmod's hangs whose [`Fixture::needs`] is `need`
-/// (`kallsyms-scan`: `5.10`), which [`all_dumps`] leaves out until holdup can do it.
+/// (`kallsyms-scan`: `5.10`), which [`all_dumps`] leaves out until holdup can do it (from
+/// [`manifest_all`]: [`manifest`] leaves them out).
 pub fn dumps_needing<'a>(
     m: &'a Manifest,
     need: &str,

@@ -1,6 +1,6 @@
 //! The committed fixtures are what the manifest says they are, and their truth is complete.
 
-use holdup_e2e::{Fixture, LockType, Role, TruthLine, TruthObject, manifest, parse_hex};
+use holdup_e2e::{Fixture, LockType, Role, TruthLine, TruthObject, manifest_all, parse_hex};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -43,7 +43,7 @@ fn sha256_of(path: &std::path::Path) -> String {
 
 #[test]
 fn every_manifest_file_has_its_size_and_hash() {
-    let m = manifest();
+    let m = manifest_all();
     assert_eq!(m.schema_version, 1);
     assert!(!m.fixtures.is_empty(), "the manifest lists no fixture");
     for fx in &m.fixtures {
@@ -70,7 +70,7 @@ fn every_manifest_file_has_its_size_and_hash() {
 
 #[test]
 fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
-    let m = manifest();
+    let m = manifest_all();
     for kernel in ["6.1", "6.12"] {
         assert!(
             m.fixtures.iter().any(|fx| fx.kernel == kernel
@@ -98,7 +98,7 @@ fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
 
 #[test]
 fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
-    let m = manifest();
+    let m = manifest_all();
     // The capture without a hang has one oops line and a no-hang verdict (tests/oops_la57.rs);
     // the stock fixtures have their own truth (below).
     for fx in m
@@ -233,7 +233,7 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
 /// in the 5-level direct map (from 0xff11000000000000, below 4-level's kernel half).
 #[test]
 fn the_la57_hang_capture_is_five_level() {
-    let m = manifest();
+    let m = manifest_all();
     let fx = m.fixture("6.1-la57");
     assert!(
         five_level(fx),
@@ -298,7 +298,7 @@ const STOCK_SCENARIOS: [&str; 4] = ["frozen", "io", "work", "i_rwsem"];
 /// every one of the 200 writers of scenario i_rwsem listed once.
 #[test]
 fn stock_truth_is_complete_and_strict() {
-    let m = manifest();
+    let m = manifest_all();
     for fx in &m.fixtures {
         assert!(
             ["hangmod", "stock"].contains(&fx.hangs.as_str()),
