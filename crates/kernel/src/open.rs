@@ -323,8 +323,7 @@ fn named_symbols(
     needed: &[&str],
     cache: Option<&BuildCache>,
 ) -> Option<(SymbolTable, Option<Result<DumpBtf, SymbolError>>, u32)> {
-    let vi = &dump.vmcoreinfo;
-    let addrs = KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()).ok()?;
+    let addrs = kallsyms_addrs(dump).ok()?;
     let by_name = KallsymsByName::new(&dump.mem, addrs)?;
     let names: Vec<&str> = OPEN_SYMBOLS.iter().chain(needed).copied().collect();
     let (table, btf) = rayon::join(
@@ -343,6 +342,32 @@ fn named_symbols(
 /// largest reads of opening a dump overlap. `None` for the BTF when the quick pass could not
 /// be used; the caller then finds it through the table.
 #[allow(clippy::type_complexity)]
+/// Where the kallsyms tables are: named by VMCOREINFO (6.0+), or found in the kernel image by
+/// their structure when VMCOREINFO does not name them (before 6.0).
+fn kallsyms_addrs(dump: &KernelDump) -> Result<KallsymsAddrs, SymbolError> {
+    let vi = &dump.vmcoreinfo;
+    match KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()) {
+        Err(SymbolError::MissingVmcoreinfo(what)) => {
+            let stext = vi
+                .symbol("_stext")
+                .ok()
+                .flatten()
+                .ok_or(SymbolError::MissingVmcoreinfo("SYMBOL(_stext)".into()))?;
+            // The page tables' root is in the image's data, just above the read-only data
+            // that holds kallsyms.
+            let data = ["init_top_pgt", "swapper_pg_dir"]
+                .iter()
+                .find_map(|n| vi.symbol(n).ok().flatten());
+            KallsymsAddrs::scan(&dump.mem, stext, data).ok_or_else(|| {
+                SymbolError::MissingVmcoreinfo(format!(
+                    "{what} (kernels before 6.0 do not export the kallsyms tables), and no kallsyms tables were found in the kernel image"
+                ))
+            })
+        }
+        r => r,
+    }
+}
+
 fn kallsyms_and_btf(
     dump: &KernelDump,
     cache: Option<&BuildCache>,
@@ -350,8 +375,7 @@ fn kallsyms_and_btf(
     Result<SymbolTable, SymbolError>,
     Option<Result<DumpBtf, SymbolError>>,
 ) {
-    let vi = &dump.vmcoreinfo;
-    let addrs = match KallsymsAddrs::from_vmcoreinfo(|n| vi.symbol(n).ok().flatten()) {
+    let addrs = match kallsyms_addrs(dump) {
         Ok(a) => a,
         Err(e) => return (Err(e), None),
     };

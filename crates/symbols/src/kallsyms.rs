@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 mod by_name;
+mod scan;
 pub use by_name::{KallsymsByName, KallsymsIndex, KallsymsTables};
 
 /// Most symbols accepted (Debian's 6.x kernels have about 150-200 thousand).
@@ -63,6 +64,14 @@ impl KallsymsAddrs {
             relative_base: get("kallsyms_relative_base")?,
             stext: get("_stext")?,
         })
+    }
+
+    /// Finds the tables in the kernel image by their structure, from `stext` (VMCOREINFO's
+    /// `SYMBOL(_stext)`) on, down from `data` first when an address in the image's data is
+    /// known: for kernels whose VMCOREINFO does not name them (before 6.0). The tables
+    /// found still go through the same decoding and `_stext` check.
+    pub fn scan(mem: &dyn KernelMemory, stext: u64, data: Option<u64>) -> Option<Self> {
+        scan::scan(mem, stext, data)
     }
 }
 
