@@ -76,15 +76,7 @@ pub fn scan(mem: &dyn KernelMemory, stext: u64, data: Option<u64>) -> Option<Kal
     let mut buf = vec![0u8; CHUNK + 512];
     for at in starts {
         // Each chunk overlaps the next by 512 bytes so an index across the seam is seen.
-        let n = buf.len();
-        if mem.read(at, &mut buf[..n]).is_err() {
-            // A page missing from the dump: read page by page, leaving holes as zeros.
-            buf.fill(0);
-            for p in (0..n).step_by(4096) {
-                let len = 4096.min(n - p);
-                let _ = mem.read(at + p as u64, &mut buf[p..p + len]);
-            }
-        }
+        fill_lossy(mem, at, &mut buf);
         for off in (0..CHUNK).step_by(8) {
             if buf[off] != 0 || buf[off + 1] != 0 {
                 continue;
@@ -120,81 +112,109 @@ fn tables_before(
         return None;
     }
     // The markers end where the token table begins (8-aligned); markers[0] = 0, climbing.
-    // Their count is not known yet: try each, the right one is confirmed by num_syms.
-    for count in 1..=MAX_SYMS.div_ceil(256) {
+    // Their count is not known yet: every count whose first marker is 0 is a candidate (two
+    // counts share a start when 4 bytes of padding follow), confirmed by num_syms below.
+    let mut candidates = Vec::new();
+    for count in 1..=MAX_SYMS.div_ceil(256).min(4096) {
         let markers = table.checked_sub(align8(4 * count))?;
         if mem.read_u32(markers).ok()? != 0 {
             continue;
         }
-        // The names end within 8 bytes before the markers; the last marker is inside them.
-        let last_marker = if count > 1 {
-            u64::from(mem.read_u32(markers + 4 * (count - 1)).ok()?)
-        } else {
-            0
+        // Every marker is larger than the one before (zeros are no markers).
+        let Ok(m) = mem.read_vec(markers, 4 * count as usize) else {
+            continue;
         };
-        if let Some(a) = names_before(mem, markers, count, last_marker, table, index, stext) {
-            return Some(a);
+        let values: Vec<u32> = m
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if values.windows(2).any(|w| w[1] <= w[0]) {
+            continue;
         }
-        if count > 4096 {
-            break; // far past any kernel's symbol count for the markers seen so far
+        // The names end within 8 bytes before the markers; the last marker is inside them.
+        let last_marker = u64::from(*values.last()?);
+        candidates.push((markers, count, last_marker));
+    }
+    // Names average about 12 bytes an entry; a wider region is read only if needed.
+    for per_entry in [16, 64, 256] {
+        for &(markers, count, last_marker) in &candidates {
+            if let Some(a) = names_before(
+                mem,
+                markers,
+                count,
+                last_marker,
+                per_entry,
+                (table, index),
+                stext,
+            ) {
+                return Some(a);
+            }
         }
     }
     None
 }
 
+/// Most bytes of `kallsyms_names` believed (a kernel of 200,000 symbols has about 2.5 MiB).
+const MAX_NAMES: u64 = 16 << 20;
+
 /// `kallsyms_num_syms` and `kallsyms_names` before the markers at `markers` (`count` of
-/// them), then `relative_base` and `offsets` before those.
+/// them), then `relative_base` and `offsets` before those. The region the names can be in is
+/// read once and searched in memory.
+#[allow(clippy::too_many_arguments)]
 fn names_before(
     mem: &dyn KernelMemory,
     markers: u64,
     count: u64,
     last_marker: u64,
-    token_table: u64,
-    token_index: u64,
+    per_entry: u64,
+    (token_table, token_index): (u64, u64),
     stext: u64,
 ) -> Option<KallsymsAddrs> {
-    // num_syms is 8 bytes before the names; try each 8-aligned place back to a plausible
-    // table size (a name entry is at most 256 bytes; a few bytes on average).
-    let lo = (count - 1) * 256 + 1;
-    let hi = count * 256;
-    let names_max = hi * 256;
-    let mut s = markers.checked_sub(16)?;
-    let floor = markers.saturating_sub(names_max + 16);
+    let (lo, hi) = ((count - 1) * 256 + 1, count * 256);
+    // A name entry is a length byte and at most 255 bytes: `per_entry` bytes an entry on
+    // average is assumed for the region searched.
+    let span = (hi * per_entry + 16)
+        .max(last_marker + 256 * 256 + 16)
+        .min(MAX_NAMES)
+        .min(markers.saturating_sub(stext));
+    let floor = (markers - span) & !7;
+    let region = read_lossy(mem, floor, (markers - floor) as usize);
+    let at = |a: u64| (a - floor) as usize;
+    let u32_at = |a: u64| {
+        let i = at(a);
+        region.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     // The names before the last marker are at least last_marker bytes long.
-    s = s.min(markers.checked_sub(last_marker + 16)?);
+    let mut s = markers.checked_sub(16)?.min(markers.checked_sub(last_marker + 16)?);
     while s >= floor {
-        let n = u64::from(mem.read_u32(s).ok()?);
+        let n = u64::from(u32_at(s)?);
         if (lo..=hi).contains(&n)
-            && let Some(end) = names_end(mem, s + 8, n, markers)
-            && align8(end) == markers
+            && let Some(end) = names_end(&region[at(s + 8)..], n)
+            && align8(s + 8 + end) == markers
         {
             let relative_base = s.checked_sub(8)?;
             let base = mem.read_u64(relative_base).ok()?;
-            // The base is in the kernel image, at or below _stext.
-            if base > stext || stext - base > (64 << 20) {
-                s -= 8;
-                continue;
+            // The base is in the kernel image, at or a little below _stext.
+            if base <= stext && stext - base <= (64 << 20) {
+                let offsets = relative_base.checked_sub(align8(4 * n))?;
+                return Some(KallsymsAddrs {
+                    names: s + 8,
+                    num_syms: s,
+                    token_table,
+                    token_index,
+                    offsets,
+                    relative_base,
+                    stext,
+                });
             }
-            let offsets = relative_base.checked_sub(align8(4 * n))?;
-            return Some(KallsymsAddrs {
-                names: s + 8,
-                num_syms: s,
-                token_table,
-                token_index,
-                offsets,
-                relative_base,
-                stext,
-            });
         }
         s = s.checked_sub(8)?;
     }
     None
 }
 
-/// Where `n` name entries starting at `names` end, if they end before `limit`.
-fn names_end(mem: &dyn KernelMemory, names: u64, n: u64, limit: u64) -> Option<u64> {
-    let len = limit.checked_sub(names)?;
-    let bytes = mem.read_vec(names, len as usize).ok()?;
+/// How many bytes `n` name entries take at the start of `bytes`, if they fit.
+fn names_end(bytes: &[u8], n: u64) -> Option<u64> {
     let mut p = 0usize;
     for _ in 0..n {
         let l = *bytes.get(p)? as usize;
@@ -206,5 +226,26 @@ fn names_end(mem: &dyn KernelMemory, names: u64, n: u64, limit: u64) -> Option<u
             return None;
         }
     }
-    Some(names + p as u64)
+    Some(p as u64)
+}
+
+/// Fills `buf` from `addr`; pages missing from the dump (freed init memory, say) read as
+/// zeros, where no table can be.
+fn fill_lossy(mem: &dyn KernelMemory, addr: u64, buf: &mut [u8]) {
+    if mem.read(addr, buf).is_ok() {
+        return;
+    }
+    buf.fill(0);
+    let mut p = 0usize;
+    while p < buf.len() {
+        let len = (4096 - ((addr + p as u64) & 0xfff) as usize).min(buf.len() - p);
+        let _ = mem.read(addr + p as u64, &mut buf[p..p + len]);
+        p += len;
+    }
+}
+
+fn read_lossy(mem: &dyn KernelMemory, addr: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    fill_lossy(mem, addr, &mut v);
+    v
 }
