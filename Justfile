@@ -23,7 +23,7 @@ run *ARGS:
 
 # Regenerate real vmcores for one capture (6.1, 6.12; 6.1-la57: the hangs on 5-level paging;
 # 6.1-oops-la57: an oops, no hang; 6.1-stock: hangs in stock kernel code; 6.12-rt: the hangs on
-# PREEMPT_RT; 5.10: the hangs on bullseye's kernel); see dumps/README.md.
+# PREEMPT_RT; 5.10: the hangs on bullseye's kernel; 7.3: on experimental's); see dumps/README.md.
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 

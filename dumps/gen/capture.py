@@ -56,8 +56,8 @@ WORK_DIR = os.environ.get("HOLDUP_DUMPS_WORK", os.path.join(DUMPS_DIR, "work"))
 
 # As common.sh's kernel_release and kernel_image_package.
 RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64",
-            "6.12-rt": "6.12.95+deb12-rt-amd64", "5.10": "5.10.0-32-amd64"}
-PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64"} | {
+            "6.12-rt": "6.12.95+deb12-rt-amd64", "5.10": "5.10.0-32-amd64", "7.3": "7.3-amd64"}
+PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "7.3": "linux-binary-unsigned-7.3-amd64"} | {
     k: f"linux-image-{RELEASES[k]}-unsigned" for k in ("6.12", "6.12-rt", "5.10")}
 
 # What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
@@ -89,6 +89,9 @@ PROFILES = {
     # in VMCOREINFO), small; its capture kernel needs noapic under QEMU.
     "5.10": {"kernel": "5.10", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
              "crashkernel": "128M", "disk": 448 << 20, "slim": True, "capture_extra": "noapic"},
+    # The seven hangs on experimental's 7.3 (7.3~rc7, built with gcc-16 in a sid chroot), small.
+    "7.3": {"kernel": "7.3", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
+            "crashkernel": "128M", "disk": 448 << 20, "slim": True},
 }
 # Kernel command line of the "slim" profiles and of the oops capture: freed pages are zeroed
 # (makedumpfile drops them as zero pages); 6.1 would create ~9,700 tracefs inodes at boot.
@@ -194,7 +197,8 @@ class Qmp:
 
 
 TRUTH_RE = re.compile(r"holdup-truth: (\{.*\})\s*$")
-HUNG_RE = re.compile(r"INFO: task (.{1,15}):(\d+) blocked for more than (\d+) seconds")
+# 7.x says "blocked in I/O wait for more than" of a task asleep in io_schedule.
+HUNG_RE = re.compile(r"INFO: task (.{1,15}):(\d+) blocked (?:in I/O wait )?for more than (\d+) seconds")
 FRAME_RE = re.compile(r"^\[\s*\d+\.\d+\]\s+(\?\s+)?([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
 TS_RE = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 

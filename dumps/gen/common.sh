@@ -1,5 +1,5 @@
 # Shared settings of the dump generator; sourced by the scripts in dumps/gen/.
-# KERNEL is the short name of a Debian kernel: 6.1, 6.12, 6.12-rt (PREEMPT_RT) or 5.10.
+# KERNEL is the short name of a Debian kernel: 6.1, 6.12, 6.12-rt (PREEMPT_RT), 5.10 or 7.3.
 set -euo pipefail
 
 GEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,11 +10,11 @@ CACHE_DIR=$WORK_DIR/cache
 TOOLS_DIR=$WORK_DIR/tools
 
 # The captures make-dumps.sh knows (gen/capture.py PROFILES has what each boots).
-CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-rt 5.10"
+CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-rt 5.10 7.3"
 
 capture_kernel() { # capture name -> the short name of its kernel (6.1-oops-la57 -> 6.1)
     case "$1" in
-    6.1 | 6.12 | 6.12-rt | 5.10) echo "$1" ;;
+    6.1 | 6.12 | 6.12-rt | 5.10 | 7.3) echo "$1" ;;
     6.1-oops-la57 | 6.1-la57 | 6.1-stock) echo 6.1 ;;
     *) echo "unknown capture '$1' (expected one of: $CAPTURES)" >&2; return 1 ;;
     esac
@@ -26,7 +26,8 @@ kernel_release() { # short name -> uname -r of the Debian kernel
     6.12) echo 6.12.95+deb12-amd64 ;;
     6.12-rt) echo 6.12.95+deb12-rt-amd64 ;; # PREEMPT_RT, the same 6.12.95 as 6.12
     5.10) echo 5.10.0-32-amd64 ;;
-    *) echo "unknown kernel '$1' (expected 6.1, 6.12, 6.12-rt or 5.10)" >&2; return 1 ;;
+    7.3) echo 7.3-amd64 ;; # Debian's rc kernels have no sublevel: 7.3~rc7
+    *) echo "unknown kernel '$1' (expected 6.1, 6.12, 6.12-rt, 5.10 or 7.3)" >&2; return 1 ;;
     esac
 }
 
@@ -34,7 +35,18 @@ kernel_image_package() { # short name -> Debian binary package with vmlinuz and 
     case "$1" in
     6.1) echo linux-image-6.1.0-56-amd64 ;;
     6.12 | 6.12-rt | 5.10) echo "linux-image-$(kernel_release "$1")-unsigned" ;;
+    # From 7.x the linux-image package is empty: vmlinuz is in linux-binary-*, the modules in
+    # linux-modules-*, config and System.map in linux-base-* (kernel_more_packages), all under
+    # /usr/lib/modules/<release>/.
+    7.3) echo "linux-binary-unsigned-$(kernel_release "$1")" ;;
     *) return 1 ;;
+    esac
+}
+
+kernel_more_packages() { # short name -> the other packages the kernel is split into (7.x)
+    case "$1" in
+    7.3) echo "linux-modules-$(kernel_release "$1") linux-base-$(kernel_release "$1")" ;;
+    *) echo "" ;;
     esac
 }
 
@@ -45,6 +57,8 @@ kernel_suite() { # short name -> the Debian suite of its packages
     # Not in the host's apt sources: its headers, gcc-10 and the packages come through a
     # debootstrapped bullseye chroot (kernel.sh, chroot_dir).
     5.10) echo bullseye ;;
+    # sid with experimental (gcc-16, and the headers want libc6 >= 2.38): a chroot as for 5.10.
+    7.3) echo experimental ;;
     *) return 1 ;;
     esac
 }
@@ -54,6 +68,7 @@ kernel_suite() { # short name -> the Debian suite of its packages
 chroot_dir() { # short name -> directory
     case "$1" in
     5.10) echo "$WORK_DIR/chroot/bullseye" ;;
+    7.3) echo "$WORK_DIR/chroot/sid" ;;
     *) echo "" ;;
     esac
 }
@@ -73,5 +88,24 @@ guest_debian_modules() { # short kernel name -> module names
     esac
 }
 STOCK_DEBIAN_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk dm_mod crc16 mbcache jbd2 ext4 crc32c_generic"
+
+# The makedumpfile of a kernel bookworm's 1.7.2 does not know (7.3: sid's 1.7.8, through the
+# chroot's loader: chroot.sh writes the wrapper), or nothing (formats.sh chooses as before).
+kernel_makedumpfile() { # short name -> path or ""
+    case "$1" in
+    7.3) echo "$TOOLS_DIR/bin/makedumpfile-sid" ;;
+    *) echo "" ;;
+    esac
+}
+
+# Whether crash 8.0.6 reads dumps of the kernel (7.3: no; crash 9.0.2 neither, see
+# dumps/README.md): without it formats.sh checks the truth with drgn on an ELF copy, and
+# oracles.sh runs drgn alone, on that ELF (drgn 0.3.0 refuses 7.3's kdump files).
+crash_reads() { # short name -> status
+    case "$1" in
+    7.3) return 1 ;;
+    *) return 0 ;;
+    esac
+}
 
 apt_get() { apt-get -o DPkg::Lock::Timeout=900 "$@"; }

@@ -2,8 +2,8 @@
 """Copies the chosen files of a generated capture into dumps/fixtures/ and rewrites
 dumps/manifest.json (sha256, size, provenance of every committed file).
 
-usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57, 6.1-stock, 6.12-rt or
-                                  5.10; reads dumps/work/out/CAPTURE*/)
+usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57, 6.1-stock, 6.12-rt,
+                                  5.10 or 7.3; reads dumps/work/out/CAPTURE*/)
        fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/;
                                   oracle and COMMON files new in a fixture's directory are
                                   added)
@@ -43,12 +43,21 @@ SMALL_HANGS = {
     "6.12-rt": "PREEMPT_RT kernel (CONFIG_PREEMPT_RT=y: mutex and rw_semaphore on rt_mutex), "
                "384 MiB guest",
     "5.10": "Debian bullseye's 5.10 (no folios, no kallsyms in VMCOREINFO), 384 MiB guest",
+    "7.3": "Debian experimental's 7.3~rc7 (gcc-16; first_waiter locks, place-relative kallsyms), "
+           "dumped by sid's makedumpfile 1.7.8; 384 MiB guest",
 }
+# Kernels crash cannot read (common.sh crash_reads): their oracles are drgn's, on the capture's
+# ELF copy (vmcore.elf-d31, not committed), and crash-error.txt, what crash says.
+NO_CRASH = {"7.3"}
+NO_CRASH_ORACLE_FILES = [f for f in ORACLE_FILES if not f.startswith("crash-")] + ["crash-error.txt"]
 # Manifest fields of fixtures the hangmod tests leave out for now (tests/src/lib.rs all_dumps):
 # "preempt_rt" (holdup does not read rwbase_rt/rt_mutex locks yet), "needs" (what holdup must
 # learn before it can open the dump without a vmlinux: "kallsyms-scan", no kallsyms symbols in
-# 5.10's VMCOREINFO); a fixture with "needs" is written to dumps/pending/, not dumps/fixtures/.
-EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-scan"}}
+# 5.10's VMCOREINFO; "kallsyms-place-relative", 7.3's kallsyms_offsets); a fixture with
+# "needs" is written to dumps/pending/, not dumps/fixtures/.
+EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-scan"},
+                # 7.0 made kallsyms_offsets place-relative (no kallsyms_relative_base)
+                "7.3": {"needs": "kallsyms-place-relative"}}
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
@@ -75,7 +84,9 @@ def fixture_plan(kernel):
                  "hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm device, "
                  "flush_work under a mutex, 200 writers on one i_rwsem), 384 MiB guest", False)]
     if kernel in SMALL_HANGS:
-        return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
+        # drgn on the ELF copy of the same capture is the oracle of a kernel crash cannot read.
+        odump = "vmcore.elf-d31" if kernel in NO_CRASH else "vmcore.kdump-zlib"
+        return [(kernel, out, os.path.join(out, "oracles", odump), dumps,
                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
                  + SMALL_HANGS[kernel], False)]
     if kernel == "6.1":
@@ -138,6 +149,9 @@ def made_by(cmds, src_name, dst, role):
         cmd = {"crash-mount.txt": "mount", "crash-dev-d.txt": "dev -d",
                "crash-sb-writers.txt": "struct super_block.s_id,s_writers SB"}[dst]
         return f"oracles.sh: crash 8.0.6 with the -dbg vmlinux: {cmd}"
+    if role == "oracle" and dst == "crash-error.txt":
+        return ("oracles.sh: crash 8.0.6 with the -dbg vmlinux on the capture's ELF copy: its "
+                "messages (it cannot read this kernel)")
     if role == "oracle" and dst == "drgn-slab-sample.tsv":
         return "oracles.sh: drgn 0.3.0 (oracle/drgn_slab_sample.py) with the -dbg vmlinux"
     if role == "oracle":
@@ -189,7 +203,8 @@ def copy_fixture(kernel, manifest):
                 sys.exit(f"fixtures: missing {p}")
             shutil.copyfile(p, os.path.join(dst_dir, f))
             entries.append((f, f, role, fmt))
-        oracles = NO_HANG_ORACLE_FILES if name in NO_HANG else ORACLE_FILES
+        oracles = (NO_HANG_ORACLE_FILES if name in NO_HANG
+                   else NO_CRASH_ORACLE_FILES if name in NO_CRASH else ORACLE_FILES)
         for f in oracles + (STOCK_ORACLE_FILES if name in STOCK else []):
             p = os.path.join(oracle_dir, f)
             if not os.path.exists(p):

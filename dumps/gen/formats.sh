@@ -26,7 +26,10 @@
 #
 # --zlib-only (the small captures, e.g. 6.1-la57 and 6.1-stock, whose only committed dump is
 # vmcore.kdump-zlib): writes vmcoreinfo.txt and vmcore.kdump-zlib (the level chosen as above),
-# compares its pages with the raw vmcore, and stops.
+# compares its pages with the raw vmcore, and stops. For a kernel crash cannot read (7.3,
+# common.sh crash_reads), the level is chosen by drgn on vmcore.elf-d31 (makedumpfile -E at
+# that level), which is kept and compared too: the oracles read it.
+# makedumpfile: common.sh kernel_makedumpfile if it names one (7.3: sid's 1.7.8).
 # A capture whose meta.json says its guest CPU had la57 must have NUMBER(pgtable_l5_enabled)=1.
 #
 # A capture without a hang (truth.jsonl has an "oops" line: make-dumps.sh 6.1-oops-la57) comes
@@ -81,7 +84,8 @@ if grep -q '"kind":"oops"' "$TRUTH"; then
     exit 0
 fi
 
-if [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
+if [ -n "$(kernel_makedumpfile "$KERNEL")" ]; then MDF=$(kernel_makedumpfile "$KERNEL")
+elif [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
 MDF_OLD=$BIN/makedumpfile-1.7.2
 REPORT=$DIR/formats.txt
 : >"$REPORT"
@@ -112,9 +116,19 @@ mdf_flat() {
     say "$(basename "$out"): $(basename "$bin") $* > file ($((SECONDS - t0)) s)"
 }
 
-# keeps_truth DUMP: crash lists every truth pid and backtraces each without a read error.
+# keeps_truth DUMP LEVEL: crash lists every truth pid and backtraces each without a read error. For
+# a kernel crash cannot read: drgn, on an ELF copy at the same level, finds every truth pid
+# in state D (vmcore.elf-d31, kept: the oracles read it).
 keeps_truth() {
     local dump=$1 tmp pids ok=0
+    if ! crash_reads "$KERNEL"; then
+        mdf "$MDF" "$DIR/vmcore.elf-d31" -E -d "${2:?keeps_truth DUMP LEVEL}" || return 1
+        tmp=$(mktemp -d)
+        (cd "$GEN_DIR/oracle" && "$PY" drgn_d_stacks.py "$VMLINUX" "$DIR/vmcore.elf-d31") >"$tmp/d" 2>&1 || true
+        "$PY" "$GEN_DIR/oracle/check_truth.py" --pids-drgn "$TRUTH" "$tmp/d" | tee -a "$REPORT" || ok=1
+        rm -rf "$tmp"
+        return $ok
+    fi
     tmp=$(mktemp -d)
     pids=$(python3 -c 'import json,sys; print(" ".join(sorted({str(json.loads(l)["pid"]) for l in open(sys.argv[1]) if l.strip() and json.loads(l).get("kind") in ("fact", "task")}, key=int)))' "$TRUTH")
     # crash takes at most 100 arguments a command: 50 pids a foreach
@@ -143,7 +157,7 @@ fi
 LEVEL=
 for l in ${DUMP_LEVELS:-31 23 15 7 1 0}; do
     mdf "$MDF" "$DIR/vmcore.kdump-zlib" -c -d "$l"
-    if keeps_truth "$DIR/vmcore.kdump-zlib"; then
+    if keeps_truth "$DIR/vmcore.kdump-zlib" "$l"; then
         LEVEL=$l
         break
     fi
@@ -155,8 +169,10 @@ say "dump level: $LEVEL"
 
 if [ $ZLIB_ONLY = yes ]; then
     rm -f "$DIR"/vmcore.*.mdf.log
-    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" | tee -a "$REPORT"
-    for f in "$SRC" "$DIR/vmcore.kdump-zlib"; do
+    elf=()
+    crash_reads "$KERNEL" || elf=("$DIR/vmcore.elf-d31")
+    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" ${elf[@]+"${elf[@]}"} | tee -a "$REPORT"
+    for f in "$SRC" "$DIR/vmcore.kdump-zlib" ${elf[@]+"${elf[@]}"}; do
         say "$(printf '%-22s %12d bytes  %s' "$(basename "$f")" "$(stat -c %s "$f")" "$(status "$f" 2>/dev/null || echo ?)")"
     done
     [ "$(stamp)" = "$STAMP" ] || { echo "formats.sh: $SRC or truth.jsonl changed while formats.sh ran: run it again" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Usage: kernel.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10)
+# Usage: kernel.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10 | 7.3)
 # Provides what the guest runs and what the hang module builds against:
-#   - $WORK_DIR/kernels/<release>/{boot,lib}: the Debian image package unpacked (never installed);
+#   - $WORK_DIR/kernels/<release>/{boot,lib}: the Debian image package unpacked (never installed;
+#     7.x: linux-binary, linux-modules and linux-base, with boot/ and lib/ as links into usr/);
 #   - linux-headers-<release> installed on the host (/lib/modules/<release>/build), or for a
 #     kernel with a chroot_dir (5.10) in that chroot (chroot.sh, which also downloads the image);
 #   - host tools: qemu-system-x86 (bookworm-backports), busybox-static, kexec-tools, kmod
@@ -10,7 +11,7 @@
 # Idempotent, and fast once done.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: kernel.sh 6.1|6.12|6.12-rt|5.10}
+KERNEL=${1:?usage: kernel.sh 6.1|6.12|6.12-rt|5.10|7.3}
 rel=$(kernel_release "$KERNEL")
 pkg=$(kernel_image_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
@@ -54,17 +55,36 @@ if [ -s "$out/boot/vmlinuz-$rel" ] && [ -d "$out/lib/modules/$rel/kernel" ] && [
     echo "kernel.sh: $out already unpacked"
 else
     mkdir -p "$CACHE_DIR" "$out"
-    deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)
-    if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
-        rm -f "$CACHE_DIR"/"${pkg}"_*.deb
-        echo "kernel.sh: downloading $pkg"
-        (cd "$CACHE_DIR" && apt_get download -q ${suite_opts[@]+"${suite_opts[@]}"} "$pkg")
-        deb=$(ls "$CACHE_DIR"/"${pkg}"_*.deb | head -n1)
+    : >"$out/.unpacked.tmp"
+    for p in "$pkg" $(kernel_more_packages "$KERNEL"); do
+        deb=$(ls "$CACHE_DIR"/"${p}"_*.deb 2>/dev/null | head -n1 || true)
+        if [ -z "$deb" ] || ! dpkg-deb --info "$deb" >/dev/null 2>&1; then
+            rm -f "$CACHE_DIR"/"${p}"_*.deb
+            echo "kernel.sh: downloading $p"
+            (cd "$CACHE_DIR" && apt_get download -q ${suite_opts[@]+"${suite_opts[@]}"} "$p")
+            deb=$(ls "$CACHE_DIR"/"${p}"_*.deb | head -n1)
+        fi
+        echo "kernel.sh: unpacking $(basename "$deb") into $out"
+        # The directory may already hold the vmlinux from vmlinux.sh: only add boot/ and lib/.
+        dpkg-deb -x "$deb" "$out"
+        basename "$deb" >>"$out/.unpacked.tmp"
+    done
+    # 7.x puts everything under usr/lib/modules/<release>/ (vmlinuz, config, System.map, the
+    # modules): the paths of the older packages, as links.
+    # (linux-binary-unsigned-* names it vmlinuz.unsigned.)
+    m=$out/usr/lib/modules/$rel
+    if [ -d "$m" ] && [ ! -e "$out/boot/vmlinuz-$rel" ]; then
+        mkdir -p "$out/boot" "$out/lib/modules"
+        for f in vmlinuz.unsigned:vmlinuz vmlinuz:vmlinuz config:config System.map:System.map; do
+            [ -e "$m/${f%%:*}" ] && ln -sfn "../usr/lib/modules/$rel/${f%%:*}" "$out/boot/${f#*:}-$rel"
+        done
+        ln -sfn "../../usr/lib/modules/$rel" "$out/lib/modules/$rel"
     fi
-    echo "kernel.sh: unpacking $(basename "$deb") into $out"
-    # The directory may already hold the vmlinux from vmlinux.sh: only add boot/ and lib/.
-    dpkg-deb -x "$deb" "$out"
-    basename "$deb" >"$out/.unpacked"
+    mv "$out/.unpacked.tmp" "$out/.unpacked"
 fi
 ls -l "$out/boot/vmlinuz-$rel"
-echo "kernel.sh: headers at ${croot:+$croot}$(readlink -f "${croot:+$croot}/lib/modules/$rel/build")"
+if [ -n "$croot" ]; then
+    echo "kernel.sh: headers in the chroot $croot: $(chroot "$croot" readlink -f "/lib/modules/$rel/build")"
+else
+    echo "kernel.sh: headers at $(readlink -f "/lib/modules/$rel/build")"
+fi

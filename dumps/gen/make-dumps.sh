@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every dump of one capture, its oracles and the committed fixtures.
-#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10 [--no-fixtures]
+#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10|7.3 [--no-fixtures]
 # (6.1-oops-la57: no hang but an oops, on a 5-level-paging guest, dumped by makedumpfile in the
 # capture kernel twice, once complete and once into a full tmpfs; see capture.py.)
 # (6.1-la57: the seven hangs of 6.1 on a 5-level-paging guest, small: only vmcore.kdump-zlib.)
@@ -8,14 +8,16 @@
 # dm device, flush_work under a mutex, 200 writers on one inode's i_rwsem; only
 # vmcore.kdump-zlib. See capture.py and dumps/README.md.)
 # (6.12-rt: the seven hangs on Debian's PREEMPT_RT 6.12, small; 5.10: the same on bullseye's
-# 5.10, whose headers and gcc-10 live in a debootstrapped chroot, gen/chroot.sh.)
+# 5.10, whose headers and gcc-10 live in a debootstrapped chroot, gen/chroot.sh; 7.3: the same on
+# experimental's 7.3 (a sid chroot with gcc-16 and sid's makedumpfile 1.7.8), with drgn on the
+# ELF copy vmcore.elf-d31 as the oracle: crash cannot read 7.3.)
 # (--no-fixtures: stop before copying into dumps/fixtures/, e.g. to check the generator with
 # HOLDUP_DUMPS_WORK pointing at a scratch directory.)
 # Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
 # a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10 [--no-fixtures]}
+CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10|7.3 [--no-fixtures]}
 FIXTURES=yes
 [ "${2:-}" = --no-fixtures ] && FIXTURES=no
 KERNEL=$(capture_kernel "$CAPTURE")
@@ -48,7 +50,7 @@ wait "$tools_pid" || { tail -n 40 "$log/tools.log"; echo "tools failed: $log/too
 
 # The small captures commit one dump, vmcore.kdump-zlib: the other formats are not made.
 SMALL=no
-case "$CAPTURE" in 6.1-la57 | 6.1-stock | 6.12-rt | 5.10) SMALL=yes ;; esac
+case "$CAPTURE" in 6.1-la57 | 6.1-stock | 6.12-rt | 5.10 | 7.3) SMALL=yes ;; esac
 
 step "formats"
 if [ $SMALL = yes ]; then
@@ -58,7 +60,9 @@ else
 fi
 
 step "oracles"
-if [ $SMALL = yes ]; then
+if [ $SMALL = yes ] && ! crash_reads "$KERNEL"; then
+    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.elf-d31" "$out/oracles/vmcore.elf-d31"
+elif [ $SMALL = yes ]; then
     bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib" "$out/oracles/vmcore.kdump-zlib"
 elif [ "$CAPTURE" = 6.1-oops-la57 ]; then
     bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib" "$out/oracles/vmcore.kdump-zlib"

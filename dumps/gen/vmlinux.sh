@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: vmlinux.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10)
+# Usage: vmlinux.sh KERNEL        (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10 | 7.3)
 # Provides, from Debian's -dbg package:
 #   $WORK_DIR/kernels/<release>/vmlinux                 the vmlinux with DWARF;
 #   $WORK_DIR/kernels/<release>/modules-dbg/NAME.ko     the DWARF of each Debian module the hung
@@ -8,7 +8,7 @@
 # afterwards when the disk has less than KEEP_DEB_MIN_GB (default 40) GB free. Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: vmlinux.sh 6.1|6.12|6.12-rt|5.10}
+KERNEL=${1:?usage: vmlinux.sh 6.1|6.12|6.12-rt|5.10|7.3}
 rel=$(kernel_release "$KERNEL")
 pkg=$(kernel_dbg_package "$KERNEL")
 out=$WORK_DIR/kernels/$rel
@@ -43,7 +43,13 @@ fi
 
 # One pass over the package's data (decompressing it is most of the time) for every file.
 patterns=()
-have_vmlinux || patterns+=("./usr/lib/debug/boot/vmlinux-$rel")
+# The -dbg package's vmlinux: usr/lib/debug/boot/vmlinux-<release>, from 7.x
+# usr/lib/debug/lib/modules/<release>/vmlinux.
+case $rel in
+[0-6].*) dbg_vmlinux=usr/lib/debug/boot/vmlinux-$rel ;;
+*) dbg_vmlinux=usr/lib/debug/lib/modules/$rel/vmlinux ;;
+esac
+have_vmlinux || patterns+=("./$dbg_vmlinux")
 for m in ${missing[@]+"${missing[@]}"}; do
     # Module names use '_' where some file names use '-'.
     patterns+=("./usr/lib/debug/lib/modules/$rel/kernel/*/${m//_/[_-]}.ko")
@@ -53,7 +59,7 @@ tmp=$out/.extract.$$
 rm -rf "$tmp"; mkdir -p "$tmp"
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${patterns[@]}"
 if ! have_vmlinux; then
-    mv "$tmp/usr/lib/debug/boot/vmlinux-$rel" "$vmlinux"
+    mv "$tmp/$dbg_vmlinux" "$vmlinux"
 fi
 for m in ${missing[@]+"${missing[@]}"}; do
     ko=$(find "$tmp/usr/lib/debug/lib/modules" -name "${m//_/[_-]}.ko" | head -n1)

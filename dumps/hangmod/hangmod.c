@@ -2,7 +2,7 @@
 /*
  * hangmod: creates real, independent kernel hangs (scenarios a..g, see README.md) and prints
  * the ground truth about each one to the kernel log as "holdup-truth: {json}" lines, in the
- * schema of dumps/TRUTH.md. Built for Debian's 5.10, 6.1, 6.12 and 6.12 PREEMPT_RT x86_64
+ * schema of dumps/TRUTH.md. Built for Debian's 5.10, 6.1, 6.12, 6.12 PREEMPT_RT and 7.3 x86_64
  * kernels. Never unloads.
  * With oops=1 it starts no hang: one kernel thread prints its truth lines, then oopses on a bad
  * pointer (see README.md, "The oops mode").
@@ -66,7 +66,12 @@ MODULE_PARM_DESC(oops, "start no hang: a kthread 'oopser' oopses on a NULL-based
 #define IN_MUTEX "rt_mutex_slowlock_block"
 #endif
 #define IN_SEMAPHORE "__down_common"
+#if defined(CONFIG_GCC_VERSION) && CONFIG_GCC_VERSION >= 160000
+/* gcc-16 (Debian's 7.3) inlines __wait_for_common into wait_for_completion. */
+#define IN_COMPLETION "wait_for_completion"
+#else
 #define IN_COMPLETION "__wait_for_common"
+#endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
 #define IN_PAGE_LOCK "folio_wait_bit_common"
 #else
@@ -84,6 +89,13 @@ MODULE_PARM_DESC(oops, "start no hang: a kthread 'oopser' oopses on a NULL-based
 #define PAGE_LOCK_OBJ(page) page_folio(page)
 #else
 #define PAGE_LOCK_OBJ(page) compound_head(page)
+#endif
+
+/* page->flags: a memdesc_flags_t from 6.18, an unsigned long before. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+#define PAGE_FLAGS(page) READ_ONCE((page)->flags.f)
+#else
+#define PAGE_FLAGS(page) READ_ONCE((page)->flags)
 #endif
 
 /* A task's state: task_struct.__state from 5.14, .state before. */
@@ -120,7 +132,7 @@ static void truth_fact(const char *scenario, struct task_struct *t, const char *
 		n += scnprintf(buf + n, TRUTH_LEN - n,
 			       ",\"page\":\"0x%px\",\"folio\":\"0x%px\",\"pfn\":%lu,"
 			       "\"page_flags\":\"0x%lx\"",
-			       page, PAGE_LOCK_OBJ(page), page_to_pfn(page), READ_ONCE(page->flags));
+			       page, PAGE_LOCK_OBJ(page), page_to_pfn(page), PAGE_FLAGS(page));
 	scnprintf(buf + n, TRUTH_LEN - n, ",\"recorded_by_kernel\":%s}",
 		  recorded ? "true" : "false");
 	printk(KERN_INFO "holdup-truth: %s\n", buf);
@@ -171,7 +183,7 @@ static bool wait_until(bool (*cond)(void *), void *arg)
 	return false;
 }
 
-#ifndef CONFIG_PREEMPT_RT
+#if !defined(CONFIG_PREEMPT_RT) && LINUX_VERSION_CODE < KERNEL_VERSION(7, 1, 0)
 static bool rwsem_has_waiters(void *sem)
 {
 	return !list_empty(&((struct rw_semaphore *)sem)->wait_list);
@@ -180,6 +192,17 @@ static bool rwsem_has_waiters(void *sem)
 static bool mutex_has_waiters(void *m)
 {
 	return !list_empty(&((struct mutex *)m)->wait_list);
+}
+#elif !defined(CONFIG_PREEMPT_RT)
+/* 7.1 replaced the locks' wait_list by first_waiter (the waiters form a ring of their own). */
+static bool rwsem_has_waiters(void *sem)
+{
+	return data_race(READ_ONCE(((struct rw_semaphore *)sem)->first_waiter) != NULL);
+}
+
+static bool mutex_has_waiters(void *m)
+{
+	return data_race(READ_ONCE(((struct mutex *)m)->first_waiter) != NULL);
 }
 #else
 /* A writer has come: it owns the rtmutex and took READER_BIAS out of the reader count. */

@@ -3,11 +3,14 @@
 
 usage: check_truth.py TRUTH_JSONL ORACLE_DIR         (report; exit 1 on a mismatch)
        check_truth.py --pids TRUTH_JSONL CRASH_PS     (only: does `ps` list every truth pid?)
+       check_truth.py --pids-drgn TRUTH_JSONL DRGN_D_STACKS  (the same, of drgn's D tasks)
 
 For every fact of truth.jsonl (and every "task" line of the stock capture's): is the pid in crash-ps.txt with the same task address and comm;
 is the task in `foreach UN bt` (crash-bt-UN.txt) or, failing that, in crash-bt-truth.txt, with
 its `blocked_in` function in the stack; is it in drgn-D-stacks.txt with `blocked_in` there.
 Function names are compared without compiler suffixes (.constprop.N, .isra.N, .part.N, .cold).
+For a kernel crash cannot read (ORACLE_DIR has crash-error.txt: 7.3), drgn's D tasks stand for
+crash's ps and stacks.
 """
 import json
 import os
@@ -81,17 +84,36 @@ def drgn_stacks(path):
     return stacks
 
 
-def check_pids(truth, ps_path):
+def drgn_ps(path):
+    """pid -> [{task, st, comm}] of the D-state tasks drgn-D-stacks.txt lists (the ps of a
+    kernel crash cannot read)."""
+    tasks = {}
+    if not os.path.exists(path):
+        return tasks
+    for line in open(path):
+        m = re.match(r"pid (\d+) tgid \d+ comm (.*) task (0x[0-9a-f]+) state D", line)
+        if m:
+            tasks.setdefault(int(m.group(1)), []).append(
+                {"task": int(m.group(3), 16), "st": "D", "comm": m.group(2)})
+    return tasks
+
+
+def check_pids(truth, ps_path, drgn=False):
     facts = load_truth(truth)
-    ps = crash_ps(ps_path)
+    ps = drgn_ps(ps_path) if drgn else crash_ps(ps_path)
     missing = sorted({f["pid"] for f in facts} - set(ps))
-    print(f"truth pids {len({f['pid'] for f in facts})}, missing from crash ps: {missing or 'none'}")
+    print(f"truth pids {len({f['pid'] for f in facts})}, missing from "
+          f"{'drgn D tasks' if drgn else 'crash ps'}: {missing or 'none'}")
     return 1 if missing else 0
 
 
 def main(truth, odir):
     facts = load_truth(truth)
+    # A kernel crash cannot read (7.3): crash-error.txt says why; drgn alone is the oracle.
+    no_crash = os.path.exists(os.path.join(odir, "crash-error.txt"))
     ps = crash_ps(os.path.join(odir, "crash-ps.txt"))
+    if no_crash:
+        ps = drgn_ps(os.path.join(odir, "drgn-D-stacks.txt"))
     bt_un = crash_bt(os.path.join(odir, "crash-bt-UN.txt"))
     bt_all = crash_bt(os.path.join(odir, "crash-bt-truth.txt"))
     dd = drgn_stacks(os.path.join(odir, "drgn-D-stacks.txt"))
@@ -118,13 +140,18 @@ def main(truth, odir):
             dg = "yes" if want in dd.get(pid, []) else ("not-D" if pid not in dd else "NO")
             if drgn_failed:
                 dg = "n/a(drgn-cannot-open)"
-            if cr != "yes":
+            if no_crash:
+                cr = "n/a(crash-cannot-read)"
+            elif cr != "yes":
                 notes.append("crash-bt-lacks-blocked_in")
             if not drgn_failed and (dg == "NO" or (dg == "not-D" and in_un)):
                 notes.append("drgn-lacks-blocked_in")
         else:
             cr = dg = "-"
         bad += len(notes)
+        if no_crash:
+            stack = dd.get(pid, [])
+            in_un = pid in dd
         top = next((fn for fn in stack if fn not in ("__schedule", "schedule", "schedule_timeout",
                                                       "schedule_preempt_disabled", "io_schedule",
                                                       "rt_mutex_schedule")),
@@ -143,8 +170,8 @@ def main(truth, odir):
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    if len(a) == 3 and a[0] == "--pids":
-        sys.exit(check_pids(a[1], a[2]))
+    if len(a) == 3 and a[0] in ("--pids", "--pids-drgn"):
+        sys.exit(check_pids(a[1], a[2], drgn=a[0] == "--pids-drgn"))
     if len(a) != 2:
         sys.exit(__doc__)
     sys.exit(main(a[0], a[1]))

@@ -20,10 +20,18 @@ def main(vmlinux, dump):
     locked = 1 << prog.constant("PG_locked").value_()
     unreadable = 0
     rows = []
+    # page->flags is a memdesc_flags_t (.f) from 6.18; compound_head is compound_info from 7.1
+    # (bit 0 still marks a tail page).
+    memdesc = prog.type("struct page").member("flags").type.unqualified().kind != drgn.TypeKind.INT
+    try:
+        prog.type("struct page").member("compound_head")
+        head_member = "compound_head"
+    except LookupError:
+        head_member = "compound_info"
     for page in for_each_page(prog):
         try:
-            flags = page.flags.value_()
-            if flags & locked and page.compound_head.value_() & 1:
+            flags = (page.flags.f if memdesc else page.flags).value_()
+            if flags & locked and getattr(page, head_member).value_() & 1:
                 continue  # tail page
         except drgn.FaultError:
             unreadable += 1

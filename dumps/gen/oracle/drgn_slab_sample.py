@@ -96,6 +96,8 @@ class Sampler:
         except FaultError:
             self.faults += 1
             return
+        except LookupError:
+            return  # a member this kernel does not have (7.x: task_struct.futex_exit_mutex)
         if info is None:
             self.not_slab += 1
             self.not_slab_how.append(how)
