@@ -457,6 +457,16 @@ pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     hangmod_dumps(m, |fx| !fx.preempt_rt && fx.needs.is_none())
 }
 
+/// The dumps whose truth the hang report and the lock analysis are checked against: those of
+/// [`all_dumps`], and the fixtures that needed a kallsyms scan (5.10), which holdup now does
+/// (`m` from [`manifest_all`]). The tests of 6.x mechanics (kallsyms searched in place, module
+/// BTF, the ORC layouts) keep to [`all_dumps`].
+pub fn truth_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    let mut v = all_dumps(m);
+    v.extend(dumps_needing(m, "kallsyms-scan"));
+    v
+}
+
 /// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`), which [`all_dumps`]
 /// leaves out until holdup reads rt_mutex-based locks (issue 14).
 pub fn rt_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {

@@ -5,7 +5,8 @@
 //! finds exactly the locked pages drgn found.
 
 use holdup_e2e::{
-    Fact, LockType, Mode as TMode, Role, all_dumps, fixture_text, manifest, parse_hex,
+    Fact, LockType, Mode as TMode, Role, all_dumps, fixture_text, manifest, manifest_all,
+    parse_hex, truth_dumps,
 };
 use holdup_kernel::locking::{self, Evidence, LockAnalysis, LockId, LockKind, LockObject, Mode};
 use holdup_kernel::{Kernel, OpenOptions, sched};
@@ -156,8 +157,8 @@ fn every_truth_fact_is_found_with_its_evidence() {
 
 #[test]
 fn nothing_is_reported_as_fact_that_truth_contradicts() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let (_k, a) = analyze(&path);
         let facts = fx.facts();
         let truth_tasks: BTreeSet<u64> = facts.iter().map(|f| parse_hex(&f.task)).collect();
@@ -212,8 +213,8 @@ fn nothing_is_reported_as_fact_that_truth_contradicts() {
 
 #[test]
 fn lock_names_match_the_truth() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let (_k, a) = analyze(&path);
         for fact in fx.facts() {
             let Some(want) = &fact.lock_name else {
@@ -245,8 +246,8 @@ fn lock_names_match_the_truth() {
 
 #[test]
 fn the_page_scan_and_the_wait_table_agree_with_drgn_and_the_truth() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let (_k, a) = analyze(&path);
         let scan = a.page_scan.as_ref().expect("page scan");
         assert_eq!(
@@ -317,8 +318,8 @@ fn the_page_scan_and_the_wait_table_agree_with_drgn_and_the_truth() {
 /// writer, bench second as a reader.
 #[test]
 fn the_seed_scenario_reads_as_in_the_seed() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let (k, a) = analyze(&path);
         let facts = fx.facts();
         let task_of = |comm: &str| {

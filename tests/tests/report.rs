@@ -3,7 +3,9 @@
 //! best-ranked inference where it does not; every scenario's verdict matches; nothing is a
 //! fact that truth contradicts; and the seed incident reads as its author worked it out.
 
-use holdup_e2e::{Fact, LockType, Mode, Role, all_dumps, holdup_ok, manifest, parse_hex};
+use holdup_e2e::{
+    Fact, LockType, Mode, Role, holdup_ok, manifest, manifest_all, parse_hex, truth_dumps,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -122,8 +124,8 @@ fn check_fact(report: &Value, f: &Fact) -> Result<(), String> {
 
 #[test]
 fn every_truth_fact_is_in_the_json_report_with_the_right_evidence() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         assert_eq!(report["schema_version"], 1);
@@ -151,8 +153,8 @@ fn every_truth_fact_is_in_the_json_report_with_the_right_evidence() {
 
 #[test]
 fn every_scenario_verdict_matches_a_root_cause() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         let roots = report["root_causes"].as_array().unwrap();
@@ -224,8 +226,8 @@ fn every_scenario_verdict_matches_a_root_cause() {
 
 #[test]
 fn no_fact_in_the_report_contradicts_the_truth() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         let truth: Vec<Fact> = fx.facts();
@@ -259,8 +261,8 @@ fn no_fact_in_the_report_contradicts_the_truth() {
 
 #[test]
 fn the_seed_incident_reads_as_its_author_worked_it_out() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let text = holdup_ok(&[path.to_str().unwrap()]);
         let truth = fx.facts();
         let fact = |comm: &str, role: Role, ty: LockType| {
@@ -336,8 +338,8 @@ fn no_line_of_the_report_is_printed_twice() {
 /// guessed page-lock hold (the kernel records no page-lock owner), so it is said as a guess.
 #[test]
 fn a_guessed_self_deadlock_is_said_as_a_guess() {
-    let m = manifest();
-    for (fx, f, path) in all_dumps(&m) {
+    let m = manifest_all();
+    for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
             serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
         for r in report["root_causes"].as_array().unwrap() {
