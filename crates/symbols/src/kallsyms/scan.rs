@@ -182,10 +182,14 @@ fn names_before(
     let at = |a: u64| (a - floor) as usize;
     let u32_at = |a: u64| {
         let i = at(a);
-        region.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        region
+            .get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     // The names before the last marker are at least last_marker bytes long.
-    let mut s = markers.checked_sub(16)?.min(markers.checked_sub(last_marker + 16)?);
+    let mut s = markers
+        .checked_sub(16)?
+        .min(markers.checked_sub(last_marker + 16)?);
     while s >= floor {
         let n = u64::from(u32_at(s)?);
         if (lo..=hi).contains(&n)
