@@ -467,6 +467,16 @@ pub fn truth_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     v
 }
 
+/// The dumps whose symbols and types are checked against the vmlinux (the samples of its
+/// symbols and the DWARF offsets): those of [`truth_dumps`], and 7.x's (kallsyms with
+/// place-relative offsets, no `kallsyms_relative_base`), which holdup opens from the dump alone
+/// but whose locks and stacks it does not read yet (issue 15).
+pub fn symbol_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    let mut v = truth_dumps(m);
+    v.extend(dumps_needing(m, "kallsyms-place-relative"));
+    v
+}
+
 /// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`), which [`all_dumps`]
 /// leaves out until holdup reads rt_mutex-based locks (issue 14).
 pub fn rt_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {

@@ -3,7 +3,8 @@
 //! (`symbols-sample.tsv`, `dwarf-offsets.tsv`) when the dumps were made.
 
 use holdup_e2e::{
-    Fixture, all_dumps, check_member_row, fixture_text, manifest, manifest_all, truth_dumps,
+    Fixture, all_dumps, check_member_row, fixture_text, manifest, manifest_all, symbol_dumps,
+    truth_dumps,
 };
 use holdup_kernel::{Kernel, OpenOptions};
 use holdup_symbols::{Kallsyms, KallsymsAddrs, KallsymsByName, SymbolTable};
@@ -25,9 +26,9 @@ const NOT_IN_KALLSYMS: [&str; 5] = ["__crc_", "__kstrtab_", "__kstrtabns_", ".L"
 
 #[test]
 fn kallsyms_from_the_dump_equal_the_vmlinux_symbols() {
-    // On 5.10 too: kallsyms found by scanning the image, BTF found through it.
+    // On 5.10 (kallsyms found by scanning the image) and 7.x (place-relative) too.
     let m = manifest_all();
-    for (fx, f, path) in truth_dumps(&m) {
+    for (fx, f, path) in symbol_dumps(&m) {
         let k = Kernel::open(&path, &OpenOptions::default())
             .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
         let rows = tsv_rows(fx, "symbols-sample.tsv");
@@ -148,9 +149,9 @@ fn kallsyms_searched_in_place_equal_the_whole_table() {
 
 #[test]
 fn btf_member_offsets_equal_dwarf() {
-    // On 5.10 too: kallsyms found by scanning the image, BTF found through it.
+    // On 5.10 (kallsyms found by scanning the image) and 7.x (place-relative) too.
     let m = manifest_all();
-    for (fx, f, path) in truth_dumps(&m) {
+    for (fx, f, path) in symbol_dumps(&m) {
         let k = Kernel::open(&path, &OpenOptions::default())
             .unwrap_or_else(|e| panic!("{} {}: {e}", fx.name, f.file));
         let rows = tsv_rows(fx, "dwarf-offsets.tsv");

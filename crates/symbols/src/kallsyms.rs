@@ -43,6 +43,8 @@ pub struct KallsymsAddrs {
     pub token_table: u64,
     pub token_index: u64,
     pub offsets: u64,
+    /// `kallsyms_relative_base`; 0 on kernels that have none (7.0+: offsets relative to
+    /// their own place, `AddressEncoding::PlaceRelative`).
     pub relative_base: u64,
     /// `SYMBOL(_stext)`, for the self-check.
     pub stext: u64,
@@ -61,7 +63,8 @@ impl KallsymsAddrs {
             token_table: get("kallsyms_token_table")?,
             token_index: get("kallsyms_token_index")?,
             offsets: get("kallsyms_offsets")?,
-            relative_base: get("kallsyms_relative_base")?,
+            // 7.0 dropped it with place-relative offsets.
+            relative_base: symbol("kallsyms_relative_base").unwrap_or(0),
             stext: get("_stext")?,
         })
     }
@@ -288,9 +291,12 @@ impl Kallsyms {
 
             let offsets_raw = holdup_kmem::read_vec_parallel(mem, addrs.offsets, num as usize * 4)
                 .map_err(read_err("kallsyms_offsets"))?;
-            let base = mem
-                .read_u64(addrs.relative_base)
-                .map_err(read_err("kallsyms_relative_base"))?;
+            let base = match addrs.relative_base {
+                0 => 0,
+                at => mem
+                    .read_u64(at)
+                    .map_err(read_err("kallsyms_relative_base"))?,
+            };
 
             // Names first (the type char comes with the name). The whole table is read at once,
             // in parallel (it is a megabyte or more: hundreds of pages to decompress), when the

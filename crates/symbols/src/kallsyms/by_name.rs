@@ -91,7 +91,10 @@ impl<'m> KallsymsByName<'m> {
             markers: Vec::new(),
             names_len: 0,
             seqs: 0,
-            relative_base: mem.read_u64(addrs.relative_base).ok()?,
+            relative_base: match addrs.relative_base {
+                0 => 0,
+                at => mem.read_u64(at).ok()?,
+            },
             encoding: AddressEncoding::BaseRelative,
             preloaded: None,
         };
