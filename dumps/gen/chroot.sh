@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: chroot.sh KERNEL          (a kernel whose chroot_dir is not empty: 5.10, 7.3)
+#        chroot.sh makedumpfile    (only the sid chroot with sid's makedumpfile: for 6.12-rt)
 # For a kernel the host cannot build modules for (5.10: bullseye's gcc-10 and kbuild; 7.3:
 # experimental's, gcc-16 and libc6 >= 2.38), provides a debootstrapped chroot of its suite
 # (kernel_suite; experimental: sid with experimental added, its packages taken from there) at
@@ -14,11 +15,20 @@
 # /proc is mounted in the chroot only while a command runs (chroot_run). Idempotent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: chroot.sh KERNEL}
-root=$(chroot_dir "$KERNEL")
-[ -n "$root" ] || { echo "chroot.sh: kernel $KERNEL is built on the host" >&2; exit 1; }
-suite=$(kernel_suite "$KERNEL")
-rel=$(kernel_release "$KERNEL")
+KERNEL=${1:?usage: chroot.sh KERNEL|makedumpfile}
+if [ "$KERNEL" = makedumpfile ]; then
+    # Only sid's makedumpfile and its wrapper (common.sh kernel_makedumpfile: 6.12-rt), in the
+    # chroot 7.3 builds in; no kernel packages.
+    root=$(chroot_dir 7.3)
+    suite=sid
+    rel=
+else
+    root=$(chroot_dir "$KERNEL")
+    [ -n "$root" ] || { echo "chroot.sh: kernel $KERNEL is built on the host" >&2; exit 1; }
+    suite=$(kernel_suite "$KERNEL")
+    rel=$(kernel_release "$KERNEL")
+fi
+mirror=$(bash "$GEN_DIR/apt-sources.sh" --print-mirror)
 base=$suite
 target=()
 [ "$suite" = experimental ] && { base=sid; target=(-t experimental); }
@@ -26,18 +36,17 @@ target=()
 if [ ! -x "$root/usr/bin/apt-get" ] || [ ! -f "$root/.holdup-debootstrapped" ]; then
     command -v debootstrap >/dev/null ||
         DEBIAN_FRONTEND=noninteractive apt_get install -y -q --no-install-recommends debootstrap
-    mirror=$(bash "$GEN_DIR/apt-sources.sh" --print-mirror)
     echo "chroot.sh: debootstrap $base into $root"
     rm -rf "$root"
     mkdir -p "$root"
     debootstrap --variant=minbase "$base" "$root" "$mirror" >"$root.debootstrap.log" 2>&1 ||
         { tail -n 20 "$root.debootstrap.log"; echo "chroot.sh: debootstrap failed" >&2; exit 1; }
-    if [ "$suite" = experimental ]; then
-        echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
-    fi
     # sid's and experimental's Release files may be past their Valid-Until on a mirror snapshot.
     echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99holdup-no-valid-until"
     touch "$root/.holdup-debootstrapped"
+fi
+if [ "$suite" = experimental ] && [ ! -f "$root/etc/apt/sources.list.d/experimental.list" ]; then
+    echo "deb $mirror experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
 fi
 
 chroot_run() { # command... : run in the chroot with /proc mounted (objtool wants it)
@@ -49,7 +58,14 @@ chroot_run() { # command... : run in the chroot with /proc mounted (objtool want
     return $rc
 }
 
-if ! chroot_run dpkg-query -W -f='${Status}' "linux-headers-$rel" 2>/dev/null | grep -q 'install ok installed' ||
+if [ -z "$rel" ]; then
+    if [ ! -x "$root/usr/bin/makedumpfile" ]; then
+        echo "chroot.sh: installing makedumpfile in the chroot"
+        chroot_run apt-get -q update >/dev/null
+        chroot_run apt-get install -y -q --no-install-recommends makedumpfile \
+            >"$root.install.log" 2>&1 || { tail -n 20 "$root.install.log"; exit 1; }
+    fi
+elif ! chroot_run dpkg-query -W -f='${Status}' "linux-headers-$rel" 2>/dev/null | grep -q 'install ok installed' ||
     ! chroot_run sh -c 'command -v gcc && command -v make' >/dev/null ||
     { [ "$suite" = experimental ] && [ ! -x "$root/usr/bin/makedumpfile" ]; }; then
     echo "chroot.sh: installing linux-headers-$rel, gcc, make in the chroot"
@@ -62,7 +78,9 @@ if ! chroot_run dpkg-query -W -f='${Status}' "linux-headers-$rel" 2>/dev/null | 
 fi
 
 mkdir -p "$CACHE_DIR"
-for pkg in "$(kernel_image_package "$KERNEL")" $(kernel_more_packages "$KERNEL") "$(kernel_dbg_package "$KERNEL")"; do
+pkgs=()
+[ -z "$rel" ] || pkgs=("$(kernel_image_package "$KERNEL")" $(kernel_more_packages "$KERNEL") "$(kernel_dbg_package "$KERNEL")")
+for pkg in ${pkgs[@]+"${pkgs[@]}"}; do
     if ls "$CACHE_DIR/${pkg}"_*.deb >/dev/null 2>&1; then continue; fi
     echo "chroot.sh: downloading $pkg with the chroot's apt"
     rm -rf "$root/tmp/dl" && mkdir -p "$root/tmp/dl"
@@ -79,4 +97,4 @@ if [ -x "$root/usr/bin/makedumpfile" ]; then
     chmod 755 "$w"
     echo "chroot.sh: $w: $("$w" -v 2>&1 | head -n1)"
 fi
-echo "chroot.sh: $root ($suite): $(chroot_run gcc --version | head -n1); headers $rel"
+[ -z "$rel" ] || echo "chroot.sh: $root ($suite): $(chroot_run gcc --version | head -n1); headers $rel"

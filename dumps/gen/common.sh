@@ -89,11 +89,13 @@ guest_debian_modules() { # short kernel name -> module names
 }
 STOCK_DEBIAN_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk dm_mod crc16 mbcache jbd2 ext4 crc32c_generic"
 
-# The makedumpfile of a kernel bookworm's 1.7.2 does not know (7.3: sid's 1.7.8, through the
-# chroot's loader: chroot.sh writes the wrapper), or nothing (formats.sh chooses as before).
+# The makedumpfile of a kernel bookworm's 1.7.2 does not know (7.3; 6.12-rt, where 1.7.2 at
+# -d 31 drops pages of live tasks: sid's 1.7.8, through the sid chroot's loader; chroot.sh
+# writes the wrapper, formats.sh runs `chroot.sh makedumpfile` if it is missing), or nothing
+# (formats.sh chooses as before).
 kernel_makedumpfile() { # short name -> path or ""
     case "$1" in
-    7.3) echo "$TOOLS_DIR/bin/makedumpfile-sid" ;;
+    6.12-rt | 7.3) echo "$TOOLS_DIR/bin/makedumpfile-sid" ;;
     *) echo "" ;;
     esac
 }

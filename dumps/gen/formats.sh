@@ -84,7 +84,9 @@ if grep -q '"kind":"oops"' "$TRUTH"; then
     exit 0
 fi
 
-if [ -n "$(kernel_makedumpfile "$KERNEL")" ]; then MDF=$(kernel_makedumpfile "$KERNEL")
+if [ -n "$(kernel_makedumpfile "$KERNEL")" ]; then
+    MDF=$(kernel_makedumpfile "$KERNEL")
+    [ -x "$MDF" ] || bash "$GEN_DIR/chroot.sh" makedumpfile >&2
 elif [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi
 MDF_OLD=$BIN/makedumpfile-1.7.2
 REPORT=$DIR/formats.txt
