@@ -473,8 +473,13 @@ pub fn truth_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
 /// but whose locks and stacks it does not read yet (issue 15).
 pub fn symbol_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     let mut v = truth_dumps(m);
-    v.extend(dumps_needing(m, "kallsyms-place-relative"));
+    v.extend(newest_dumps(m));
     v
+}
+
+/// The dumps of 7.x kernels (`7.3`), whatever they still need ([`Fixture::needs`]).
+pub fn newest_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
+    hangmod_dumps(m, |fx| fx.kernel.starts_with("7."))
 }
 
 /// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`), which [`all_dumps`]

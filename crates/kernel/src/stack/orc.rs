@@ -231,6 +231,64 @@ impl OrcLayout {
     }
 }
 
+/// How a kernel numbers the ORC base registers. Linux 7.1 renumbered them (commit
+/// 1735858caa4b: SP and PREV_SP moved, AX added), and distributions backport such changes, so
+/// the numbering is read from the data: in every kernel most entries are call frames based on
+/// SP, so the most frequent `sp_reg` is SP (5 before, 3 after), and the most frequent non-zero
+/// `bp_reg` is PREV_SP (1 before, 8 after). Entries are mapped to the `ORC_REG_*` constants of
+/// this file (the numbering up to 7.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrcRegisters {
+    /// Raw register number -> `ORC_REG_*` (an unknown number maps to 15, which the unwinder
+    /// reports as an unknown register).
+    map: [u8; 16],
+    pub name: &'static str,
+}
+
+impl OrcRegisters {
+    /// Up to 7.0: the numbers are the constants of this file.
+    pub const UNTIL_7_0: OrcRegisters = OrcRegisters {
+        map: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 15, 15, 15, 15, 15],
+        name: "up to 7.0 (SP 5, PREV_SP 1)",
+    };
+    /// 7.1+: UNDEFINED 0, AX 1, DX 2, SP 3, BP 4, DI 5, R10 6, R13 7, PREV_SP 8, SP_INDIRECT 9,
+    /// BP_INDIRECT 10. SP, PREV_SP and BP are certain from the entries' frequencies on a real
+    /// 7.3 kernel; the rare ones (DX 1 entry, R10, R13, the indirect ones: the same counts as
+    /// on 6.12 but for BP_INDIRECT's move to 10) follow from them, AX and DI from the places
+    /// left (no entry uses either on that kernel).
+    pub const FROM_7_1: OrcRegisters = OrcRegisters {
+        map: [0, 15, 2, 5, 4, 3, 6, 7, 1, 9, 8, 15, 15, 15, 15, 15],
+        name: "7.1+ (SP 3, PREV_SP 8)",
+    };
+
+    /// Which numbering the vmlinux ORC table `t` uses (from up to 65,536 of its entries).
+    fn detect(k: &Kernel, layout: &OrcLayout, t: OrcTable) -> OrcRegisters {
+        let n = t.num.min(1 << 16);
+        let Ok(bytes) = k.mem().read_vec(t.orc_table, (n * ORC_ENTRY_SIZE) as usize) else {
+            return OrcRegisters::UNTIL_7_0;
+        };
+        let mut sp = [0usize; 16];
+        let mut bp = [0usize; 16];
+        for c in bytes.chunks_exact(6) {
+            let e = layout.decode([c[0], c[1], c[2], c[3], c[4], c[5]]);
+            sp[usize::from(e.sp_reg & 15)] += 1;
+            bp[usize::from(e.bp_reg & 15)] += 1;
+        }
+        let top = |h: &[usize; 16]| (1..16).max_by_key(|&i| h[i]).unwrap_or(0);
+        match (top(&sp), top(&bp)) {
+            (3, 8) => OrcRegisters::FROM_7_1,
+            _ => OrcRegisters::UNTIL_7_0,
+        }
+    }
+
+    /// `e` with its registers in the `ORC_REG_*` numbering.
+    pub fn map(&self, mut e: OrcEntry) -> OrcEntry {
+        e.sp_reg = self.map[usize::from(e.sp_reg & 15)];
+        e.bp_reg = self.map[usize::from(e.bp_reg & 15)];
+        e
+    }
+}
+
 /// One sorted ORC table: `num` self-relative ip entries at `ip_table`, entries at `orc_table`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrcTable {
@@ -269,6 +327,8 @@ pub struct Orc {
     pub layout: OrcLayout,
     /// How the layout was found.
     pub layout_source: String,
+    /// The kernel's ORC register numbers, mapped to the `ORC_REG_*` constants above.
+    pub registers: OrcRegisters,
     vmlinux: Option<OrcTable>,
     lookup: Option<Lookup>,
     text: (u64, u64),
@@ -329,6 +389,10 @@ impl Orc {
         };
         let text = (sym("_stext").unwrap_or(0), sym("_etext").unwrap_or(0));
         let inittext = sym("_sinittext").zip(sym("_einittext"));
+        let registers = match vmlinux {
+            Some(t) => OrcRegisters::detect(k, &layout, t),
+            None => OrcRegisters::UNTIL_7_0,
+        };
         let module_arch = (|| {
             Some(ModuleArch {
                 num_orcs: k.types.offsetof("module.arch.num_orcs").ok()?,
@@ -339,6 +403,7 @@ impl Orc {
         Orc {
             layout,
             layout_source,
+            registers,
             vmlinux,
             lookup,
             text,
@@ -444,7 +509,7 @@ impl Orc {
             Ok(Some(i)) => {
                 let mut b = [0u8; 6];
                 match r.read(t.orc_table + ORC_ENTRY_SIZE * i, &mut b) {
-                    Ok(()) => OrcFound::Entry(self.layout.decode(b)),
+                    Ok(()) => OrcFound::Entry(self.registers.map(self.layout.decode(b))),
                     Err(e) => OrcFound::Unreadable(format!("ORC entry {i}: {e}")),
                 }
             }
