@@ -46,18 +46,19 @@ SMALL_HANGS = {
     "7.3": "Debian experimental's 7.3~rc7 (gcc-16; first_waiter locks, place-relative kallsyms), "
            "dumped by sid's makedumpfile 1.7.8; 384 MiB guest",
 }
-# Kernels crash cannot read (common.sh crash_reads): their oracles are drgn's, on the capture's
-# ELF copy (vmcore.elf-d31, not committed), and crash-error.txt, what crash says.
+# Kernels crash cannot read (common.sh crash_reads): their oracles are drgn's, on the kdump
+# file's memory as ELF (vmcore.kdump-zlib.elf, not committed), and crash-error.txt.
 NO_CRASH = {"7.3"}
 NO_CRASH_ORACLE_FILES = [f for f in ORACLE_FILES if not f.startswith("crash-")] + ["crash-error.txt"]
 # Manifest fields of fixtures the hangmod tests leave out for now (tests/src/lib.rs all_dumps):
 # "preempt_rt" (holdup does not read rwbase_rt/rt_mutex locks yet), "needs" (what holdup must
 # learn before it can open the dump without a vmlinux: "kallsyms-scan", no kallsyms symbols in
-# 5.10's VMCOREINFO; "kallsyms-place-relative", 7.3's kallsyms_offsets); a fixture with
-# "needs" is written to dumps/pending/, not dumps/fixtures/.
+# 5.10's VMCOREINFO; "first-waiter-locks", the locks of 7.1+, 7.3); a fixture with "needs" is
+# written to dumps/pending/, not dumps/fixtures/.
 EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-scan"},
-                # 7.0 made kallsyms_offsets place-relative (no kallsyms_relative_base)
-                "7.3": {"needs": "kallsyms-place-relative"}}
+                # holdup opens 7.3 (its kallsyms scan) but does not read 7.1's locks (the
+                # waiters in a ring from first_waiter, no wait_list)
+                "7.3": {"needs": "first-waiter-locks"}}
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
@@ -84,9 +85,7 @@ def fixture_plan(kernel):
                  "hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm device, "
                  "flush_work under a mutex, 200 writers on one i_rwsem), 384 MiB guest", False)]
     if kernel in SMALL_HANGS:
-        # drgn on the ELF copy of the same capture is the oracle of a kernel crash cannot read.
-        odump = "vmcore.elf-d31" if kernel in NO_CRASH else "vmcore.kdump-zlib"
-        return [(kernel, out, os.path.join(out, "oracles", odump), dumps,
+        return [(kernel, out, os.path.join(out, "oracles", "vmcore.kdump-zlib"), dumps,
                  "kdump: kexec -p capture kernel copied /proc/vmcore after hung_task_panic; "
                  + SMALL_HANGS[kernel], False)]
     if kernel == "6.1":
@@ -150,7 +149,7 @@ def made_by(cmds, src_name, dst, role):
                "crash-sb-writers.txt": "struct super_block.s_id,s_writers SB"}[dst]
         return f"oracles.sh: crash 8.0.6 with the -dbg vmlinux: {cmd}"
     if role == "oracle" and dst == "crash-error.txt":
-        return ("oracles.sh: crash 8.0.6 with the -dbg vmlinux on the capture's ELF copy: its "
+        return ("oracles.sh: crash 8.0.6 with the -dbg vmlinux on the dump's memory as ELF: its "
                 "messages (it cannot read this kernel)")
     if role == "oracle" and dst == "drgn-slab-sample.tsv":
         return "oracles.sh: drgn 0.3.0 (oracle/drgn_slab_sample.py) with the -dbg vmlinux"

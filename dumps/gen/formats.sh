@@ -27,8 +27,8 @@
 # --zlib-only (the small captures, e.g. 6.1-la57 and 6.1-stock, whose only committed dump is
 # vmcore.kdump-zlib): writes vmcoreinfo.txt and vmcore.kdump-zlib (the level chosen as above),
 # compares its pages with the raw vmcore, and stops. For a kernel crash cannot read (7.3,
-# common.sh crash_reads), the level is chosen by drgn on vmcore.elf-d31 (makedumpfile -E at
-# that level), which is kept and compared too: the oracles read it.
+# common.sh crash_reads), the level is chosen by drgn on vmcore.kdump-zlib.elf (the kdump
+# file's memory as ELF, oracle/kdumptool.py mask), which is kept: the oracles read it.
 # makedumpfile: common.sh kernel_makedumpfile if it names one (7.3: sid's 1.7.8).
 # A capture whose meta.json says its guest CPU had la57 must have NUMBER(pgtable_l5_enabled)=1.
 #
@@ -118,15 +118,17 @@ mdf_flat() {
     say "$(basename "$out"): $(basename "$bin") $* > file ($((SECONDS - t0)) s)"
 }
 
-# keeps_truth DUMP LEVEL: crash lists every truth pid and backtraces each without a read error. For
-# a kernel crash cannot read: drgn, on an ELF copy at the same level, finds every truth pid
-# in state D (vmcore.elf-d31, kept: the oracles read it).
+# keeps_truth DUMP: crash lists every truth pid and backtraces each without a read error. For
+# a kernel crash cannot read: drgn finds every truth pid in state D in DUMP's memory as an ELF
+# file (DUMP.elf: the raw vmcore with every page DUMP lacks zeroed, oracle/kdumptool.py mask;
+# kept: the oracles read it). Not makedumpfile -E at the same level: on 7.3, 1.7.8's -E keeps
+# pages its -c drops (tasks among them).
 keeps_truth() {
     local dump=$1 tmp pids ok=0
     if ! crash_reads "$KERNEL"; then
-        mdf "$MDF" "$DIR/vmcore.elf-d31" -E -d "${2:?keeps_truth DUMP LEVEL}" || return 1
+        "$PY" "$KT" mask "$SRC" "$dump" "$dump.elf" | tee -a "$REPORT"
         tmp=$(mktemp -d)
-        (cd "$GEN_DIR/oracle" && "$PY" drgn_d_stacks.py "$VMLINUX" "$DIR/vmcore.elf-d31") >"$tmp/d" 2>&1 || true
+        (cd "$GEN_DIR/oracle" && "$PY" drgn_d_stacks.py "$VMLINUX" "$dump.elf") >"$tmp/d" 2>&1 || true
         "$PY" "$GEN_DIR/oracle/check_truth.py" --pids-drgn "$TRUTH" "$tmp/d" | tee -a "$REPORT" || ok=1
         rm -rf "$tmp"
         return $ok
@@ -159,7 +161,7 @@ fi
 LEVEL=
 for l in ${DUMP_LEVELS:-31 23 15 7 1 0}; do
     mdf "$MDF" "$DIR/vmcore.kdump-zlib" -c -d "$l"
-    if keeps_truth "$DIR/vmcore.kdump-zlib" "$l"; then
+    if keeps_truth "$DIR/vmcore.kdump-zlib"; then
         LEVEL=$l
         break
     fi
@@ -172,8 +174,8 @@ say "dump level: $LEVEL"
 if [ $ZLIB_ONLY = yes ]; then
     rm -f "$DIR"/vmcore.*.mdf.log
     elf=()
-    crash_reads "$KERNEL" || elf=("$DIR/vmcore.elf-d31")
-    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" ${elf[@]+"${elf[@]}"} | tee -a "$REPORT"
+    crash_reads "$KERNEL" || elf=("$DIR/vmcore.kdump-zlib.elf")
+    "$PY" "$KT" compare "$SRC" "$DIR/vmcore.kdump-zlib" | tee -a "$REPORT"
     for f in "$SRC" "$DIR/vmcore.kdump-zlib" ${elf[@]+"${elf[@]}"}; do
         say "$(printf '%-22s %12d bytes  %s' "$(basename "$f")" "$(stat -c %s "$f")" "$(status "$f" 2>/dev/null || echo ?)")"
     done

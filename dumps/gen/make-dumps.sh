@@ -9,8 +9,8 @@
 # vmcore.kdump-zlib. See capture.py and dumps/README.md.)
 # (6.12-rt: the seven hangs on Debian's PREEMPT_RT 6.12, small; 5.10: the same on bullseye's
 # 5.10, whose headers and gcc-10 live in a debootstrapped chroot, gen/chroot.sh; 7.3: the same on
-# experimental's 7.3 (a sid chroot with gcc-16 and sid's makedumpfile 1.7.8), with drgn on the
-# ELF copy vmcore.elf-d31 as the oracle: crash cannot read 7.3.)
+# experimental's 7.3 (a sid chroot with gcc-16 and sid's makedumpfile 1.7.8), with drgn on
+# vmcore.kdump-zlib.elf, the kdump file's memory as ELF, as the oracle: crash cannot read 7.3.)
 # (--no-fixtures: stop before copying into dumps/fixtures/, e.g. to check the generator with
 # HOLDUP_DUMPS_WORK pointing at a scratch directory.)
 # Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
@@ -61,7 +61,7 @@ fi
 
 step "oracles"
 if [ $SMALL = yes ] && ! crash_reads "$KERNEL"; then
-    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.elf-d31" "$out/oracles/vmcore.elf-d31"
+    bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib.elf" "$out/oracles/vmcore.kdump-zlib"
 elif [ $SMALL = yes ]; then
     bash "$GEN_DIR/oracles.sh" "$KERNEL" "$out/vmcore.kdump-zlib" "$out/oracles/vmcore.kdump-zlib"
 elif [ "$CAPTURE" = 6.1-oops-la57 ]; then

@@ -35,8 +35,8 @@
 # left incomplete): writes only crash-NAME.txt and drgn-NAME.txt, each tool's messages and
 # exit status, and fails if either tool read the dump after all.
 # For a kernel crash cannot read (common.sh crash_reads: 7.3) crash only writes crash-error.txt
-# (what it says on DUMP), and drgn is the oracle: DUMP is then the ELF copy (vmcore.elf-d31),
-# drgn 0.3.0 refusing 7.3's kdump files.
+# (what it says on DUMP), and drgn is the oracle: DUMP is then vmcore.kdump-zlib.elf (the kdump
+# file's memory as ELF, formats.sh), drgn 0.3.0 refusing 7.3's kdump files.
 # Exit status 0 even when check.txt reports problems (read it); 1 if a tool could not run.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

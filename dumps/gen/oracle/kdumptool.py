@@ -34,8 +34,12 @@ usage:
   kdumptool.py flatten IN OUT
       IN (kdump-compressed) in the flattened format (makedumpfile -F): a 4096-byte header,
       then big-endian {offset, size} records, written out of file order, and the end marker.
+  kdumptool.py mask RAW KDUMP OUT
+      OUT: a copy of RAW (the raw ELF vmcore) with every page KDUMP does not hold zeroed, i.e.
+      KDUMP's memory as an ELF file, for drgn on a kernel whose kdump files it refuses (7.3).
 """
 import hashlib
+import shutil
 import struct
 import sys
 import zlib
@@ -459,6 +463,31 @@ def compare(ref_path, paths):
     return 1 if bad else 0
 
 
+def mask(raw_path, kdump_path, out_path):
+    """An ELF copy of the raw vmcore with every page the kdump file lacks zeroed: exactly the
+    kdump file's memory, for a tool that reads ELF but not that kdump file (drgn on 7.3)."""
+    kind, raw = open_dump(raw_path)
+    _, kd = open_dump(kdump_path)
+    if not isinstance(raw, Elf) or not isinstance(kd, Kdump):
+        raise SystemExit("mask: RAW must be an ELF vmcore and KDUMP a kdump-compressed file")
+    shutil.copyfile(raw_path, out_path)
+    have = kd.index()
+    PAGE_SIZE = 4096
+    zero = bytes(PAGE_SIZE)
+    kept = cleared = 0
+    with open(out_path, "r+b") as out:
+        for paddr, off, filesz, memsz, _ in raw.loads:
+            first = -(-paddr // PAGE_SIZE)
+            for pfn in range(first, (paddr + filesz) // PAGE_SIZE):
+                if pfn in have:
+                    kept += 1
+                else:
+                    out.seek(off + pfn * PAGE_SIZE - paddr)
+                    out.write(zero)
+                    cleared += 1
+    print(f"{out_path}: {kept} pages of {kdump_path} kept, {cleared} other pages zeroed")
+
+
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -488,6 +517,8 @@ def main(argv):
         flatten(argv[2], argv[3])
     elif cmd == "compare":
         return compare(argv[2], argv[3:])
+    elif cmd == "mask":
+        mask(argv[2], argv[3], argv[4])
     elif cmd == "incomplete":
         incomplete(argv[2])
     elif cmd == "pages":
