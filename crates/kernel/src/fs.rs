@@ -90,10 +90,7 @@ pub fn super_blocks(k: &Kernel) -> Result<Vec<SuperBlock>, ReadError> {
     let mut out = Vec::new();
     for node in nodes {
         let sb = node.wrapping_sub(s_list);
-        let fs_type = read_member(k, sb, "super_block.s_type")
-            .and_then(|t| read_member(k, t, "file_system_type.name"))
-            .and_then(|name| mem.read_cstr(name, 64))
-            .unwrap_or_else(|_| "?".into());
+        let fs_type = fs_type(k, sb);
         let id = mem.read_cstr(sb.wrapping_add(s_id), 32).unwrap_or_default();
         let frozen = read_member(k, sb, "super_block.s_writers.frozen").unwrap_or(0);
         out.push(SuperBlock {
@@ -108,6 +105,14 @@ pub fn super_blocks(k: &Kernel) -> Result<Vec<SuperBlock>, ReadError> {
         });
     }
     Ok(out)
+}
+
+/// `sb->s_type->name` (`ext4`, `tmpfs`), or `?`.
+pub fn fs_type(k: &Kernel, sb: u64) -> String {
+    read_member(k, sb, "super_block.s_type")
+        .and_then(|t| read_member(k, t, "file_system_type.name"))
+        .and_then(|name| k.mem().read_cstr(name, 64))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Where `sb` is mounted: each `struct mount` on `sb->s_mounts`, as a path.

@@ -42,8 +42,8 @@ pub(crate) fn check(
         (Some(lo), Some(hi)) if lo < hi => Some(lo..hi),
         _ => None,
     };
-    for (name, value) in vi.symbols() {
-        let Some(want) = parse_hex(value) else {
+    for (name, _) in vi.symbols() {
+        let Ok(Some(want)) = vi.symbol(name) else {
             continue;
         };
         if image.as_ref().is_some_and(|r| !r.contains(&want))
@@ -107,11 +107,6 @@ pub(crate) fn check(
         "is not the vmlinux of this dump's kernel: the dump is kernel {release}, the vmlinux is {theirs} ({})",
         wrong.into_iter().take(3).collect::<Vec<_>>().join("; ")
     ))
-}
-
-fn parse_hex(s: &str) -> Option<u64> {
-    let s = s.trim();
-    u64::from_str_radix(s.strip_prefix("0x").unwrap_or(s), 16).ok()
 }
 
 fn until_nul(b: &[u8]) -> &[u8] {

@@ -146,7 +146,7 @@ pub fn analyze_with(
         .map_or(56, |t| t.layout.wpq_size)
         .max(48);
     let hcx = HolderCx::new(mem, &k.symbols, &stacks, &waits, record_size);
-    let kinds = super::kinds::KindCx::new(k, &layouts, &stacks);
+    let kinds = super::kinds::KindCx::new(k, &stacks);
     let mut locks = Vec::with_capacity(by_lock.len());
     for (id, task_side) in by_lock {
         let mut st = lock_state(k, &layouts, &hcx, &users, id, task_side, &mut problems);

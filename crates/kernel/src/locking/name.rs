@@ -161,10 +161,7 @@ fn slab_lock_name(k: &Kernel, l: &Layouts, users: &MmUsers, id: LockId) -> Optio
         && let Some(path) = crate::fs::inode_paths(k, m.value.inner_addr, 1).first()
     {
         let fs_type = crate::sched::read_member(k, m.value.inner_addr, "inode.i_sb")
-            .and_then(|sb| crate::sched::read_member(k, sb, "super_block.s_type"))
-            .and_then(|t| crate::sched::read_member(k, t, "file_system_type.name"))
-            .and_then(|n| k.mem().read_cstr(n, 64))
-            .unwrap_or_else(|_| "?".into());
+            .map_or_else(|_| "?".into(), |sb| crate::fs::fs_type(k, sb));
         let last = m.value.path.rsplit('.').next().unwrap_or(&m.value.path);
         text = format!(
             "{last} of {path} ({fs_type} inode {:#x}, {} object {:#x})",

@@ -12,7 +12,7 @@ mod block_io;
 mod flush_work;
 mod frozen_fs;
 
-use super::waits::{Layouts, Stacks};
+use super::waits::Stacks;
 use super::{Evidence, Holder, HolderId, LockState, Mode};
 use crate::Kernel;
 use crate::block::{Disk, DmDevice};
@@ -22,17 +22,15 @@ use std::sync::OnceLock;
 /// What explainers share, read once per analysis and only when one asks.
 pub struct KindCx<'a> {
     pub k: &'a Kernel,
-    pub layouts: &'a Layouts,
     /// The blocked tasks' stacks.
     pub stacks: &'a Stacks,
     super_blocks: OnceLock<Vec<SuperBlock>>,
 }
 
 impl<'a> KindCx<'a> {
-    pub fn new(k: &'a Kernel, layouts: &'a Layouts, stacks: &'a Stacks) -> KindCx<'a> {
+    pub fn new(k: &'a Kernel, stacks: &'a Stacks) -> KindCx<'a> {
         KindCx {
             k,
-            layouts,
             stacks,
             super_blocks: OnceLock::new(),
         }
