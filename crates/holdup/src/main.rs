@@ -33,7 +33,7 @@ Exit status:
   (the shell shows 141).
 
 Environment: NO_COLOR (no colour with --color auto), HOLDUP_LOG (log filter, as RUST_LOG),
-HOLDUP_DEBUG_ROOT, COLUMNS (width of the report's table).";
+HOLDUP_DEBUG_ROOT, COLUMNS (the width the report fits; by default the terminal's, and 160 columns for\nthe table in a pipe or a file).";
 
 /// Explain a Linux kernel hang from its vmcore: who holds what, and the root cause.
 #[derive(Parser)]
@@ -149,6 +149,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    cmd::term::init();
     let cli = Cli::parse();
     if cli.command.is_some() && (cli.report.dot || cli.report.no_page_scan) {
         let mut cmd = Cli::command();

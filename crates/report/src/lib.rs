@@ -13,7 +13,7 @@ mod text;
 
 pub use build::build_report;
 pub use json::{SCHEMA_VERSION, to_json};
-pub use text::{render_dot, render_text};
+pub use text::{TextOptions, UNKNOWN_WIDTH, render_dot, render_text, render_text_with};
 
 use holdup_analysis::{Analysis, WaitGraph};
 

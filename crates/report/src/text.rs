@@ -2,7 +2,6 @@
 
 use crate::json::root_lock;
 use crate::{Report, hex, seconds};
-use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use holdup_analysis::{Certainty, RootCause, RootKind, TaskId};
 use std::fmt::Write as _;
 
@@ -234,8 +233,34 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
     }
 }
 
-/// The report as text: a header, one block per root cause, the chains, all blocked tasks.
+/// How the text report is laid out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// The width of the terminal it is shown on: tables fit it, and long lines are wrapped
+    /// between words. `None` (a file, a pipe): lines are not wrapped and tables are at most
+    /// [`UNKNOWN_WIDTH`] wide.
+    pub width: Option<usize>,
+}
+
+/// The width tables fit when the output's width is unknown (a pipe or a file).
+pub const UNKNOWN_WIDTH: usize = 160;
+
+/// The report as text, for a pipe or a file (no width known): [`render_text_with`].
 pub fn render_text(report: &Report) -> String {
+    render_text_with(report, TextOptions::default())
+}
+
+/// The report as text: a header, one block per root cause, the chains, all blocked tasks;
+/// laid out for `opts.width` when it is known.
+pub fn render_text_with(report: &Report, opts: TextOptions) -> String {
+    let s = report_lines(report, opts);
+    match opts.width {
+        Some(w) => wrap_lines(&s, w),
+        None => s,
+    }
+}
+
+fn report_lines(report: &Report, opts: TextOptions) -> String {
     let g = &report.graph;
     let a = &report.analysis;
     let h = &report.header;
@@ -442,11 +467,8 @@ pub fn render_text(report: &Report) -> String {
     }
 
     let _ = writeln!(s, "\nBLOCKED TASKS");
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
+    let mut table = TextTable::new(
+        &[
             "PID",
             "COMM",
             "ST",
@@ -454,52 +476,49 @@ pub fn render_text(report: &Report) -> String {
             "WAITS ON",
             "HOLDS",
             "BLOCKED IN",
-        ]);
-    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
-        table.set_width(w);
-    } else {
-        table.set_width(160);
-    }
+        ],
+        // Left out first at narrow widths: the state (every row is D), then how long, then
+        // the frame; what a task waits on and holds is the point of the table.
+        &[2, 3, 6, 5],
+    );
     for t in &blocked {
-        let waits = g
+        // A lock's name may wrap between words; its mode and evidence stay together:
+        // "(read, fact)".
+        let relation = |lock: u64, mode: &str, c: &Certainty| {
+            let mut line = words(&lock_name(report, lock));
+            line.push(format!("({mode}, {})", evidence_short(c)));
+            line
+        };
+        let waits: Vec<Line> = g
             .waits
             .iter()
             .filter(|w| w.task == t.id)
-            .map(|w| {
-                format!(
-                    "{} ({}, {})",
-                    lock_name(report, w.lock),
-                    w.mode,
-                    evidence_short(&w.certainty)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let holds = g
+            .map(|w| relation(w.lock, &w.mode, &w.certainty))
+            .collect();
+        let holds: Vec<Line> = g
             .holds
             .iter()
             .filter(|h| h.task == t.id && h.certainty.confidence() >= SHOWN_CONFIDENCE)
-            .map(|h| {
-                format!(
-                    "{} ({}, {})",
-                    lock_name(report, h.lock),
-                    h.mode,
-                    evidence_short(&h.certainty)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        table.add_row([
-            t.pid.to_string(),
-            t.comm.clone(),
-            t.state.clone(),
-            t.blocked_for_ns.map_or_else(|| "?".into(), seconds),
-            if waits.is_empty() { "-".into() } else { waits },
-            if holds.is_empty() { "-".into() } else { holds },
-            t.blocked_in.clone().unwrap_or_else(|| "?".into()),
+            .map(|h| relation(h.lock, &h.mode, &h.certainty))
+            .collect();
+        let or_dash = |v: Vec<Line>| {
+            if v.is_empty() {
+                vec![vec!["-".into()]]
+            } else {
+                v
+            }
+        };
+        table.add_row(vec![
+            vec![vec![t.pid.to_string()]],
+            vec![words(&t.comm)],
+            vec![vec![t.state.clone()]],
+            vec![vec![t.blocked_for_ns.map_or_else(|| "?".into(), seconds)]],
+            or_dash(waits),
+            or_dash(holds),
+            vec![words(t.blocked_in.as_deref().unwrap_or("?"))],
         ]);
     }
-    let _ = writeln!(s, "{table}");
+    s.push_str(&table.render(opts.width.unwrap_or(UNKNOWN_WIDTH)));
     let _ = writeln!(
         s,
         "fact = read from memory (the kernel records it); guess N% = inferred, with the evidence shown above or in --json."
@@ -593,4 +612,387 @@ pub fn render_dot(report: &Report) -> String {
     }
     s.push_str("}\n");
     s
+}
+
+/// A line of a table cell: pieces that are never broken, joined by one space where the line
+/// may wrap.
+type Line = Vec<String>;
+/// A table cell: its lines (one per lock, say), each wrapped on its own.
+type Cell = Vec<Line>;
+
+/// The pieces of `s` between its spaces: the places where a line may wrap (not after
+/// [`keeps_next`] pieces). Runs of spaces are kept (as empty pieces), so that a string from
+/// the dump reads as it is.
+fn words(s: &str) -> Line {
+    let mut pieces: Line = Vec::new();
+    for p in s.split(' ') {
+        match pieces.last_mut() {
+            Some(last) if keeps_next(last) && !p.is_empty() => {
+                last.push(' ');
+                last.push_str(p);
+            }
+            _ => pieces.push(p.to_string()),
+        }
+    }
+    pieces
+}
+
+/// How many terminal columns `s` takes: one per character (strings from the dump are
+/// escaped to printable characters first).
+fn text_width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn line_width(line: &Line) -> usize {
+    line.iter().map(|p| text_width(p)).sum::<usize>() + line.len().saturating_sub(1)
+}
+
+/// `pieces` filled into lines of at most `width` columns, broken only between pieces; a
+/// piece wider than `width` gets a line of its own.
+fn fill(pieces: &[String], width: usize) -> Vec<String> {
+    fill_with(pieces, width, width)
+}
+
+/// [`fill`] with a first line of `first_width` columns and the others of `rest_width`.
+fn fill_with(pieces: &[String], first_width: usize, rest_width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_width = 0;
+    let mut width = first_width;
+    for p in pieces {
+        let w = text_width(p);
+        if cur.is_empty() {
+            // A run of spaces at a break does not start the next line.
+            if !p.is_empty() {
+                cur.push_str(p);
+                cur_width = w;
+            }
+        } else if cur_width + 1 + w <= width {
+            cur.push(' ');
+            cur.push_str(p);
+            cur_width += 1 + w;
+        } else {
+            out.push(std::mem::take(&mut cur).trim_end_matches(' ').to_string());
+            width = rest_width;
+            cur_width = 0;
+            if !p.is_empty() {
+                cur.push_str(p);
+                cur_width = w;
+            }
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur.trim_end_matches(' ').to_string());
+    }
+    out
+}
+
+/// The frame's share of a table's width: "│ " before the first column, " │" after the last.
+const FRAME: usize = 4;
+/// Spaces between two columns.
+const GAP: usize = 2;
+
+/// A table drawn to fit a width: cells wrap between words, never inside one; when even
+/// that cannot fit, the least useful columns are left out, and said so.
+struct TextTable {
+    headings: Vec<&'static str>,
+    /// The columns left out, in this order, until the rest fits.
+    drop_order: Vec<usize>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl TextTable {
+    fn new(headings: &[&'static str], drop_order: &[usize]) -> Self {
+        TextTable {
+            headings: headings.to_vec(),
+            drop_order: drop_order.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn add_row(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+
+    /// Every line of column `c`, its heading's first.
+    fn column_lines(&self, c: usize) -> impl Iterator<Item = Line> + '_ {
+        std::iter::once(words(self.headings[c])).chain(
+            self.rows
+                .iter()
+                .filter_map(move |r| r.get(c))
+                .flat_map(|cell| cell.iter().cloned()),
+        )
+    }
+
+    /// The narrowest column `c` can be without breaking a piece.
+    fn min_width(&self, c: usize) -> usize {
+        self.column_lines(c)
+            .flat_map(|l| l.into_iter().map(|p| text_width(&p)))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How wide column `c` is when no line of it wraps.
+    fn natural_width(&self, c: usize) -> usize {
+        self.column_lines(c)
+            .map(|l| line_width(&l))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The table in at most `width` columns, followed by a line naming the columns left out
+    /// to fit; one record per row when no table fits.
+    fn render(&self, width: usize) -> String {
+        let n = self.headings.len();
+        let min: Vec<usize> = (0..n).map(|c| self.min_width(c)).collect();
+        let natural: Vec<usize> = (0..n).map(|c| self.natural_width(c)).collect();
+        let needed = |shown: &[usize], per: &[usize]| {
+            shown.iter().map(|&c| per[c]).sum::<usize>()
+                + GAP * shown.len().saturating_sub(1)
+                + FRAME
+        };
+        let mut shown: Vec<usize> = (0..n).collect();
+        let mut dropped = Vec::new();
+        for &d in &self.drop_order {
+            if needed(&shown, &min) <= width {
+                break;
+            }
+            shown.retain(|&c| c != d);
+            dropped.push(self.headings[d]);
+        }
+        if needed(&shown, &min) > width {
+            return self.render_records();
+        }
+        let widths = share_width(
+            width - GAP * shown.len().saturating_sub(1) - FRAME,
+            &shown.iter().map(|&c| min[c]).collect::<Vec<_>>(),
+            &shown.iter().map(|&c| natural[c]).collect::<Vec<_>>(),
+        );
+        let inner = widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1) + 2;
+        let mut out = String::new();
+        let _ = writeln!(out, "┌{}┐", "─".repeat(inner));
+        let heading_row: Vec<Cell> = self.headings.iter().map(|h| vec![words(h)]).collect();
+        self.render_row(&mut out, &heading_row, &shown, &widths);
+        let _ = writeln!(out, "╞{}╡", "═".repeat(inner));
+        for row in &self.rows {
+            self.render_row(&mut out, row, &shown, &widths);
+        }
+        let _ = writeln!(out, "└{}┘", "─".repeat(inner));
+        if !dropped.is_empty() {
+            let _ = writeln!(
+                out,
+                "({} left out to fit {width} columns; a wider terminal or --json shows them)",
+                and_list(&dropped)
+            );
+        }
+        out
+    }
+
+    fn render_row(&self, out: &mut String, row: &[Cell], shown: &[usize], widths: &[usize]) {
+        let columns: Vec<Vec<String>> = shown
+            .iter()
+            .zip(widths)
+            .map(|(&c, &w)| {
+                row.get(c)
+                    .map(|cell| cell.iter().flat_map(|l| fill(l, w)).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let height = columns.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        for k in 0..height {
+            let cells: Vec<String> = columns
+                .iter()
+                .zip(widths)
+                .map(|(lines, &w)| {
+                    let text = lines.get(k).map_or("", String::as_str);
+                    format!("{text}{}", " ".repeat(w.saturating_sub(text_width(text))))
+                })
+                .collect();
+            let _ = writeln!(out, "│ {} │", cells.join(&" ".repeat(GAP)));
+        }
+    }
+
+    /// Each row as a few lines of "HEADING: value", for widths too narrow for any table;
+    /// the lines are wrapped between words with the rest of the text.
+    fn render_records(&self) -> String {
+        let mut out = String::new();
+        for row in &self.rows {
+            for (c, cell) in row.iter().enumerate() {
+                let value: Vec<String> = cell.iter().map(|l| l.join(" ")).collect();
+                let indent = if c == 0 { "" } else { "  " };
+                let _ = writeln!(
+                    out,
+                    "{indent}{}: {}",
+                    self.headings.get(c).copied().unwrap_or("?"),
+                    value.join("; ")
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Column widths that add up to at most `room`, each between its `min` and its `natural`
+/// width (`min` adds up to at most `room`): the columns that fit in a fair share of the room
+/// get their natural width (a short column never wraps for a long one's sake), then the
+/// room left goes, a column at a time, to the column that most lacks it.
+fn share_width(room: usize, min: &[usize], natural: &[usize]) -> Vec<usize> {
+    let n = min.len();
+    let mut widths = min.to_vec();
+    let mut settled = vec![false; n];
+    let mut left = room;
+    loop {
+        let open: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+        if open.is_empty() {
+            return widths;
+        }
+        let fair = left / open.len();
+        let small: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|&i| natural[i] <= fair)
+            .collect();
+        let rest_min: usize = open
+            .iter()
+            .filter(|i| !small.contains(i))
+            .map(|&i| min[i])
+            .sum();
+        let small_natural: usize = small.iter().map(|&i| natural[i]).sum();
+        if small.is_empty() || small_natural + rest_min > left {
+            break;
+        }
+        for i in small {
+            widths[i] = natural[i];
+            settled[i] = true;
+            left -= natural[i];
+        }
+    }
+    let open: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+    let mut spare = left.saturating_sub(open.iter().map(|&i| min[i]).sum());
+    while spare > 0 {
+        let lack = |i: usize| natural[i].saturating_sub(widths[i]);
+        let Some(i) = open
+            .iter()
+            .copied()
+            .filter(|&i| lack(i) > 0)
+            .max_by_key(|&i| lack(i))
+        else {
+            break;
+        };
+        widths[i] += 1;
+        spare -= 1;
+    }
+    widths
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Whether a line must not break after `piece`: the number of "guess 65%", "(pid 99)" and
+/// "(pfn 13203)" belongs with its word.
+fn keeps_next(piece: &str) -> bool {
+    piece.ends_with("guess") || piece == "pid" || piece.ends_with("(pid") || piece.ends_with("(pfn")
+}
+
+/// Every line of `text` wider than `width` broken between words, its continuation lines
+/// indented two more than it; a word wider than the width stays whole on a line of its own.
+fn wrap_lines(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if text_width(body) <= width {
+            out.push_str(line);
+            continue;
+        }
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        // The continuation's indent leaves at least half the width for words.
+        let next_indent = (indent + 2).min(width / 2);
+        let pieces = words(&body[indent..]);
+        let lines = fill_with(
+            &pieces,
+            width.saturating_sub(indent).max(1),
+            width.saturating_sub(next_indent).max(1),
+        );
+        for (i, l) in lines.iter().enumerate() {
+            let pad = if i == 0 { indent } else { next_indent };
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = write!(out, "{}{l}", " ".repeat(pad));
+        }
+        out.push_str(nl);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(s: &str) -> Line {
+        words(s)
+    }
+
+    #[test]
+    fn lines_break_between_words_only() {
+        let lines = fill(
+            &pieces("mmap_lock of mm 0xffff8a0ddfee3180 (bench, pid 96)"),
+            20,
+        );
+        assert_eq!(
+            lines,
+            ["mmap_lock of mm", "0xffff8a0ddfee3180", "(bench, pid 96)"]
+        );
+        // A word wider than the line stays whole.
+        assert_eq!(fill(&pieces("a rwsem_down_read_slowpath b"), 5).len(), 3);
+        // "guess 65%" and "(pid 96)" are never split.
+        let wrapped = wrap_lines("  x [guess 65%: y] and bench (pid 96) z\n", 16);
+        for l in wrapped.lines() {
+            assert!(!l.ends_with("guess") && !l.ends_with("(pid"), "{wrapped:?}");
+        }
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 16),
+            "{wrapped:?}"
+        );
+    }
+
+    #[test]
+    fn a_table_fits_or_leaves_columns_out_and_says_which() {
+        let mut t = TextTable::new(&["PID", "COMM", "ST", "WAITS ON", "BLOCKED IN"], &[2, 4]);
+        t.add_row(vec![
+            vec![vec!["99".into()]],
+            vec![words("kscand")],
+            vec![vec!["UN".into()]],
+            vec![words("page 0xfffff90ac00ce4c0 (pfn 13203)")],
+            vec![words("folio_wait_bit_common")],
+        ]);
+        for width in [45, 60, 200] {
+            let out = t.render(width);
+            // The note under the table is wrapped with the rest of the text.
+            for l in out.lines().filter(|l| !l.starts_with('(')) {
+                assert!(l.chars().count() <= width, "{width}: {out}");
+            }
+            assert!(out.contains("0xfffff90ac00ce4c0"), "{out}");
+        }
+        let narrow = t.render(40);
+        assert!(narrow.contains("(ST and BLOCKED IN left out"), "{narrow}");
+        assert!(!t.render(200).contains("left out"));
+        // Too narrow for any table: one record per row, for `wrap_lines` to wrap.
+        assert!(t.render(30).contains("\n  WAITS ON: page 0x"));
+    }
+
+    #[test]
+    fn short_columns_get_their_width_first() {
+        assert_eq!(share_width(30, &[3, 4, 10], &[3, 11, 40]), vec![3, 11, 16]);
+        assert_eq!(share_width(100, &[3, 4, 10], &[3, 11, 40]), vec![3, 11, 40]);
+    }
 }

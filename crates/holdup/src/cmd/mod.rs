@@ -9,6 +9,7 @@ pub mod ps;
 pub mod report;
 pub mod shell;
 pub mod style;
+pub mod term;
 pub mod triage;
 
 use crate::{DumpArgs, exit};

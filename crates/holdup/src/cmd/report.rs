@@ -4,7 +4,7 @@ use super::{Failure, open, style};
 use crate::{DumpArgs, exit};
 use clap::Args;
 use holdup_analysis::hang::HangOptions;
-use holdup_report::{Outcome, build_report, render_dot, render_text, to_json};
+use holdup_report::{Outcome, TextOptions, build_report, render_dot, render_text_with, to_json};
 
 #[derive(Args, Clone)]
 pub struct ReportArgs {
@@ -45,10 +45,18 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         println!("{}", to_json(&report));
     } else if args.dot {
         print!("{}", render_dot(&report));
-    } else if style::color_on(style::Stream::Stdout) {
-        print!("{}", style::color_report(&render_text(&report)));
     } else {
-        print!("{}", render_text(&report));
+        let text = render_text_with(
+            &report,
+            TextOptions {
+                width: super::term::terminal().width,
+            },
+        );
+        if style::color_on(style::Stream::Stdout) {
+            print!("{}", style::color_report(&text));
+        } else {
+            print!("{text}");
+        }
     }
     match report.outcome() {
         Outcome::Hang => Ok(()),

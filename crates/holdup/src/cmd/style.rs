@@ -51,7 +51,8 @@ pub enum Stream {
 impl Stream {
     pub fn is_terminal(self) -> bool {
         match self {
-            Stream::Stdout => std::io::stdout().is_terminal(),
+            // As `term::init` found it when holdup started.
+            Stream::Stdout => super::term::terminal().stdout_is_terminal,
             Stream::Stderr => std::io::stderr().is_terminal(),
         }
     }
