@@ -449,21 +449,22 @@ pub fn dump_path(fx: &Fixture, f: &FixtureFile) -> PathBuf {
 /// stock ones, [`Fixture::hangs`], which have their own tests): (fixture, file, path ready to
 /// open).
 ///
-/// For now it also leaves out the PREEMPT_RT fixtures ([`Fixture::preempt_rt`], see
-/// [`rt_dumps`]): holdup does not yet read locks built on `rwbase_rt`/`rt_mutex_base`, and
-/// issue 14 will bring them in; and the fixtures holdup cannot open without a vmlinux yet
-/// ([`Fixture::needs`], see [`dumps_needing`]: 5.10 has no kallsyms in VMCOREINFO).
+/// It also leaves out the PREEMPT_RT fixtures ([`Fixture::preempt_rt`], see [`rt_dumps`]),
+/// whose locks are built on `rt_mutex_base` (the truth tests take them through
+/// [`truth_dumps`]; the tests of 6.x mechanics need not), and the fixtures that need more
+/// than the dump's VMCOREINFO gives ([`Fixture::needs`], see [`dumps_needing`]).
 pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     hangmod_dumps(m, |fx| !fx.preempt_rt && fx.needs.is_none())
 }
 
 /// The dumps whose truth the hang report and the lock analysis are checked against: those of
-/// [`all_dumps`], and the fixtures that needed a kallsyms scan (5.10), which holdup now does
-/// (`m` from [`manifest_all`]). The tests of 6.x mechanics (kallsyms searched in place, module
+/// [`all_dumps`], the fixtures that needed a kallsyms scan (5.10), which holdup now does
+/// (`m` from [`manifest_all`]), and the PREEMPT_RT ones ([`rt_dumps`]). The tests of 6.x mechanics (kallsyms searched in place, module
 /// BTF, the ORC layouts) keep to [`all_dumps`].
 pub fn truth_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     let mut v = all_dumps(m);
     v.extend(dumps_needing(m, "kallsyms-scan"));
+    v.extend(rt_dumps(m));
     v
 }
 
@@ -482,8 +483,7 @@ pub fn newest_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     hangmod_dumps(m, |fx| fx.kernel.starts_with("7."))
 }
 
-/// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`), which [`all_dumps`]
-/// leaves out until holdup reads rt_mutex-based locks (issue 14).
+/// Every dump of the PREEMPT_RT fixtures of hangmod's hangs (`6.12-rt`).
 pub fn rt_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     hangmod_dumps(m, |fx| fx.preempt_rt)
 }

@@ -72,7 +72,8 @@ fn main() {
                 p.flags.value.raw,
                 p.folio_flags.value.names.join(",")
             ),
-            LockObject::RtMutex { owner } => format!("owner {owner:?}"),
+            LockObject::RtMutex(r) => format!("owner {:#x}", r.owner_raw),
+            LockObject::RwbaseRt(r) => format!("readers {:#x}", r.readers_raw),
             LockObject::WaitQueue => "wait queue".to_string(),
             LockObject::Unreadable { error } => format!("unreadable: {error}"),
         };

@@ -20,6 +20,7 @@ pub mod mm;
 pub mod open;
 pub mod percpu;
 pub mod printk;
+pub mod rbtree;
 pub mod sched;
 pub mod stack;
 pub mod sysinfo;

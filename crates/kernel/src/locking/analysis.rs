@@ -1,13 +1,11 @@
 //! Everything at once: what each task waits on, and every lock with waiters or a locked page,
 //! with its holders (facts, or ranked inferences) and its ordered waiters.
 
-use super::holders::{self, HolderCx};
-use super::name::{MmUsers, lock_name, mmap_lock_owner};
+use super::holders::HolderCx;
+use super::name::{MmUsers, lock_name};
+use super::state::{KindState, StateCx, read_state};
 use super::waits::{Layouts, Stacks, WaitCx, find_waits};
-use super::{
-    Evidence, Holder, HolderId, Known, LockId, LockKind, LockObject, LockState, Mode, Wait,
-    completion, mutex, rank_holders, rwsem, semaphore,
-};
+use super::{Holder, Known, LockId, LockKind, LockObject, LockState, Wait, rank_holders};
 use crate::Kernel;
 use crate::mm::{PageScan, PageWaiter};
 use holdup_kmem::ReadError;
@@ -148,14 +146,33 @@ pub fn analyze_with(
     let hcx = HolderCx::new(mem, &k.symbols, &stacks, &waits, record_size);
     let kinds = super::kinds::KindCx::new(k, &stacks);
     let mut locks = Vec::with_capacity(by_lock.len());
+    let scx = StateCx {
+        k,
+        layouts: &layouts,
+        hcx: &hcx,
+        users: &users,
+    };
     for (id, task_side) in by_lock {
-        let mut st = lock_state(k, &layouts, &hcx, &users, id, task_side, &mut problems);
+        let mut st = lock_state(&scx, id, task_side);
+        if let LockObject::Unreadable { error } = &st.object {
+            problems.push(format!("{id}: {error}"));
+        }
         super::kinds::explain(&kinds, &mut st);
         rank_holders(&mut st.holders);
         locks.push(st);
     }
 
     // Waits learned from the locks' own lists (tasks not in `tasks`, or unreadable stacks).
+    // The lock's order is the queue's: a wait found from a task (an rt_mutex waiter from
+    // `pi_blocked_on`) learns its place from the lock's side.
+    let placed: HashMap<(u64, u64), usize> = locks
+        .iter()
+        .flat_map(|l| &l.waiters)
+        .filter_map(|w| Some(((w.task, w.record), w.position?)))
+        .collect();
+    for w in waits.iter_mut().filter(|w| w.position.is_none()) {
+        w.position = placed.get(&(w.task, w.record)).copied();
+    }
     let known: HashSet<(u64, u64)> = waits.iter().map(|w| (w.task, w.record)).collect();
     for l in &locks {
         for w in &l.waiters {
@@ -175,314 +192,21 @@ pub fn analyze_with(
     })
 }
 
-/// A waiter as the lock's own list has it: task, record, mode, evidence, details.
-type LockSideWaiter = (u64, u64, Mode, Evidence, Vec<(String, String)>);
-
-/// Merges the waits found from the tasks' side with the lock's own list: the lock's order
-/// wins; a waiter only on one side is kept and flagged.
-fn merge_waiters(
-    id: LockId,
-    lock_side: Vec<LockSideWaiter>,
-    mut task_side: Vec<Wait>,
-    notes: &mut Vec<String>,
-) -> Vec<Wait> {
-    let mut out = Vec::new();
-    for (i, (task, record, mode, evidence, detail)) in lock_side.into_iter().enumerate() {
-        match task_side.iter().position(|w| w.record == record) {
-            Some(j) => {
-                let mut w = task_side.remove(j);
-                w.position = Some(i);
-                if w.task != task {
-                    notes.push(format!(
-                        "waiter record {record:#x}: the list names task {task:#x}, the stack scan {:#x}",
-                        w.task
-                    ));
-                }
-                out.push(w);
-            }
-            None => out.push(Wait {
-                task,
-                lock: id,
-                mode,
-                record,
-                position: Some(i),
-                detail,
-                evidence,
-            }),
-        }
-    }
-    for w in task_side {
-        notes.push(format!(
-            "task {:#x}: its waiter record {:#x} was not found walking the lock's list",
-            w.task, w.record
-        ));
-        out.push(w);
-    }
-    out
-}
-
-fn lock_state(
-    k: &Kernel,
-    l: &Layouts,
-    hcx: &HolderCx<'_>,
-    users: &MmUsers,
-    id: LockId,
-    task_side: Vec<Wait>,
-    problems: &mut Vec<String>,
-) -> LockState {
-    let mem = k.mem();
-    let mut notes = Vec::new();
-    let mut holders = Vec::new();
-    let unreadable = |e: ReadError| LockObject::Unreadable {
-        error: e.to_string(),
-    };
-    let (object, waiters) = match id.kind {
-        LockKind::Rwsem => match l
-            .rwsem
-            .as_ref()
-            .map(|lay| (lay, rwsem::read(mem, lay, id.addr)))
-        {
-            Some((lay, Ok(s))) => {
-                if let Some(w) = &s.writer {
-                    holders.push(Holder {
-                        who: HolderId::Task { task: w.value },
-                        mode: Mode::Write,
-                        evidence: w.evidence.clone(),
-                    });
-                }
-                let lock_side: Vec<_> = s
-                    .waiters
-                    .iter()
-                    .map(|w| {
-                        let v = &w.value;
-                        (
-                            v.task,
-                            v.record,
-                            v.mode,
-                            w.evidence.clone(),
-                            vec![("timeout".to_string(), v.timeout.to_string())],
-                        )
-                    })
-                    .collect();
-                let waiting: Vec<u64> = lock_side.iter().map(|w| w.0).collect();
-                if !s.count.value.writer_locked && s.count.value.readers > 0 {
-                    let mm = mmap_lock_owner(k, l, users, id.addr).map(|(mm, _, _)| {
-                        let size = k.types.sizeof("struct mm_struct").unwrap_or(0x400);
-                        (mm, mm.saturating_add(size))
-                    });
-                    holders.extend(holders::rwsem_readers(hcx, &s, lay.size, &waiting, mm));
-                    notes.push(format!(
-                        "{} reader(s) hold it; the kernel does not record which tasks (only the last reader, as a hint)",
-                        s.count.value.readers
-                    ));
-                }
-                if let Some(p) = &s.wait_list_problem {
-                    notes.push(format!("wait_list: {p}"));
-                }
-                let w = merge_waiters(id, lock_side, task_side, &mut notes);
-                (LockObject::Rwsem(s), w)
-            }
-            Some((_, Err(e))) => (unreadable(e), task_side),
-            None => (
-                LockObject::Unreadable {
-                    error: "no rw_semaphore type".into(),
-                },
-                task_side,
-            ),
+fn lock_state(cx: &StateCx<'_>, id: LockId, task_side: Vec<Wait>) -> LockState {
+    let st = read_state(cx, id, &task_side).unwrap_or_else(|e| KindState {
+        object: LockObject::Unreadable {
+            error: e.to_string(),
         },
-        LockKind::Mutex => match l.mutex.as_ref().map(|lay| mutex::read(mem, lay, id.addr)) {
-            Some(Ok(m)) => {
-                if let Some(h) = &m.holder {
-                    holders.push(Holder {
-                        who: HolderId::Task { task: h.value },
-                        mode: Mode::Exclusive,
-                        evidence: h.evidence.clone(),
-                    });
-                }
-                let lock_side: Vec<_> = m
-                    .waiters
-                    .iter()
-                    .map(|w| {
-                        (
-                            w.value.task,
-                            w.value.record,
-                            Mode::Exclusive,
-                            w.evidence.clone(),
-                            vec![],
-                        )
-                    })
-                    .collect();
-                if let Some(p) = &m.wait_list_problem {
-                    notes.push(format!("wait_list: {p}"));
-                }
-                let w = merge_waiters(id, lock_side, task_side, &mut notes);
-                (LockObject::Mutex(m), w)
-            }
-            Some(Err(e)) => (unreadable(e), task_side),
-            None => (
-                LockObject::Unreadable {
-                    error: "no mutex type".into(),
-                },
-                task_side,
-            ),
-        },
-        LockKind::Semaphore => match l
-            .semaphore
-            .as_ref()
-            .map(|lay| (lay, semaphore::read(mem, lay, id.addr)))
-        {
-            Some((lay, Ok(s))) => {
-                let lock_side: Vec<_> = s
-                    .waiters
-                    .iter()
-                    .map(|w| {
-                        (
-                            w.value.task,
-                            w.value.record,
-                            Mode::Count,
-                            w.evidence.clone(),
-                            vec![],
-                        )
-                    })
-                    .collect();
-                let waiting: Vec<u64> = lock_side.iter().map(|w| w.0).collect();
-                holders.extend(holders::semaphore_holders(hcx, &s, lay.size, &waiting));
-                notes.push(semaphore::NO_HOLDER_RECORD.into());
-                if let Some(p) = &s.wait_list_problem {
-                    notes.push(format!("wait_list: {p}"));
-                }
-                let w = merge_waiters(id, lock_side, task_side, &mut notes);
-                (LockObject::Semaphore(s), w)
-            }
-            Some((_, Err(e))) => (unreadable(e), task_side),
-            None => (
-                LockObject::Unreadable {
-                    error: "no semaphore type".into(),
-                },
-                task_side,
-            ),
-        },
-        LockKind::Completion => match l
-            .completion
-            .as_ref()
-            .map(|lay| completion::read(mem, lay, id.addr))
-        {
-            Some(Ok(c)) => {
-                notes.push(completion::NO_OWNER.into());
-                let lock_side: Vec<_> = c
-                    .waiters
-                    .iter()
-                    .map(|w| {
-                        (
-                            w.value.task,
-                            w.value.record,
-                            Mode::None,
-                            w.evidence.clone(),
-                            vec![],
-                        )
-                    })
-                    .collect();
-                if let Some(p) = &c.wait_list_problem {
-                    notes.push(format!("wait list: {p}"));
-                }
-                let w = merge_waiters(id, lock_side, task_side, &mut notes);
-                (LockObject::Completion(c), w)
-            }
-            Some(Err(e)) => (unreadable(e), task_side),
-            None => (
-                LockObject::Unreadable {
-                    error: "no completion type".into(),
-                },
-                task_side,
-            ),
-        },
-        LockKind::PageLock | LockKind::PageWriteback | LockKind::PageBit => {
-            match l.memmap.as_ref().map(|m| (m, m.read_page(mem, id.addr))) {
-                Some((m, Ok(info))) => {
-                    let mut w = task_side;
-                    w.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
-                    let f = &info.folio_flags.value;
-                    if id.kind == LockKind::PageLock {
-                        if f.locked {
-                            holders.extend(holders::page_lock_holders(hcx, m, &info, &w));
-                        } else {
-                            notes.push("PG_locked is clear: the lock was released and the waiters are being woken".into());
-                        }
-                    }
-                    if id.kind == LockKind::PageWriteback && f.writeback {
-                        holders.push(Holder {
-                            who: HolderId::Io {
-                                what: "writeback in flight (PG_writeback)".into(),
-                            },
-                            mode: Mode::None,
-                            evidence: Evidence::fact("folio.flags has PG_writeback", id.addr),
-                        });
-                    }
-                    if info.folio.value != id.addr {
-                        notes.push(format!(
-                            "{:#x} is a tail page of folio {:#x}",
-                            id.addr, info.folio.value
-                        ));
-                    }
-                    notes.push(
-                        "the kernel does not record who holds a page lock: holders are inferred"
-                            .into(),
-                    );
-                    (LockObject::Folio(info), w)
-                }
-                Some((_, Err(e))) => (unreadable(e), task_side),
-                None => (
-                    LockObject::Unreadable {
-                        error: "no page layout".into(),
-                    },
-                    task_side,
-                ),
-            }
-        }
-        LockKind::WaitQueue | LockKind::SwaitQueue => {
-            notes.push("a wait queue has no owner: nothing records who is to wake it".into());
-            let mut w = task_side;
-            w.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
-            (LockObject::WaitQueue, w)
-        }
-        LockKind::RtMutex => match l.rt_owner.map(|o| mem.read_u64(id.addr.wrapping_add(o))) {
-            Some(Ok(raw)) => {
-                let owner = raw & !1;
-                let known = (owner != 0).then(|| {
-                    Known::fact(
-                        owner,
-                        "rt_mutex_base.owner",
-                        id.addr + l.rt_owner.unwrap_or(0),
-                    )
-                });
-                if let Some(o) = &known {
-                    holders.push(Holder {
-                        who: HolderId::Task { task: o.value },
-                        mode: Mode::Exclusive,
-                        evidence: o.evidence.clone(),
-                    });
-                }
-                notes.push("rt_mutex waiters are in an rbtree by priority; only those found from tasks are listed".into());
-                (LockObject::RtMutex { owner: known }, task_side)
-            }
-            Some(Err(e)) => (unreadable(e), task_side),
-            None => (
-                LockObject::Unreadable {
-                    error: "no rt_mutex_base type".into(),
-                },
-                task_side,
-            ),
-        },
-    };
-    if let LockObject::Unreadable { error } = &object {
-        problems.push(format!("{id}: {error}"));
-    }
+        holders: vec![],
+        waiters: task_side,
+        notes: vec![],
+    });
     LockState {
         id,
-        name: lock_name(k, l, users, id),
-        object,
-        holders,
-        waiters,
-        notes,
+        name: lock_name(cx.k, cx.layouts, cx.users, id),
+        object: st.object,
+        holders: st.holders,
+        waiters: st.waiters,
+        notes: st.notes,
     }
 }

@@ -5,7 +5,9 @@
 //! the waiters are `struct swait_queue` entries on their stacks, linked into
 //! `wait.task_list`.
 
+use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
 use super::{Known, missing, wait_list};
+use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
@@ -106,6 +108,39 @@ pub fn read(
         wait_list_problem,
         owner_note: NO_OWNER,
     })
+}
+
+/// The state of a completion: `done` and the waiters; nobody holds a completion.
+pub(crate) fn lock_state(
+    cx: &StateCx<'_>,
+    id: LockId,
+    task_side: &[Wait],
+) -> Option<Result<KindState, ReadError>> {
+    let lay = cx.layouts.completion.as_ref()?;
+    Some(read(cx.k.mem(), lay, id.addr).map(|c| {
+        let mut notes = vec![NO_OWNER.to_string()];
+        let lock_side = c
+            .waiters
+            .iter()
+            .map(|w| LockSideWaiter {
+                task: w.value.task,
+                record: w.value.record,
+                mode: Mode::None,
+                evidence: w.evidence.clone(),
+                detail: vec![],
+            })
+            .collect();
+        if let Some(p) = &c.wait_list_problem {
+            notes.push(format!("wait list: {p}"));
+        }
+        let waiters = merge_waiters(id, lock_side, task_side, &mut notes);
+        KindState {
+            object: LockObject::Completion(c),
+            holders: vec![],
+            waiters,
+            notes,
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 use super::rwsem::RwSemaphore;
 use super::semaphore::Semaphore;
 use super::waits::{Stacks, TaskStack};
-use super::{Confidence, Evidence, Holder, HolderId, LockKind, Mode, Wait, rank_holders};
+use super::{Confidence, Evidence, Holder, HolderId, Known, LockKind, Mode, Wait, rank_holders};
 use crate::mm::{MemMap, PageInfo};
 use holdup_kmem::KernelMemory;
 use holdup_kmem::START_KERNEL_MAP;
@@ -405,22 +405,40 @@ fn finish(mut v: Vec<Holder>) -> Vec<Holder> {
     v
 }
 
+/// What the kernel records about the readers of an rw_semaphore that readers hold.
+pub(crate) struct ReadHeld<'s> {
+    pub addr: u64,
+    pub size: u64,
+    /// How many readers hold it.
+    pub readers: u64,
+    /// The last reader to take it (non-RT `owner` with `RWSEM_READER_OWNED`): a hint.
+    pub last_reader: Option<&'s Known<u64>>,
+}
+
+impl<'s> ReadHeld<'s> {
+    pub fn of(sem: &'s RwSemaphore, size: u64) -> ReadHeld<'s> {
+        let c = sem.count.value;
+        ReadHeld {
+            addr: sem.addr,
+            size,
+            readers: if c.writer_locked { 0 } else { c.readers },
+            last_reader: sem.last_reader.as_ref(),
+        }
+    }
+}
+
 /// Readers of a reader-owned rwsem. `mm` is the mm_struct when the rwsem is its mmap_lock.
 pub(crate) fn rwsem_readers(
     cx: &HolderCx<'_>,
-    sem: &RwSemaphore,
-    size: u64,
+    sem: &ReadHeld<'_>,
     waiters: &[u64],
     mm: Option<(u64, u64)>,
 ) -> Vec<Holder> {
-    let count = sem.count.value;
-    if count.writer_locked || count.readers == 0 {
+    if sem.readers == 0 {
         return vec![];
     }
-    let hint = sem
-        .last_reader
-        .as_ref()
-        .map(|r| (r.value, r.evidence.clone()));
+    let size = sem.size;
+    let hint = sem.last_reader.map(|r| (r.value, r.evidence.clone()));
     let lock_refs = cx.refs_all(sem.addr, sem.addr.saturating_add(size));
     let mm_refs = mm.map(|(lo, hi)| cx.refs_all(lo, hi)).unwrap_or_default();
     let mut out = Vec::new();
@@ -480,8 +498,8 @@ pub(crate) fn rwsem_readers(
             reasons.push("it also waits for this rw_semaphore (recursive read?)".into());
         }
         reasons.push(format!(
-            "count shows {} reader(s); the kernel does not record which tasks they are",
-            count.readers
+            "the lock's count shows {} reader(s); the kernel does not record which tasks they are",
+            sem.readers
         ));
         out.push(task_holder(st.task, Mode::Read, c, reasons));
     }

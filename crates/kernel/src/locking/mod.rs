@@ -23,8 +23,12 @@
 
 pub mod completion;
 pub mod mutex;
+mod page_lock;
+pub mod rt_mutex;
+pub mod rwbase_rt;
 pub mod rwsem;
 pub mod semaphore;
+mod state;
 pub mod waits;
 
 mod analysis;
@@ -117,6 +121,14 @@ impl Evidence {
 
     pub fn is_fact(&self) -> bool {
         matches!(self, Evidence::Fact { .. })
+    }
+
+    /// Where a fact was read; `None` for an inference or a fact with no one address.
+    pub fn at(&self) -> Option<u64> {
+        match self {
+            Evidence::Fact { at, .. } => *at,
+            Evidence::Inference { .. } => None,
+        }
     }
 
     /// The confidence of an inference; `None` for a fact.
@@ -380,9 +392,10 @@ pub enum LockObject {
     Semaphore(semaphore::Semaphore),
     Completion(completion::Completion),
     Folio(crate::mm::page::PageInfo),
-    RtMutex {
-        owner: Option<Known<u64>>,
-    },
+    /// An rt_mutex, or the PREEMPT_RT mutex built on one.
+    RtMutex(rt_mutex::RtMutex),
+    /// A PREEMPT_RT rw_semaphore.
+    RwbaseRt(rwbase_rt::RwbaseRt),
     /// A wait queue: no owner, nothing more to decode.
     WaitQueue,
     /// The object could not be read.

@@ -4,6 +4,8 @@
 //! `owner` is the holding task with three flag bits; waiters are `struct mutex_waiter`s on
 //! their stacks, linked into `wait_list` in queue order (FIFO, handoff aside).
 
+use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
+use super::{Holder, HolderId, LockId, LockObject, Wait};
 use super::{Known, Mode, missing, wait_list};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -158,6 +160,48 @@ pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64
 
 /// The mode a mutex is held or waited for in.
 pub const MODE: Mode = Mode::Exclusive;
+
+/// The state of a (non-RT) mutex: its owner (a fact) and wait list.
+pub(crate) fn lock_state(
+    cx: &StateCx<'_>,
+    id: LockId,
+    task_side: &[Wait],
+) -> Option<Result<KindState, ReadError>> {
+    let lay = cx.layouts.mutex.as_ref()?;
+    Some(read(cx.k.mem(), lay, id.addr).map(|m| {
+        let mut notes = Vec::new();
+        let holders = m
+            .holder
+            .iter()
+            .map(|h| Holder {
+                who: HolderId::Task { task: h.value },
+                mode: Mode::Exclusive,
+                evidence: h.evidence.clone(),
+            })
+            .collect();
+        let lock_side = m
+            .waiters
+            .iter()
+            .map(|w| LockSideWaiter {
+                task: w.value.task,
+                record: w.value.record,
+                mode: Mode::Exclusive,
+                evidence: w.evidence.clone(),
+                detail: vec![],
+            })
+            .collect();
+        if let Some(p) = &m.wait_list_problem {
+            notes.push(format!("wait_list: {p}"));
+        }
+        let waiters = merge_waiters(id, lock_side, task_side, &mut notes);
+        KindState {
+            object: LockObject::Mutex(m),
+            holders,
+            waiters,
+            notes,
+        }
+    }))
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,11 @@
 //! hint, never a record. Waiters are `struct rwsem_waiter`s on their own stacks, linked into
 //! `wait_list` in queue order.
 
+use super::holders::{ReadHeld, rwsem_readers};
+use super::name::mmap_lock_owner;
+use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
 use super::{Confidence, Known, Mode, missing, wait_list};
+use super::{Holder, HolderId, LockId, LockObject, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
@@ -287,6 +291,66 @@ pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64
         t == 0 || mem.is_kernel_pointer(t, 1)
     });
     count_ok && owner_ok
+}
+
+/// The state of a (non-RT) rw_semaphore: the writer from `owner` (a fact), readers inferred
+/// when the count says readers hold it, the wait list merged with the tasks' side.
+pub(crate) fn lock_state(
+    cx: &StateCx<'_>,
+    id: LockId,
+    task_side: &[Wait],
+) -> Option<Result<KindState, ReadError>> {
+    let lay = cx.layouts.rwsem.as_ref()?;
+    Some(read(cx.k.mem(), lay, id.addr).map(|s| {
+        let mut holders = Vec::new();
+        let mut notes = Vec::new();
+        if let Some(w) = &s.writer {
+            holders.push(Holder {
+                who: HolderId::Task { task: w.value },
+                mode: Mode::Write,
+                evidence: w.evidence.clone(),
+            });
+        }
+        let lock_side: Vec<LockSideWaiter> = s
+            .waiters
+            .iter()
+            .map(|w| LockSideWaiter {
+                task: w.value.task,
+                record: w.value.record,
+                mode: w.value.mode,
+                evidence: w.evidence.clone(),
+                detail: vec![("timeout".to_string(), w.value.timeout.to_string())],
+            })
+            .collect();
+        let waiting: Vec<u64> = lock_side.iter().map(|w| w.task).collect();
+        let held = ReadHeld::of(&s, lay.size);
+        if held.readers > 0 {
+            let mm = mm_range(cx, id.addr);
+            holders.extend(rwsem_readers(cx.hcx, &held, &waiting, mm));
+            notes.push(format!(
+                "{} reader(s) hold it; the kernel does not record which tasks (only the last reader, as a hint)",
+                held.readers
+            ));
+        }
+        if let Some(p) = &s.wait_list_problem {
+            notes.push(format!("wait_list: {p}"));
+        }
+        let waiters = merge_waiters(id, lock_side, task_side, &mut notes);
+        KindState {
+            object: LockObject::Rwsem(s),
+            holders,
+            waiters,
+            notes,
+        }
+    }))
+}
+
+/// `[mm, mm + sizeof(mm_struct))` when the rw_semaphore at `addr` is an mm's `mmap_lock`.
+pub(crate) fn mm_range(cx: &StateCx<'_>, addr: u64) -> Option<(u64, u64)> {
+    mmap_lock_owner(cx.k, cx.layouts, cx.users, addr).map(|(mm, _, _)| {
+        let size = cx.k.types.sizeof("struct mm_struct").unwrap_or(0x400);
+        (mm, mm.saturating_add(size))
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 //! on their stacks, linked into `wait_list`), but never who holds a unit: holders can only be
 //! inferred (see [`crate::locking::analyze`]).
 
+use super::holders::semaphore_holders;
+use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
 use super::{Known, missing, wait_list};
+use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
@@ -125,6 +128,42 @@ pub fn plausible_with_waiters(mem: &dyn KernelMemory, l: &SemaphoreLayout, addr:
         (mem.read_u32(addr.wrapping_add(l.count)), mem.read_u32(addr.wrapping_add(l.lock))),
         (Ok(0), Ok(lock)) if lock <= 0xffff
     )
+}
+
+/// The state of a semaphore: its count and wait list; holders inferred (the kernel records
+/// none).
+pub(crate) fn lock_state(
+    cx: &StateCx<'_>,
+    id: LockId,
+    task_side: &[Wait],
+) -> Option<Result<KindState, ReadError>> {
+    let lay = cx.layouts.semaphore.as_ref()?;
+    Some(read(cx.k.mem(), lay, id.addr).map(|s| {
+        let lock_side: Vec<LockSideWaiter> = s
+            .waiters
+            .iter()
+            .map(|w| LockSideWaiter {
+                task: w.value.task,
+                record: w.value.record,
+                mode: Mode::Count,
+                evidence: w.evidence.clone(),
+                detail: vec![],
+            })
+            .collect();
+        let waiting: Vec<u64> = lock_side.iter().map(|w| w.task).collect();
+        let holders = semaphore_holders(cx.hcx, &s, lay.size, &waiting);
+        let mut notes = vec![NO_HOLDER_RECORD.to_string()];
+        if let Some(p) = &s.wait_list_problem {
+            notes.push(format!("wait_list: {p}"));
+        }
+        let waiters = merge_waiters(id, lock_side, task_side, &mut notes);
+        KindState {
+            object: LockObject::Semaphore(s),
+            holders,
+            waiters,
+            notes,
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 
 use super::completion::CompletionLayout;
 use super::mutex::{self, MutexLayout};
+use super::rt_mutex::{self, Guarded, RtMutexLayout};
+use super::rwbase_rt::{self, Readers, RwbaseLayout};
 use super::rwsem::{self, MAX_WAITERS, RwsemLayout};
 use super::semaphore::{self, SemaphoreLayout};
 use super::{Confidence, Evidence, LockId, LockKind, Mode, Wait};
@@ -58,6 +60,12 @@ pub struct Layouts {
     pub pi_blocked_on: Option<(u64, u64)>,
     /// `rt_mutex_base.owner`.
     pub rt_owner: Option<u64>,
+    /// `struct rt_mutex_base` and its waiters tree.
+    pub rt_mutex: Option<RtMutexLayout>,
+    /// PREEMPT_RT: the `rw_semaphore` built on `rwbase_rt`, and the offset of the
+    /// `rt_mutex_base` in a `mutex` (absent on other kernels).
+    pub rwbase: Option<RwbaseLayout>,
+    pub mutex_rtmutex: Option<u64>,
     /// `task_struct.blocker` (hung-task blocker tracking, 6.16+).
     pub blocker: Option<u64>,
     /// `wait_queue_entry` and `wait_queue_head` (for `wait_event*` sleepers).
@@ -96,9 +104,23 @@ impl Layouts {
             (Some(a), Some(b)) => Some((a, b)),
             _ => None,
         };
+        // On PREEMPT_RT an rw_semaphore is a rwbase_rt and a mutex an rt_mutex_base: the
+        // non-RT layouts are then not missing, only not this kernel's.
+        let rwbase = RwbaseLayout::from_types(t).ok();
+        let mutex_rtmutex = off("mutex.rtmutex");
+        let rwsem = match (RwsemLayout::from_types(t), rwbase) {
+            (Ok(l), _) => Some(l),
+            (Err(_), Some(_)) => None,
+            (Err(e), None) => keep("rw_semaphore", Err(e), &mut problems),
+        };
+        let mutex = match (MutexLayout::from_types(t), mutex_rtmutex) {
+            (Ok(l), _) => Some(l),
+            (Err(_), Some(_)) => None,
+            (Err(e), None) => keep("mutex", Err(e), &mut problems),
+        };
         Ok(Layouts {
-            rwsem: keep("rw_semaphore", RwsemLayout::from_types(t), &mut problems),
-            mutex: keep("mutex", MutexLayout::from_types(t), &mut problems),
+            rwsem,
+            mutex,
             semaphore: keep("semaphore", SemaphoreLayout::from_types(t), &mut problems),
             completion: keep("completion", CompletionLayout::from_types(t), &mut problems),
             memmap,
@@ -108,6 +130,9 @@ impl Layouts {
             task_mm: off("task_struct.mm"),
             pi_blocked_on: pi,
             rt_owner: off("rt_mutex_base.owner"),
+            rt_mutex: RtMutexLayout::from_types(t).ok(),
+            rwbase,
+            mutex_rtmutex,
             blocker: off("task_struct.blocker"),
             wait_queue: keep(
                 "wait_queue_entry",
@@ -442,6 +467,7 @@ pub fn slowpath_kind(function: &str) -> Option<LockKind> {
         | "wait_on_page_bit_common"
         | "folio_wait_writeback" => LockKind::PageLock,
         _ if f.starts_with("rwsem_down_")
+            || f.trim_start_matches('_').starts_with("rwbase_")
             || f.starts_with("down_read")
             || f.starts_with("down_write")
             || f.starts_with("__down_read")
@@ -454,8 +480,8 @@ pub fn slowpath_kind(function: &str) -> Option<LockKind> {
             LockKind::Completion
         }
         _ if f.starts_with("rt_mutex_slowlock")
-            || f.starts_with("rtlock_slowlock")
-            || f.starts_with("rwbase_") =>
+            || f.starts_with("__rt_mutex_slowlock")
+            || f.starts_with("rtlock_slowlock") =>
         {
             LockKind::RtMutex
         }
@@ -544,6 +570,18 @@ impl<'a> WaitCx<'a> {
 
     fn frames<'s>(&self, stack: &'s TaskStack) -> &'s [Frame] {
         stack.frames(self.mem, self.symbols)
+    }
+
+    /// The function a return address's call instruction called, when it is a direct
+    /// `call rel32` (how a module or a tail-calling function reaches a lock function).
+    fn call_target(&self, ret: u64) -> Option<&'a str> {
+        let mut b = [0u8; 5];
+        self.mem.read(ret.wrapping_sub(5), &mut b).ok()?;
+        if b[0] != 0xe8 {
+            return None;
+        }
+        let rel = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+        self.function_at(ret.wrapping_add(rel as i64 as u64))
     }
 
     /// The function starting exactly at `addr` (a function pointer's target).
@@ -649,6 +687,7 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
             Err(e) => log::debug!("pi_blocked_on of {task:#x}: {e}"),
         }
     }
+    rt_waits(cx, stack, &mut out);
     let blocker = cx
         .layouts
         .blocker
@@ -690,7 +729,10 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
             });
         }
     }
-    for w in &mut out {
+    for w in out
+        .iter_mut()
+        .filter(|w| !w.detail.iter().any(|d| d.0 == "blocked_in"))
+    {
         if let Some(f) = cx
             .frames(stack)
             .iter()
@@ -700,6 +742,111 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
         }
     }
     out
+}
+
+/// PREEMPT_RT: the lock behind an rt_mutex wait, and the writer of an `rw_semaphore` that
+/// waits for its readers without sleeping on any rt_mutex (see [`rwbase_rt`]).
+///
+/// A task blocked on an rt_mutex names it through `pi_blocked_on`; the lock function it
+/// called (on its stack, or the target of its caller's call instruction) says whether that
+/// rt_mutex is an RT `mutex` or the inner lock of an RT `rw_semaphore`, read or write side.
+fn rt_waits(cx: &WaitCx<'_>, stack: &TaskStack, out: &mut Vec<Wait>) {
+    let l = cx.layouts;
+    if l.rwbase.is_none() && l.mutex_rtmutex.is_none() {
+        return;
+    }
+    let frames = cx.frames(stack);
+    let names: Vec<&str> = frames
+        .iter()
+        .flat_map(|f| [Some(f.function.as_str()), cx.call_target(f.ret)])
+        .flatten()
+        .collect();
+    let guarded = rt_mutex::what_it_guards(names.iter().copied());
+    let rt_frame = frames
+        .iter()
+        .find(|f| slowpath_kind(&f.function).is_some())
+        .map(|f| f.function.clone());
+    for w in out.iter_mut().filter(|w| w.lock.kind == LockKind::RtMutex) {
+        let through = |what: &str| {
+            format!("task_struct.pi_blocked_on -> rt_mutex_waiter.lock: the rt_mutex of {what}")
+        };
+        match (guarded, l.rwbase, l.mutex_rtmutex) {
+            (Some((Guarded::RwSemaphore, mode)), Some(rl), _) => {
+                let sem = rl.sem_of(w.lock.addr);
+                let readers = cx
+                    .mem
+                    .read_u32(sem.wrapping_add(rl.rwbase).wrapping_add(rl.readers))
+                    .map(Readers::decode);
+                if matches!(readers, Ok(Readers::Odd { .. }) | Err(_)) {
+                    continue;
+                }
+                w.lock = LockId {
+                    kind: LockKind::Rwsem,
+                    addr: sem,
+                };
+                w.mode = mode;
+                w.evidence = Evidence::fact(
+                    through("an rw_semaphore (rwbase_rt), entered to take it for ") + mode.as_str(),
+                    w.evidence.at(),
+                );
+            }
+            (Some((Guarded::Mutex, _)), _, Some(off)) => {
+                w.lock = LockId {
+                    kind: LockKind::Mutex,
+                    addr: w.lock.addr.wrapping_sub(off),
+                };
+                w.evidence = Evidence::fact(
+                    through("a mutex (PREEMPT_RT), entered through mutex_lock"),
+                    w.evidence.at(),
+                );
+            }
+            _ => continue,
+        }
+        if let Some(f) = &rt_frame {
+            w.detail.push(("blocked_in".into(), f.clone()));
+        }
+    }
+    // The writer that took the rt_mutex and sleeps until the readers leave.
+    let (Some(rl), Some((Guarded::RwSemaphore, Mode::Write))) = (l.rwbase, guarded) else {
+        return;
+    };
+    if out.iter().any(|w| w.lock.kind == LockKind::Rwsem) {
+        return;
+    }
+    let Some((sem, s)) = rwbase_rt::waiting_writer_of(
+        cx.mem,
+        &rl,
+        stack.task,
+        stack.live_words().map(|(_, v)| v),
+        |a| cx.stacks.owner_of(a).is_some(),
+    ) else {
+        return;
+    };
+    let readers = s.readers.value.holding_readers();
+    let mut detail = vec![("readers".to_string(), readers.to_string())];
+    if let Some(f) = frames
+        .iter()
+        .find(|f| f.function.contains("rwbase_write_lock"))
+    {
+        detail.push(("blocked_in".into(), f.function.clone()));
+    }
+    out.push(Wait {
+        task: stack.task,
+        lock: LockId {
+            kind: LockKind::Rwsem,
+            addr: sem,
+        },
+        mode: Mode::Write,
+        record: rl.rtmutex_of(sem),
+        position: Some(0),
+        detail,
+        evidence: Evidence::fact(
+            format!(
+                "rwbase_rt.rtmutex.owner names it while rwbase_rt.readers = {readers} without READER_BIAS: a writer waiting in rwbase_write_lock for the readers to leave"
+            ),
+            rl.rtmutex_of(sem) + rl.rt.owner,
+        ),
+    });
 }
 
 impl LockKind {
@@ -1139,6 +1286,9 @@ mod tests {
             task_mm: None,
             pi_blocked_on: Some((3288, 88)),
             rt_owner: Some(24),
+            rt_mutex: None,
+            rwbase: None,
+            mutex_rtmutex: None,
             blocker: None,
             wait_queue: None,
             swait_head_list: Some(8),
