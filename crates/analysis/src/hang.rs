@@ -21,6 +21,7 @@ const SCHEDULER: &[&str] = &[
     "schedule_hrtimeout_range_clock",
     "__switch_to_asm",
     "__switch_to",
+    "rt_mutex_schedule",
 ];
 
 /// Where a blocked task sleeps: the first reliable frame past the scheduler, stripped of

@@ -277,7 +277,17 @@ impl<'a> Stacks<'a> {
                     .map(|name| FrameName::new(name, f.module.as_deref()))
             })
             .collect();
-        signature::stack_signature(&frames, blocked_in)
+        // Queued on a lock: signed by its kind (the wait the analysis follows, as for the
+        // tasks behind), not by the slow path the kernel build takes to it.
+        let on_lock = best_wait(self.graph, task)
+            .and_then(|w| self.graph.locks.get(&w.lock))
+            .map(|l| l.kind.as_str())
+            .filter(|k| signature::LOCK_KINDS.contains(k));
+        let sleep = match on_lock {
+            Some(kind) => signature::Sleep::OnLock(kind),
+            None => signature::Sleep::In(blocked_in),
+        };
+        signature::stack_signature(&frames, sleep)
     }
 }
 
@@ -293,6 +303,17 @@ fn root_locks(a: &Analysis, r: &RootCause) -> Vec<u64> {
         }),
         k => k.lock().into_iter().collect(),
     }
+}
+
+/// The wait of `task` the analysis follows: the most certain, the first of equals.
+fn best_wait(g: &WaitGraph, task: u64) -> Option<&holdup_analysis::Wait> {
+    g.waits
+        .iter()
+        .filter(|w| w.task == task)
+        .fold(None, |best, w| match best {
+            Some(b) if b.certainty.confidence() >= w.certainty.confidence() => Some(b),
+            _ => Some(w),
+        })
 }
 
 fn lock_sig(g: &WaitGraph, lock: u64) -> Option<LockSig> {
@@ -335,14 +356,7 @@ fn root_input(
         .blocked_behind
         .iter()
         .map(|&t| {
-            // The wait the analysis follows: the most certain, the first of equals.
-            let wait = g.waits.iter().filter(|w| w.task == t).fold(
-                None::<&holdup_analysis::Wait>,
-                |best, w| match best {
-                    Some(b) if b.certainty.confidence() >= w.certainty.confidence() => Some(b),
-                    _ => Some(w),
-                },
-            );
+            let wait = best_wait(g, t);
             let lock = wait.and_then(|w| lock_sig(g, w.lock));
             if let Some(l) = &lock {
                 lock_kinds.insert(l.kind.clone());

@@ -62,6 +62,7 @@ const SCHEDULER: &[&str] = &[
     "schedule_hrtimeout_range_clock",
     "__switch_to_asm",
     "__switch_to",
+    "rt_mutex_schedule",
 ];
 
 /// The locking and sleeping API between a slow path and the code that called it: inlined or
@@ -192,25 +193,63 @@ fn frame_text(f: &FrameName) -> String {
     }
 }
 
-/// The part of a stack that names a hang: the function the task sleeps in (`blocked_in`,
-/// as the analysis reports it), then up to two module callers, or else the first kernel
-/// caller past the locking API and before the entry code. Innermost first.
-pub fn stack_signature(frames: &[FrameName], blocked_in: Option<&str>) -> Vec<String> {
+/// How a task sleeps, as a stack signature names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sleep<'a> {
+    /// Queued on a lock of this kind (`rwsem`, `mutex`, `page_lock`...): the kind names the
+    /// sleep, whatever slow path the kernel takes to it (PREEMPT_RT's rt_mutex or rwbase_rt
+    /// paths, or the non-RT ones), so the same bug signs the same on both.
+    OnLock(&'a str),
+    /// Anywhere else: in this function (`blocked_in`, as the analysis reports it), if known.
+    In(Option<&'a str>),
+}
+
+/// The kinds of wait whose slow path is the lock's own (and so says nothing the kind does
+/// not): their stacks are signed by the kind and the callers past the locking code.
+pub const LOCK_KINDS: &[&str] = &[
+    "rwsem",
+    "mutex",
+    "rt_mutex",
+    "semaphore",
+    "completion",
+    "page_lock",
+    "page_writeback",
+    "page_bit",
+];
+
+/// Whether a function is locking or scheduling code, between a sleep and who took the lock.
+fn locking_code(canonical: &str) -> bool {
+    SCHEDULER.contains(&canonical)
+        || PLUMBING.contains(&canonical)
+        || holdup_kernel::locking::waits::slowpath_kind(canonical).is_some()
+}
+
+/// The part of a stack that names a hang: how the task sleeps (the kind of lock it is queued
+/// on, or the function it sleeps in), then up to two module callers, or else the first
+/// kernel caller past the locking API and before the entry code. Innermost first.
+pub fn stack_signature(frames: &[FrameName], sleep: Sleep<'_>) -> Vec<String> {
     let canon: Vec<String> = frames
         .iter()
         .map(|f| canonical_function(&f.function))
         .collect();
     let mut out = Vec::new();
     // Where the task sleeps, and the callers above it.
-    let (sleep, callers): (Option<String>, &[FrameName]) = match blocked_in {
-        Some(b) => {
+    let (sleep, callers): (Option<String>, &[FrameName]) = match sleep {
+        Sleep::OnLock(kind) => {
+            let past = canon
+                .iter()
+                .position(|c| !locking_code(c))
+                .unwrap_or(frames.len());
+            (Some(kind.to_string()), &frames[past..])
+        }
+        Sleep::In(Some(b)) => {
             let b = canonical_function(b);
             match canon.iter().position(|c| *c == b) {
                 Some(i) => (Some(frame_text(&frames[i])), &frames[i + 1..]),
                 None => (Some(b), &[]),
             }
         }
-        None => {
+        Sleep::In(None) => {
             let i = canon
                 .iter()
                 .position(|c| !SCHEDULER.contains(&c.as_str()))
@@ -425,7 +464,7 @@ mod tests {
     }
 
     #[test]
-    fn stacks_keep_the_slow_path_and_who_called_it() {
+    fn stacks_keep_the_kind_of_sleep_and_who_called_it() {
         // 6.1: down_write inlined; 6.12: not. Same signature.
         let a = frames(&[
             ("__schedule", None),
@@ -446,12 +485,35 @@ mod tests {
             ("ret_from_fork", None),
             ("ret_from_fork_asm", None),
         ]);
-        let want = vec![
-            "rwsem_down_write_slowpath".to_string(),
-            "kcollapsed_fn [hangmod]".to_string(),
-        ];
-        assert_eq!(stack_signature(&a, Some("rwsem_down_write_slowpath")), want);
-        assert_eq!(stack_signature(&b, Some("rwsem_down_write_slowpath")), want);
+        let want = vec!["rwsem".to_string(), "kcollapsed_fn [hangmod]".to_string()];
+        assert_eq!(stack_signature(&a, Sleep::OnLock("rwsem")), want);
+        assert_eq!(stack_signature(&b, Sleep::OnLock("rwsem")), want);
+        // PREEMPT_RT: the writer sleeps in rwbase_write_lock; a mutex waiter in the
+        // rt_mutex slow path, with mutex_lock tail-called away.
+        let rt = frames(&[
+            ("__schedule", None),
+            ("rt_mutex_schedule", None),
+            ("rwbase_write_lock", None),
+            ("kcollapsed_fn", Some("hangmod")),
+            ("kthread", None),
+        ]);
+        assert_eq!(stack_signature(&rt, Sleep::OnLock("rwsem")), want);
+        let rt_mutex = frames(&[
+            ("rt_mutex_schedule", None),
+            ("rt_mutex_slowlock_block.constprop.0", None),
+            ("__rt_mutex_slowlock_locked.constprop.0.isra.0", None),
+            ("rt_mutex_slowlock.constprop.0", None),
+            ("abba_a_fn", Some("hangmod")),
+        ]);
+        let mutex = frames(&[
+            ("schedule_preempt_disabled", None),
+            ("__mutex_lock.constprop.0", None),
+            ("abba_a_fn", Some("hangmod")),
+        ]);
+        assert_eq!(
+            stack_signature(&rt_mutex, Sleep::OnLock("mutex")),
+            stack_signature(&mutex, Sleep::OnLock("mutex"))
+        );
         // A system call: the wrapper's name differs between 6.1 and 6.12.
         let c = frames(&[
             ("rwsem_down_read_slowpath", None),
@@ -461,8 +523,8 @@ mod tests {
             ("entry_SYSCALL_64_after_hwframe", None),
         ]);
         assert_eq!(
-            stack_signature(&c, Some("rwsem_down_read_slowpath")),
-            vec!["rwsem_down_read_slowpath", "sys_mincore"]
+            stack_signature(&c, Sleep::OnLock("rwsem")),
+            vec!["rwsem", "sys_mincore"]
         );
         // A holder asleep: two module frames.
         let d = frames(&[
@@ -474,7 +536,7 @@ mod tests {
             ("kthread", None),
         ]);
         assert_eq!(
-            stack_signature(&d, Some("schedule_timeout")),
+            stack_signature(&d, Sleep::In(Some("schedule_timeout"))),
             vec![
                 "schedule_timeout",
                 "sleep_forever [hangmod]",
