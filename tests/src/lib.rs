@@ -458,23 +458,27 @@ pub fn all_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
 }
 
 /// The dumps whose truth the hang report and the lock analysis are checked against: those of
-/// [`all_dumps`], the fixtures that needed a kallsyms scan (5.10), which holdup now does
-/// (`m` from [`manifest_all`]), and the PREEMPT_RT ones ([`rt_dumps`]). The tests of 6.x mechanics (kallsyms searched in place, module
-/// BTF, the ORC layouts) keep to [`all_dumps`].
+/// [`all_dumps`]; the fixtures that need what holdup now does (`m` from [`manifest_all`]):
+/// a kallsyms scan (5.10), locks queued from `first_waiter` (7.3); and the PREEMPT_RT ones
+/// ([`rt_dumps`]). The tests of 6.x mechanics (kallsyms searched in place, module BTF, the
+/// ORC layouts) keep to [`all_dumps`].
 pub fn truth_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     let mut v = all_dumps(m);
     v.extend(dumps_needing(m, "kallsyms-scan"));
+    v.extend(dumps_needing(m, "first-waiter-locks"));
     v.extend(rt_dumps(m));
     v
 }
 
 /// The dumps whose symbols and types are checked against the vmlinux (the samples of its
-/// symbols and the DWARF offsets): those of [`truth_dumps`], and 7.x's (kallsyms with
-/// place-relative offsets, no `kallsyms_relative_base`), which holdup opens from the dump alone
-/// but whose locks and stacks it does not read yet (issue 15).
+/// symbols and the DWARF offsets): those of [`truth_dumps`] and every 7.x one.
 pub fn symbol_dumps(m: &Manifest) -> Vec<(&Fixture, &FixtureFile, PathBuf)> {
     let mut v = truth_dumps(m);
-    v.extend(newest_dumps(m));
+    for d in newest_dumps(m) {
+        if !v.iter().any(|t| t.2 == d.2) {
+            v.push(d);
+        }
+    }
     v
 }
 
@@ -541,6 +545,26 @@ pub fn crash_sys_field(sys: &str, key: &str) -> String {
             (k.trim() == key).then(|| v.trim().to_string())
         })
         .unwrap_or_else(|| panic!("crash sys has no {key}"))
+}
+
+/// The guest's RAM in MiB: the `-m` of the QEMU command in the fixture's `meta.json`.
+pub fn guest_ram_mib(fx: &Fixture) -> u64 {
+    let meta: serde_json::Value = serde_json::from_str(&fixture_text(fx, "meta.json"))
+        .unwrap_or_else(|e| panic!("fixture {}: meta.json: {e}", fx.name));
+    let cmd: Vec<&str> = meta["qemu_command"]
+        .as_array()
+        .unwrap_or_else(|| panic!("fixture {}: meta.json has no qemu_command", fx.name))
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let m = cmd
+        .windows(2)
+        .find(|w| w[0] == "-m")
+        .map(|w| w[1])
+        .unwrap_or_else(|| panic!("fixture {}: the QEMU command has no -m", fx.name));
+    m.trim_end_matches(['M', 'm'])
+        .parse()
+        .unwrap_or_else(|_| panic!("fixture {}: -m {m} is not in MiB", fx.name))
 }
 
 /// The text of an oracle or other fixture file.

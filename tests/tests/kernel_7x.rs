@@ -2,9 +2,13 @@
 //! (place-relative kallsyms; `symbols_types.rs` checks the symbols and types), and unwinds
 //! every blocked task with its ORC data although 7.1 renumbered the ORC registers: the frames
 //! equal drgn's (crash cannot read 7.3; drgn on the capture's ELF copy is the oracle). Its
-//! locks (`first_waiter`) are not read yet (issue 15).
+//! mutexes, semaphores and rw_semaphores queue their waiters from `first_waiter` in a ring of
+//! records with no list head: found from the waiters' stacks, and checked against what the
+//! hung-task code recorded in `task_struct.blocker` (the truth tests run on it too).
 
-use holdup_e2e::{fixture_text, holdup, manifest_all, newest_dumps};
+use holdup_e2e::{fixture_text, holdup, manifest_all, newest_dumps, parse_hex};
+use holdup_kernel::locking::{self, LockKind};
+use holdup_kernel::{Kernel, OpenOptions, sched};
 use serde_json::Value;
 
 /// A frame's function as both tools can name it: `entry_SYSCALL_64_after_hwframe` is a
@@ -100,5 +104,80 @@ fn every_blocked_task_unwinds_as_drgn_unwinds_it() {
             "{}: only {compared} tasks compared with drgn",
             fx.name
         );
+    }
+}
+
+/// Every task queued on a mutex, semaphore or rw_semaphore of 7.3 is found from its waiter
+/// record in the lock's ring (a fact), and `task_struct.blocker` names the same lock: the
+/// kernel's own record of what the task blocks on agrees with the queue holdup walked. A
+/// blocker naming another lock would be a wait of its own, from the blocker alone: none is.
+#[test]
+fn ring_queued_waits_agree_with_the_blocker_the_kernel_recorded() {
+    let m = manifest_all();
+    for (fx, f, path) in newest_dumps(&m) {
+        let k = Kernel::open(&path, &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (tasks, _) = sched::for_each_task(&k).expect("tasks");
+        let a = locking::analyze(&k, &tasks).expect("lock analysis");
+        let what = format!("{} {}", fx.name, f.file);
+        let kinds = [LockKind::Mutex, LockKind::Semaphore, LockKind::Rwsem];
+        let queued: Vec<_> = a
+            .waits
+            .iter()
+            .filter(|w| kinds.contains(&w.lock.kind))
+            .collect();
+        let truth_waiters = fx
+            .facts()
+            .iter()
+            .filter(|t| {
+                t.role == holdup_e2e::Role::Waiter
+                    && matches!(
+                        t.lock_type,
+                        holdup_e2e::LockType::Mutex
+                            | holdup_e2e::LockType::Semaphore
+                            | holdup_e2e::LockType::Rwsem
+                    )
+            })
+            .count();
+        assert!(
+            queued.len() >= truth_waiters && truth_waiters >= 8,
+            "{what}: {} waits found, truth has {truth_waiters}",
+            queued.len()
+        );
+        for w in queued {
+            let source = match &w.evidence {
+                locking::Evidence::Fact { source, .. } => source.clone(),
+                e => panic!(
+                    "{what}: wait of {:#x} on {} is not a fact: {e}",
+                    w.task, w.lock
+                ),
+            };
+            assert!(
+                source.contains("first_waiter"),
+                "{what}: wait of {:#x} on {} comes from {source}, not the lock's ring",
+                w.task,
+                w.lock
+            );
+            let blocker = w
+                .detail
+                .iter()
+                .find(|d| d.0 == "task_struct.blocker")
+                .map(|d| d.1.as_str());
+            assert_eq!(
+                blocker,
+                Some("agrees"),
+                "{what}: task {:#x} on {}",
+                w.task,
+                w.lock
+            );
+            assert!(
+                fx.facts()
+                    .iter()
+                    .any(|t| parse_hex(&t.task) == w.task && parse_hex(&t.lock) == w.lock.addr),
+                "{what}: wait of {:#x} on {} is not in the truth",
+                w.task,
+                w.lock
+            );
+        }
     }
 }

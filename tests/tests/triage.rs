@@ -149,7 +149,7 @@ fn the_fixtures_folder_gives_one_line_per_dump() {
 
 /// The same hangs give the same signatures on every kernel and machine shape of the
 /// fixtures: 6.1 and 6.12, 5-level paging, PREEMPT_RT (whose slow paths differ: rt_mutex and
-/// rwbase_rt), 5.10. (An incomplete dump shows fewer waiters, so other signatures: left out.)
+/// rwbase_rt), 5.10, 7.3 (locks queued from `first_waiter`). (An incomplete dump shows fewer waiters, so other signatures: left out.)
 #[test]
 fn the_same_hang_gets_the_same_signature_on_every_kernel_and_machine_shape() {
     let m = manifest_all();
@@ -188,7 +188,7 @@ fn the_same_hang_gets_the_same_signature_on_every_kernel_and_machine_shape() {
         );
         shapes.insert(fx.name.clone());
     }
-    for want in ["6.1", "6.12", "6.1-la57", "6.12-rt", "5.10"] {
+    for want in ["6.1", "6.12", "6.1-la57", "6.12-rt", "5.10", "7.3"] {
         assert!(shapes.contains(want), "{want} not compared: {shapes:?}");
     }
 

@@ -6,7 +6,7 @@
 //! `wait.task_list`.
 
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Known, missing, wait_list};
+use super::{Known, QueueAt, missing, wait_list};
 use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -91,7 +91,8 @@ pub fn read(
     let done = mem.read_u32(addr.wrapping_add(l.done))?;
     let (waiters, wait_list_problem) = wait_list(
         mem,
-        addr + l.task_list,
+        addr,
+        QueueAt::ListHead(l.task_list),
         l.waiter_list,
         "swait_queue linked into completion.wait.task_list",
         |r| {

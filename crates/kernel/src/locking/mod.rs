@@ -438,18 +438,73 @@ pub(crate) fn missing(what: impl Into<String>) -> holdup_kmem::ReadError {
     }
 }
 
-/// The waiter records linked into a lock's wait list (the `list_head` at `head`, linked
-/// through each record's member at offset `link`), in queue order, at most
-/// [`rwsem::MAX_WAITERS`]: each decoded by `decode` and a fact from `source` at its record;
-/// and how the walk ended when it did not come back to the head.
+/// Where a lock keeps its queue of waiter records (read from the kernel's types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAt {
+    /// A `struct list_head wait_list` at this offset, the records linked into it.
+    ListHead(u64),
+    /// A `first_waiter` pointer at this offset, the records linked in a ring among
+    /// themselves, the first one first (mutex, semaphore and rw_semaphore since 7.1).
+    FirstWaiter(u64),
+}
+
+impl QueueAt {
+    /// `lock.wait_list` or `lock.first_waiter`, whichever the kernel's `lock` type has.
+    pub fn from_types(
+        t: &holdup_types::Types,
+        lock: &str,
+    ) -> Result<QueueAt, holdup_kmem::ReadError> {
+        match t.offsetof(&format!("{lock}.wait_list")) {
+            Ok(o) => Ok(QueueAt::ListHead(o)),
+            Err(e) => t
+                .offsetof(&format!("{lock}.first_waiter"))
+                .map(QueueAt::FirstWaiter)
+                .map_err(|_| missing(format!("types: {e}; nor has it first_waiter"))),
+        }
+    }
+
+    /// How a record is known to be queued there, for evidence: `rwsem_waiter linked into
+    /// rw_semaphore.wait_list`.
+    pub fn source(self, waiter: &str, lock: &str) -> String {
+        match self {
+            QueueAt::ListHead(_) => format!("{waiter} linked into {lock}.wait_list"),
+            QueueAt::FirstWaiter(_) => {
+                format!("{waiter} in the ring of waiters from {lock}.first_waiter")
+            }
+        }
+    }
+}
+
+/// The waiter records queued on the lock at `lock` (`queue` says how; linked through each
+/// record's member at offset `link`), in queue order, at most [`rwsem::MAX_WAITERS`]: each
+/// decoded by `decode` and a fact from `source` at its record; and how the walk ended when it
+/// did not come back to where it began.
 pub(crate) fn wait_list<W>(
     mem: &dyn holdup_kmem::KernelMemory,
-    head: u64,
+    lock: u64,
+    queue: QueueAt,
     link: u64,
-    source: &'static str,
+    source: &str,
     mut decode: impl FnMut(u64) -> Result<W, holdup_kmem::ReadError>,
 ) -> Result<(Vec<Known<W>>, Option<String>), holdup_kmem::ReadError> {
-    let (records, end) = crate::list::list_entries(mem, head, link, rwsem::MAX_WAITERS);
+    let (records, end) = match queue {
+        QueueAt::ListHead(off) => {
+            crate::list::list_entries(mem, lock.wrapping_add(off), link, rwsem::MAX_WAITERS)
+        }
+        QueueAt::FirstWaiter(off) => match mem.read_u64(lock.wrapping_add(off))? {
+            0 => (Vec::new(), crate::list::ListEnd::Complete),
+            first => {
+                // The ring seen from the first record's node: the others follow it.
+                let (rest, end) = crate::list::list_entries(
+                    mem,
+                    first.wrapping_add(link),
+                    link,
+                    rwsem::MAX_WAITERS - 1,
+                );
+                (std::iter::once(first).chain(rest).collect(), end)
+            }
+        },
+    };
     let mut waiters = Vec::with_capacity(records.len());
     for r in records {
         waiters.push(Known::fact(decode(r)?, source, r));
@@ -478,6 +533,52 @@ mod tests {
             r#"{"kind":"inference","confidence":55,"reasons":["owner hint"]}"#
         );
         assert_eq!(i.to_string(), "inference, medium (55%): owner hint");
+    }
+
+    #[test]
+    fn a_first_waiter_ring_is_walked_from_the_first() {
+        use holdup_kmem::KernelMemory;
+        use testmem::FakeMem;
+        let m = FakeMem::new();
+        let lock = 0xffff_ffff_c000_1000u64;
+        let (w1, w2, w3) = (
+            0xffff_c900_0000_3e00u64,
+            0xffff_c900_0000_7e00u64,
+            0xffff_c900_0000_be00u64,
+        );
+        m.zero(lock, 32);
+        let tasks = |m: &FakeMem| -> Vec<u64> {
+            wait_list(m, lock, QueueAt::FirstWaiter(16), 0, "x", |r| {
+                m.read_u64(r + 16)
+            })
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|k| k.value)
+            .collect()
+        };
+        // No waiter: first_waiter is NULL.
+        assert!(tasks(&m).is_empty());
+        for (w, t) in [(w1, 1u64), (w2, 2), (w3, 3)] {
+            m.zero(w, 32);
+            m.u64(w + 16, t);
+        }
+        // A lone waiter links to itself.
+        m.u64(w2, w2);
+        m.u64(w2 + 8, w2);
+        m.u64(lock + 16, w2);
+        assert_eq!(tasks(&m), [2]);
+        // Three in a ring, w2 first: w2, w3, w1.
+        m.list(w2, &[w3, w1]);
+        assert_eq!(tasks(&m), [2, 3, 1]);
+        // A ring that does not come back to the first is cut and said.
+        m.u64(w1, w3);
+        let (w, problem) = wait_list(&m, lock, QueueAt::FirstWaiter(16), 0, "x", |r| {
+            m.read_u64(r + 16)
+        })
+        .unwrap();
+        assert_eq!(w.len(), 3);
+        assert!(problem.unwrap().contains("cycle"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! their stacks, linked into `wait_list` in queue order (FIFO, handoff aside).
 
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Holder, HolderId, LockId, LockObject, Wait};
+use super::{Holder, HolderId, LockId, LockObject, QueueAt, Wait};
 use super::{Known, Mode, missing, wait_list};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -26,7 +26,7 @@ pub const MUTEX_FLAGS: u64 = 0x07;
 pub struct MutexLayout {
     pub size: u64,
     pub owner: u64,
-    pub wait_list: u64,
+    pub wait_list: QueueAt,
     pub waiter_list: u64,
     pub waiter_task: u64,
     pub waiter_ww_ctx: Option<u64>,
@@ -37,7 +37,7 @@ impl MutexLayout {
     pub const X86_64: MutexLayout = MutexLayout {
         size: 32,
         owner: 0,
-        wait_list: 16,
+        wait_list: QueueAt::ListHead(16),
         waiter_list: 0,
         waiter_task: 16,
         waiter_ww_ctx: Some(24),
@@ -50,7 +50,7 @@ impl MutexLayout {
                 .sizeof("struct mutex")
                 .map_err(|e| missing(format!("types: {e}")))?,
             owner: off("mutex.owner")?,
-            wait_list: off("mutex.wait_list")?,
+            wait_list: QueueAt::from_types(t, "mutex")?,
             waiter_list: off("mutex_waiter.list")?,
             waiter_task: off("mutex_waiter.task")?,
             waiter_ww_ctx: t.offsetof("mutex_waiter.ww_ctx").ok(),
@@ -125,9 +125,10 @@ pub fn read(mem: &dyn KernelMemory, l: &MutexLayout, addr: u64) -> Result<Mutex,
         .map(|t| Known::fact(t, "mutex.owner", addr + l.owner));
     let (waiters, wait_list_problem) = wait_list(
         mem,
-        addr + l.wait_list,
+        addr,
+        l.wait_list,
         l.waiter_list,
-        "mutex_waiter linked into mutex.wait_list",
+        &l.wait_list.source("mutex_waiter", "mutex"),
         |r| {
             let ww_ctx = match l.waiter_ww_ctx {
                 Some(o) => Some(mem.read_u64(r.wrapping_add(o))?),

@@ -8,7 +8,7 @@
 use super::holders::{ReadHeld, rwsem_readers};
 use super::name::mmap_lock_owner;
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Confidence, Known, Mode, missing, wait_list};
+use super::{Confidence, Known, Mode, QueueAt, missing, wait_list};
 use super::{Holder, HolderId, LockId, LockObject, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -41,7 +41,7 @@ pub struct RwsemLayout {
     pub size: u64,
     pub count: u64,
     pub owner: u64,
-    pub wait_list: u64,
+    pub wait_list: QueueAt,
     pub waiter_list: u64,
     pub waiter_task: u64,
     pub waiter_type: u64,
@@ -58,7 +58,7 @@ impl RwsemLayout {
         size: 40,
         count: 0,
         owner: 8,
-        wait_list: 24,
+        wait_list: QueueAt::ListHead(24),
         waiter_list: 0,
         waiter_task: 16,
         waiter_type: 24,
@@ -82,7 +82,7 @@ impl RwsemLayout {
                 .map_err(|e| missing(format!("types: {e}")))?,
             count: off("rw_semaphore.count")?,
             owner: off("rw_semaphore.owner")?,
-            wait_list: off("rw_semaphore.wait_list")?,
+            wait_list: QueueAt::from_types(t, "rw_semaphore")?,
             waiter_list: off("rwsem_waiter.list")?,
             waiter_task: off("rwsem_waiter.task")?,
             waiter_type: off("rwsem_waiter.type")?,
@@ -241,9 +241,10 @@ pub fn read(mem: &dyn KernelMemory, l: &RwsemLayout, addr: u64) -> Result<RwSema
 
     let (waiters, wait_list_problem) = wait_list(
         mem,
-        addr + l.wait_list,
+        addr,
+        l.wait_list,
         l.waiter_list,
-        "rwsem_waiter linked into rw_semaphore.wait_list",
+        &l.wait_list.source("rwsem_waiter", "rw_semaphore"),
         |r| {
             let task = mem.read_u64(r.wrapping_add(l.waiter_task))?;
             let type_raw = mem.read_u32(r.wrapping_add(l.waiter_type))?;

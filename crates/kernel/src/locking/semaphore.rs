@@ -6,7 +6,7 @@
 
 use super::holders::semaphore_holders;
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Known, missing, wait_list};
+use super::{Known, QueueAt, missing, wait_list};
 use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -23,7 +23,7 @@ pub struct SemaphoreLayout {
     pub size: u64,
     pub lock: u64,
     pub count: u64,
-    pub wait_list: u64,
+    pub wait_list: QueueAt,
     pub waiter_list: u64,
     pub waiter_task: u64,
     pub waiter_up: Option<u64>,
@@ -35,7 +35,7 @@ impl SemaphoreLayout {
         size: 24,
         lock: 0,
         count: 4,
-        wait_list: 8,
+        wait_list: QueueAt::ListHead(8),
         waiter_list: 0,
         waiter_task: 16,
         waiter_up: Some(24),
@@ -49,7 +49,7 @@ impl SemaphoreLayout {
                 .map_err(|e| missing(format!("types: {e}")))?,
             lock: off("semaphore.lock")?,
             count: off("semaphore.count")?,
-            wait_list: off("semaphore.wait_list")?,
+            wait_list: QueueAt::from_types(t, "semaphore")?,
             waiter_list: off("semaphore_waiter.list")?,
             waiter_task: off("semaphore_waiter.task")?,
             waiter_up: t.offsetof("semaphore_waiter.up").ok(),
@@ -97,9 +97,10 @@ pub fn read(
     let count = mem.read_u32(addr.wrapping_add(l.count))?;
     let (waiters, wait_list_problem) = wait_list(
         mem,
-        addr + l.wait_list,
+        addr,
+        l.wait_list,
         l.waiter_list,
-        "semaphore_waiter linked into semaphore.wait_list",
+        &l.wait_list.source("semaphore_waiter", "semaphore"),
         |r| {
             let up = match l.waiter_up {
                 Some(o) => Some(mem.read_u8(r.wrapping_add(o))? != 0),

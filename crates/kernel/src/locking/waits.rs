@@ -21,7 +21,7 @@ use super::rt_mutex::{self, Guarded, RtMutexLayout};
 use super::rwbase_rt::{self, Readers, RwbaseLayout};
 use super::rwsem::{self, MAX_WAITERS, RwsemLayout};
 use super::semaphore::{self, SemaphoreLayout};
-use super::{Confidence, Evidence, LockId, LockKind, Mode, Wait};
+use super::{Confidence, Evidence, LockId, LockKind, Mode, QueueAt, Wait};
 use crate::Kernel;
 use crate::list::list_nodes;
 use crate::mm::slab::SlabLayout;
@@ -159,7 +159,7 @@ impl Layouts {
     fn shapes(&self) -> Vec<Shape> {
         let mut shapes: Vec<Shape> = Vec::new();
         let mut add =
-            |task_off: u64, list_off: u64, size: u64, kind: LockKind, wl: u64| match shapes
+            |task_off: u64, list_off: u64, size: u64, kind: LockKind, wl: QueueAt| match shapes
                 .iter_mut()
                 .find(|s| s.task_off == task_off && s.list_off == list_off)
             {
@@ -207,7 +207,7 @@ impl Layouts {
                 l.waiter_list,
                 (l.waiter_list + 16).max(l.waiter_task + 8),
                 LockKind::Completion,
-                l.task_list,
+                QueueAt::ListHead(l.task_list),
             );
         }
         shapes
@@ -252,7 +252,7 @@ struct Shape {
     task_off: u64,
     list_off: u64,
     size: u64,
-    kinds: Vec<(LockKind, u64)>,
+    kinds: Vec<(LockKind, QueueAt)>,
 }
 
 /// A return address found on a stack, with the function it returns into.
@@ -921,10 +921,10 @@ fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<
                 && mem
                     .read_u64(n.wrapping_sub(shape.list_off).wrapping_add(shape.task_off))
                     .is_ok_and(|t| kernel_ptr(mem, t) && !cx.layouts.in_vmalloc(t));
-            let fits = shape
-                .kinds
-                .iter()
-                .any(|&(k, wl)| plausible(cx, k, n.wrapping_sub(wl)));
+            let fits = shape.kinds.iter().any(|&(k, q)| match q {
+                QueueAt::ListHead(wl) => plausible(cx, k, n.wrapping_sub(wl)),
+                QueueAt::FirstWaiter(_) => false,
+            });
             if fits && !(strict && unknown_waiter) {
                 return Some(n);
             }
@@ -950,7 +950,7 @@ fn waiter_in_list(
         mem.read_u64(node).ok()?,
         mem.read_u64(node.wrapping_add(8)).ok()?,
     );
-    if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) || next == node {
+    if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) {
         return None;
     }
     // A `wait_queue_entry` followed on the stack by the task pointer has the same look; its
@@ -958,11 +958,128 @@ fn waiter_in_list(
     if cx.is_wait_queue_entry(node) {
         return None;
     }
+    // A lone waiter in a ring links to itself; in a list with a head it never does.
+    if let Some(w) = waiter_in_ring(cx, stack, shape, record, node) {
+        return Some(w);
+    }
+    if next == node {
+        return None;
+    }
     let head = find_head(cx, shape, node, true).or_else(|| find_head(cx, shape, node, false))?;
     // The proof: the list walked from the head (bounded, cycle-checked) contains the record.
     let (nodes, end) = list_nodes(mem, head, MAX_WAITERS);
     let position = nodes.iter().position(|&n| n == node)?;
+    let candidates: Vec<(LockKind, u64)> = shape
+        .kinds
+        .iter()
+        .filter_map(|&(k, q)| match q {
+            QueueAt::ListHead(wl) => Some((k, head.wrapping_sub(wl))),
+            QueueAt::FirstWaiter(_) => None,
+        })
+        .collect();
+    let mut detail = vec![("list_head".to_string(), format!("{head:#x}"))];
+    if end != crate::list::ListEnd::Complete {
+        detail.push(("wait_list_walk".into(), format!("{end}")));
+    }
+    queued_wait(cx, stack, record, &candidates, position, detail, Some(head))
+}
 
+/// The record at `record` on `stack`, when it is in a ring of waiter records whose lock's
+/// `first_waiter` points into it (7.1+: no list head in the lock). The lock is found as a
+/// pointer, on this task's stack or another waiter's (or in `task_struct.blocker`), whose
+/// `first_waiter` is one of the ring's records.
+fn waiter_in_ring(
+    cx: &WaitCx<'_>,
+    stack: &TaskStack,
+    shape: &Shape,
+    record: u64,
+    node: u64,
+) -> Option<Wait> {
+    let mem = cx.mem;
+    let ring_kinds: Vec<(LockKind, u64)> = shape
+        .kinds
+        .iter()
+        .filter_map(|&(k, q)| match q {
+            QueueAt::FirstWaiter(o) => Some((k, o)),
+            QueueAt::ListHead(_) => None,
+        })
+        .collect();
+    if ring_kinds.is_empty() {
+        return None;
+    }
+    // The ring, from this node back to it: every node a waiter record on a task's stack.
+    let mut nodes = vec![node];
+    let mut n = mem.read_u64(node).ok()?;
+    while n != node {
+        if nodes.len() >= MAX_WALK
+            || !kernel_ptr(mem, n)
+            || nodes.contains(&n)
+            || !is_waiter_node(mem, cx.stacks, shape, n)
+        {
+            return None;
+        }
+        nodes.push(n);
+        n = mem.read_u64(n).ok()?;
+    }
+    let records: HashSet<u64> = nodes.iter().map(|n| n - shape.list_off).collect();
+    // Where the lock's address may be: the blocker the hung-task code recorded, then the
+    // live words of the waiters' stacks (the slow path keeps its lock argument there).
+    let blocker = cx
+        .layouts
+        .blocker
+        .and_then(|off| mem.read_u64(stack.task.wrapping_add(off)).ok())
+        .map(|b| b & !3)
+        .filter(|&b| b != 0);
+    let mut candidates: Vec<(LockKind, u64)> = Vec::new();
+    let mut first = None;
+    let mut tried = HashSet::new();
+    let owners = nodes.iter().filter_map(|&n| cx.stacks.owner_of(n));
+    let words = blocker.into_iter().chain(
+        std::iter::once(stack)
+            .chain(owners)
+            .flat_map(|st| st.live_words().map(|(_, v)| v)),
+    );
+    for w in words {
+        if !kernel_ptr(mem, w) || cx.stacks.owner_of(w).is_some() || !tried.insert(w) {
+            continue;
+        }
+        for &(kind, off) in &ring_kinds {
+            let Ok(f) = mem.read_u64(w.wrapping_add(off)) else {
+                continue;
+            };
+            if records.contains(&f) && plausible(cx, kind, w) {
+                candidates.push((kind, w));
+                first = Some(f);
+            }
+        }
+        if !candidates.is_empty() {
+            break;
+        }
+    }
+    let first = first?;
+    // The queue order: from the first waiter round the ring.
+    let first_node = first + shape.list_off;
+    let start = nodes.iter().position(|&n| n == first_node)?;
+    let mine = nodes.iter().position(|&n| n == node)?;
+    let position = (mine + nodes.len() - start) % nodes.len();
+    let detail = vec![("first_waiter".to_string(), format!("{first:#x}"))];
+    queued_wait(cx, stack, record, &candidates, position, detail, None)
+}
+
+/// The wait of the record at `record` on `stack`, queued at `position` on one of the locks
+/// of `candidates` (kinds sharing the record's shape): the kind whose slow path is on the
+/// stack and whose lock's words fit is taken as a fact, anything less as an inference.
+/// `head` is the list head the record is linked into, for a list that has one.
+fn queued_wait(
+    cx: &WaitCx<'_>,
+    stack: &TaskStack,
+    record: u64,
+    candidates: &[(LockKind, u64)],
+    position: usize,
+    mut detail: Vec<(String, String)>,
+    head: Option<u64>,
+) -> Option<Wait> {
+    let mem = cx.mem;
     let families: Vec<(LockKind, String)> = cx
         .frames(stack)
         .iter()
@@ -971,8 +1088,7 @@ fn waiter_in_list(
     // Score each kind sharing this record shape: its slow path on the stack, its lock's
     // words consistent with having waiters.
     let mut best: Vec<(u8, LockKind, u64, Option<String>, bool)> = Vec::new();
-    for &(kind, wl) in &shape.kinds {
-        let lock = head.wrapping_sub(wl);
+    for &(kind, lock) in candidates {
         let code = families
             .iter()
             .find(|(k, _)| *k == kind)
@@ -983,7 +1099,7 @@ fn waiter_in_list(
     }
     best.sort_by_key(|b| std::cmp::Reverse(b.0));
     let (score, kind, lock, code, structural) = best.first()?.clone();
-    if kind == LockKind::Completion && code.is_none() {
+    if let (LockKind::Completion, None, Some(head)) = (kind, &code, head) {
         // An swait queue with no completion code on the stack (e.g. rcu_gp_kthread's
         // `swait_event_idle_exclusive(rcu_state.gp_wq)`).
         let off = cx.layouts.swait_head_list?;
@@ -1010,26 +1126,31 @@ fn waiter_in_list(
         LockKind::Semaphore => "semaphore_waiter",
         _ => "swait_queue",
     };
-    let list_name = match kind {
-        LockKind::Completion => "completion.wait.task_list".to_string(),
-        k => format!("{}.wait_list", k.c_type().trim_start_matches("struct ")),
+    let lock_type = kind.c_type().trim_start_matches("struct ");
+    let queue = match kind {
+        LockKind::Completion => "linked into completion.wait.task_list".to_string(),
+        _ => match head {
+            Some(_) => format!("linked into {lock_type}.wait_list"),
+            None => format!("in the ring of waiters from {lock_type}.first_waiter"),
+        },
     };
-    let mut detail = vec![("list_head".to_string(), format!("{head:#x}"))];
-    if end != crate::list::ListEnd::Complete {
-        detail.push(("wait_list_walk".into(), format!("{end}")));
-    }
     let evidence = if code.is_some() && structural && !tied {
         Evidence::fact(
             format!(
-                "{waiter_type} on the task's stack linked into {list_name} (slow path {} on the stack)",
+                "{waiter_type} on the task's stack {queue} (slow path {} on the stack)",
                 code.as_deref().unwrap_or("?")
             ),
             record,
         )
     } else {
-        let mut reasons = vec![format!(
-            "a record on the task's stack at {record:#x} naming the task is linked into the list at {head:#x}"
-        )];
+        let mut reasons = vec![match head {
+            Some(head) => format!(
+                "a record on the task's stack at {record:#x} naming the task is linked into the list at {head:#x}"
+            ),
+            None => format!(
+                "a record on the task's stack at {record:#x} naming the task is in a ring of waiters whose first the lock at {lock:#x} points to"
+            ),
+        }];
         let confidence = match (&code, structural) {
             (Some(f), false) => {
                 reasons.push(format!(

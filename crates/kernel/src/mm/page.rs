@@ -40,12 +40,30 @@ pub struct MemMap {
     pub pg_uptodate: u32,
     pub pg_head: u32,
     pub pg_waiters: u32,
-    /// `page.compound_head` (tail pages: head + 1).
+    /// `page.compound_head` (tail pages: head + 1), `page.compound_info` since 7.1 (the head
+    /// + 1, or a mask with bit 0 set that gives the head ANDed with the tail's address).
     pub compound_head: u64,
     pub mapping: u64,
     pub index: u64,
-    /// `folio._folio_nr_pages`, when the kernel has it.
+    /// `folio._folio_nr_pages` (`_nr_pages` since 7.x), when the kernel has it.
     pub folio_nr_pages: Option<u64>,
+}
+
+/// The first of `paths` the types have, or the error for the first.
+fn first_offset(t: &Types, paths: &[&str]) -> Result<u64, ReadError> {
+    let mut first_err = None;
+    for p in paths {
+        match t.offsetof(p) {
+            Ok(o) => return Ok(o),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(missing(match first_err {
+        Some(e) => format!("types: {e} (nor {})", paths[1..].join(", ")),
+        None => "types: no member to look for".into(),
+    }))
 }
 
 impl MemMap {
@@ -85,6 +103,12 @@ impl MemMap {
         if !(8..=4096).contains(&page_size) {
             return Err(missing(format!("sizeof(struct page) = {page_size}")));
         }
+        // Flags are read as the first word of a struct page (`unsigned long flags`, or the
+        // `memdesc_flags_t` holding it since 6.18).
+        let flags = first_offset(t, &["page.flags.f", "page.flags"])?;
+        if flags != 0 {
+            return Err(missing(format!("page.flags at offset {flags}, not 0")));
+        }
         let mut flag_names = vec![String::new(); nr_pageflags as usize];
         let id = t.find("enum pageflags").map_err(ty)?;
         if let TypeKind::Enum { values, .. } = t.get(id).map_err(ty)?.kind {
@@ -110,10 +134,10 @@ impl MemMap {
             pg_uptodate: flag("PG_uptodate")?,
             pg_head: flag("PG_head")?,
             pg_waiters: flag("PG_waiters")?,
-            compound_head: t.offsetof("page.compound_head").map_err(ty)?,
+            compound_head: first_offset(t, &["page.compound_head", "page.compound_info"])?,
             mapping: t.offsetof("page.mapping").map_err(ty)?,
-            index: t.offsetof("page.index").map_err(ty)?,
-            folio_nr_pages: t.offsetof("folio._folio_nr_pages").ok(),
+            index: first_offset(t, &["page.index", "page.__folio_index"])?,
+            folio_nr_pages: first_offset(t, &["folio._folio_nr_pages", "folio._nr_pages"]).ok(),
         })
     }
 
@@ -170,15 +194,52 @@ impl MemMap {
     /// `compound_head(page)`: the folio (head page) a page belongs to.
     pub fn compound_head(&self, mem: &dyn KernelMemory, page: u64) -> Result<u64, ReadError> {
         let ch = mem.read_u64(page.wrapping_add(self.compound_head))?;
-        Ok(if ch & 1 != 0 { ch - 1 } else { page })
+        Ok(self.head_of(page, ch).map_or(page, |(h, _)| h))
+    }
+
+    /// The head page a tail's `compound_head`/`compound_info` word `info` names, and how it
+    /// was decoded; `None` for a page that is not a tail (bit 0 clear). The encoding is told
+    /// from the value: the head's address + 1 (every kernel, and 7.1+ without the mask), or
+    /// since 7.1 a mask that gives the head when ANDed with the tail's address. Either must
+    /// land on a struct page at or below the tail; else the page is taken as its own head.
+    pub fn head_of(&self, page: u64, info: u64) -> Option<(u64, &'static str)> {
+        if info & 1 == 0 {
+            return None;
+        }
+        let is_head = |h: u64| h <= page && self.page_to_pfn(h).is_some();
+        // A mask is high ones down to the folio's block of struct pages: -mask is its size,
+        // a power of two of at least two struct pages.
+        let block = (info & !1).wrapping_neg();
+        let is_mask = block.is_power_of_two()
+            && block >= 2 * self.page_size
+            && block <= MAX_FOLIO_PAGES.saturating_mul(self.page_size);
+        if is_head(info - 1) {
+            Some((info - 1, "a tail page: head + 1"))
+        } else if is_mask && is_head(page & info) {
+            Some((
+                page & info,
+                "a tail page: the head is the page's address & this mask",
+            ))
+        } else {
+            None
+        }
     }
 
     /// Decodes the struct page at `page`, and the folio it belongs to.
     pub fn read_page(&self, mem: &dyn KernelMemory, page: u64) -> Result<PageInfo, ReadError> {
         let raw = mem.read_u64(page)?;
         let ch = mem.read_u64(page.wrapping_add(self.compound_head))?;
-        let tail = ch & 1 != 0;
-        let folio = if tail { ch - 1 } else { page };
+        let head = self.head_of(page, ch);
+        if head.is_none() && ch & 1 != 0 {
+            return Err(ReadError::Corrupt {
+                vaddr: page + self.compound_head,
+                detail: format!(
+                    "page.compound_head = {ch:#x} marks a tail page, but neither as a pointer nor as a mask does it name a struct page at or below {page:#x}"
+                ),
+            });
+        }
+        let tail = head.is_some();
+        let folio = head.map_or(page, |(h, _)| h);
         let folio_flags_raw = if tail { mem.read_u64(folio)? } else { raw };
         let folio_flags = self.decode_flags(folio_flags_raw);
         let nr_pages = match (folio_flags.head, self.folio_nr_pages) {
@@ -193,10 +254,9 @@ impl MemMap {
             flags: Known::fact(self.decode_flags(raw), "page.flags", page),
             folio: Known::fact(
                 folio,
-                if tail {
-                    "page.compound_head (a tail page: head + 1)"
-                } else {
-                    "page.compound_head (bit 0 clear: the page is its own folio)"
+                match head {
+                    Some((_, how)) => format!("page.compound_head ({how})"),
+                    None => "page.compound_head (bit 0 clear: the page is its own folio)".into(),
                 },
                 page + self.compound_head,
             ),
@@ -465,6 +525,26 @@ mod tests {
             names[b] = n.into();
         }
         MemMap::for_tests(2048, names)
+    }
+
+    #[test]
+    fn a_tail_names_its_head_by_pointer_or_by_mask() {
+        let m = memmap();
+        let head = m.pfn_to_page(512);
+        let tail = m.pfn_to_page(513);
+        // Head + 1 (every kernel; 7.1+ when struct page is not a power of two).
+        assert_eq!(m.head_of(tail, head + 1).map(|h| h.0), Some(head));
+        // 7.1+ with the mask: 512 struct pages of 64 bytes are a 32 KiB block.
+        let mask = !(512 * 64 - 1) | 1;
+        assert_eq!(m.head_of(tail, mask).map(|h| h.0), Some(head));
+        assert!(m.head_of(tail, mask).unwrap().1.contains("mask"));
+        // Not a tail; a word that names no struct page at or below the tail either way.
+        assert_eq!(m.head_of(tail, head), None);
+        assert_eq!(m.head_of(tail, m.pfn_to_page(900) + 1), None);
+        let f = FakeMem::new();
+        f.zero(tail, 64);
+        f.u64(tail + 8, m.pfn_to_page(900) + 1);
+        assert!(m.read_page(&f, tail).is_err());
     }
 
     #[test]
