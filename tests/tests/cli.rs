@@ -155,7 +155,9 @@ fn no_color_on_a_terminal() {
     let d = dump("6.1");
     let script = |env: &str| -> String {
         let cmd = format!(
-            "{env} {} --color auto {} 2>/dev/null",
+            // No pager: the report is longer than script's terminal, and less would wait
+            // for a key.
+            "{env} {} --no-pager --color auto {} 2>/dev/null",
             holdup_bin().display(),
             d.display()
         );

@@ -1,6 +1,7 @@
 //! holdup on a real terminal (a pty of a chosen size): the report fits the terminal's width,
 //! read with TIOCGWINSZ, its table wraps cells between words and leaves out the least useful
-//! columns when narrow (and says so); in a pipe nothing changes.
+//! columns when narrow (and says so); output longer than the screen goes through $PAGER;
+//! in a pipe nothing changes.
 
 use holdup_e2e::{holdup_bin, holdup_env, manifest};
 use std::collections::BTreeSet;
@@ -175,8 +176,8 @@ fn screen_body(table: &[Vec<char>]) -> Vec<&Vec<char>> {
 #[test]
 fn the_report_fits_80_and_200_columns_without_breaking_a_word() {
     let dump = seed_dump();
-    let wide = run_on_pty(&[&dump], 200, 50, &[]);
-    let narrow = run_on_pty(&[&dump], 80, 50, &[]);
+    let wide = run_on_pty(&["--no-pager", &dump], 200, 50, &[]);
+    let narrow = run_on_pty(&["--no-pager", &dump], 80, 50, &[]);
     for (run, cols) in [(&wide, 200), (&narrow, 80)] {
         assert_eq!(run.status, 0, "{}", run.stderr);
         assert!(
@@ -245,7 +246,7 @@ fn the_report_fits_80_and_200_columns_without_breaking_a_word() {
 fn columns_overrides_the_terminal_and_a_pipe_is_as_before() {
     let dump = seed_dump();
     // $COLUMNS wins over the terminal's own width.
-    let run = run_on_pty(&[&dump], 200, 50, &[("COLUMNS", "90")]);
+    let run = run_on_pty(&["--no-pager", &dump], 200, 50, &[("COLUMNS", "90")]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(too_wide(&run.screen, 90).is_empty(), "{}", run.screen);
     assert!(run.screen.lines().any(|l| l.chars().count() > 80));
@@ -265,4 +266,144 @@ fn columns_overrides_the_terminal_and_a_pipe_is_as_before() {
             .all(|l| !l.starts_with('│') || l.chars().count() <= 160)
     );
     assert!(!out.contains("left out to fit"));
+}
+
+/// A pager that records that it ran (its arguments to `ran`) and what it was given (to
+/// `paged`), in a folder of its own.
+struct RecordingPager {
+    dir: std::path::PathBuf,
+}
+
+impl RecordingPager {
+    fn new(name: &str) -> Self {
+        let dir = holdup_e2e::fresh_scratch(&format!("pager-{name}"));
+        let script = dir.join("pager.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$LESS\" > '{0}/ran'\ncat > '{0}/paged'\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        RecordingPager { dir }
+    }
+
+    fn command(&self) -> String {
+        self.dir.join("pager.sh").to_string_lossy().into_owned()
+    }
+
+    fn ran(&self) -> bool {
+        self.dir.join("ran").exists()
+    }
+
+    fn paged(&self) -> String {
+        std::fs::read_to_string(self.dir.join("paged")).unwrap_or_default()
+    }
+}
+
+impl Drop for RecordingPager {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_long_report_on_a_terminal_goes_through_the_pager() {
+    let dump = seed_dump();
+    let pager = RecordingPager::new("long");
+    let run = run_on_pty(&[&dump], 100, 30, &[("PAGER", &pager.command())]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(pager.ran(), "the pager did not run: {}", run.screen);
+    let paged = pager.paged();
+    assert!(paged.contains("ROOT CAUSE 1: kscand"), "{paged}");
+    assert!(paged.contains("BLOCKED TASKS"), "{paged}");
+    // The whole report went to the pager, none of it around it.
+    assert!(!run.screen.contains("ROOT CAUSE"), "{}", run.screen);
+    // As git does, less gets its options through LESS when it is unset.
+    assert_eq!(
+        std::fs::read_to_string(pager.dir.join("ran"))
+            .unwrap()
+            .trim(),
+        "FRX"
+    );
+}
+
+#[test]
+fn no_pager_for_a_pipe_for_no_pager_for_short_output_or_an_empty_pager() {
+    let dump = seed_dump();
+    // A pipe.
+    let pager = RecordingPager::new("pipe");
+    let (status, out, err) = holdup_env(
+        &[&dump],
+        &[("NO_COLOR", "1"), ("PAGER", &pager.command())],
+        &["COLUMNS"],
+    );
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("ROOT CAUSE 1: kscand"));
+    assert!(!pager.ran(), "a pager ran for a pipe");
+    // --no-pager.
+    let run = run_on_pty(
+        &["--no-pager", &dump],
+        100,
+        30,
+        &[("PAGER", &pager.command())],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.screen.contains("ROOT CAUSE 1: kscand"),
+        "{}",
+        run.screen
+    );
+    assert!(!pager.ran(), "a pager ran with --no-pager");
+    // Output that fits the screen: 500 lines hold the report.
+    let run = run_on_pty(&[&dump], 100, 500, &[("PAGER", &pager.command())]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.screen.contains("BLOCKED TASKS"), "{}", run.screen);
+    assert!(
+        !pager.ran(),
+        "a pager ran for output shorter than the screen"
+    );
+    // PAGER empty or cat: none.
+    for none in ["", "cat"] {
+        let run = run_on_pty(&[&dump], 100, 30, &[("PAGER", none)]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert!(
+            run.screen.contains("BLOCKED TASKS"),
+            "PAGER={none:?}: {}",
+            run.screen
+        );
+    }
+}
+
+#[test]
+fn an_error_comes_after_the_pager_and_keeps_its_status() {
+    let dump = seed_dump();
+    let pager = RecordingPager::new("status");
+    // bt of a task that does not exist: nothing to page, status 1 as in a pipe.
+    let run = run_on_pty(
+        &["bt", &dump, "no_such_comm"],
+        100,
+        30,
+        &[("PAGER", &pager.command())],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no task matches no_such_comm"),
+        "{}",
+        run.stderr
+    );
+    assert!(!pager.ran());
+    // Every backtrace is long: paged, and the status is the command's.
+    let run = run_on_pty(
+        &["bt", &dump, "--state", "D"],
+        100,
+        30,
+        &[("PAGER", &pager.command())],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(pager.ran());
+    assert!(pager.paged().contains("PID: 99 "), "{}", pager.paged());
 }

@@ -33,7 +33,9 @@ Exit status:
   (the shell shows 141).
 
 Environment: NO_COLOR (no colour with --color auto), HOLDUP_LOG (log filter, as RUST_LOG),
-HOLDUP_DEBUG_ROOT, COLUMNS (the width the report fits; by default the terminal's, and 160 columns for\nthe table in a pipe or a file).";
+HOLDUP_DEBUG_ROOT, COLUMNS (the width the report fits; by default the terminal's, and 160
+columns for the table in a pipe or a file), PAGER (for output longer than the terminal;
+less -FRX when unset; empty or cat: none; --no-pager: none).";
 
 /// Explain a Linux kernel hang from its vmcore: who holds what, and the root cause.
 #[derive(Parser)]
@@ -67,6 +69,10 @@ struct GlobalArgs {
     /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     color: ColorChoice,
+    /// Never page the output. By default output longer than the terminal goes through
+    /// $PAGER (less -FRX when unset; PAGER=cat or empty: no pager), never a pipe or a file.
+    #[arg(long, global = true)]
+    no_pager: bool,
 }
 
 /// Options every command that reads a dump takes.
@@ -165,6 +171,12 @@ fn main() -> ExitCode {
         quiet: cli.global.quiet,
     });
     let is_triage = matches!(cli.command, Some(Command::Triage(_)));
+    // Output for a person is paged; triage streams JSON lines and its summary as it goes,
+    // and completions and the man page are for files.
+    let pager = match cli.command {
+        Some(Command::Triage(_) | Command::Completions { .. } | Command::Man) => None,
+        _ => cmd::pager::start(cli.global.no_pager),
+    };
     let result = match cli.command {
         Some(Command::Info(args)) => cmd::info::run(&args),
         Some(Command::Log(args)) => cmd::log::run(&args),
@@ -191,6 +203,9 @@ fn main() -> ExitCode {
         )),
         r => r,
     };
+    if let Some(p) = pager {
+        p.finish();
+    }
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(f) => {

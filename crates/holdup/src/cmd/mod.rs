@@ -5,6 +5,7 @@ pub mod info;
 pub mod locks;
 pub mod log;
 pub mod page;
+pub mod pager;
 pub mod ps;
 pub mod report;
 pub mod shell;

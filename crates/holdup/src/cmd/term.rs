@@ -13,6 +13,8 @@ pub struct Terminal {
     /// The width lines must fit: `$COLUMNS` when set to a number, else the terminal's own
     /// (TIOCGWINSZ); `None` for a pipe or a file with no `$COLUMNS`.
     pub width: Option<usize>,
+    /// The terminal's height in lines, when standard output is a terminal that says.
+    pub height: Option<usize>,
 }
 
 static TERMINAL: OnceLock<Terminal> = OnceLock::new();
@@ -30,6 +32,7 @@ pub fn init() -> Terminal {
             stdout_is_terminal,
             width: columns_env(std::env::var("COLUMNS").ok().as_deref())
                 .or(size.map(|(cols, _)| cols)),
+            height: size.map(|(_, rows)| rows).filter(|&r| r > 0),
         }
     })
 }
