@@ -63,7 +63,10 @@ pub fn printable_keeping(bytes: &[u8], keep: &[char]) -> String {
 
 /// Whether `bytes` would come out of [`printable`] unchanged (valid UTF-8, nothing to escape).
 pub fn is_printable(bytes: &[u8]) -> bool {
-    std::str::from_utf8(bytes).is_ok_and(|s| !s.chars().any(is_unsafe))
+    // Names are nearly always plain ASCII: one pass the compiler vectorises decides them
+    // (BTF and kallsyms hold megabytes of names, checked on every open).
+    bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
+        || std::str::from_utf8(bytes).is_ok_and(|s| !s.chars().any(is_unsafe))
 }
 
 #[cfg(test)]

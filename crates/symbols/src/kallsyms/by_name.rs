@@ -109,6 +109,15 @@ impl<'m> KallsymsByName<'m> {
                 addrs.relative_base.wrapping_add(8),
             ));
         }
+        if addrs.relative_base == 0 && addrs.offsets > addrs.token_table {
+            // 7.0+ (no relative base): ... names, markers, token table, token index, offsets,
+            // sequence numbers.
+            // The markers end where the token table starts, which need not be 8-aligned.
+            let seqs = align8(addrs.offsets.wrapping_add(4 * u64::from(num)));
+            for len in [4 * u64::from(num).div_ceil(256), markers_len] {
+                layouts.push((addrs.token_table.wrapping_sub(len), seqs));
+            }
+        }
         // 6.1.y: ... names, markers, sequence numbers, token table, token index.
         let seqs = addrs.token_table.wrapping_sub(3 * u64::from(num)) & !7;
         layouts.push((seqs.wrapping_sub(markers_len), seqs));
