@@ -15,6 +15,8 @@ Examples:
   holdup vmcore --json | jq '.root_causes[0]'         the same, for scripts
   holdup vmcore --dot | dot -Tsvg > hang.svg          the wait-for graph as a picture
   holdup bt vmcore --state D                          backtraces of the blocked tasks
+  holdup bt vmcore ffff8a0ddfe9b080                   one task, by its address as ps prints it
+  holdup ps vmcore --comm 'kworker/*'                 tasks by a glob of their names
   holdup triage /var/crash > triage.jsonl             one JSON line per dump found
   holdup triage -q /var/crash | jq -r .signature | sort | uniq -c
 
@@ -25,8 +27,8 @@ given (--vmlinux), or when /usr/lib/debug/boot/vmlinux-RELEASE or
 
 Exit status:
   0  done; for the report: blocked tasks found and explained; for triage: every dump analysed
-  1  the report found no blocked task (nothing to explain); bt: no task matched; page: the
-     address is no struct page (what it is is said)
+  1  the report found no blocked task (nothing to explain); bt, ps: no task matched; page:
+     the address is no struct page (what it is is said)
   2  the dump could not be read, or the command line is wrong
   3  triage: some dumps could not be analysed (their lines have \"errors\")
   A closed standard output (holdup ... | head) ends holdup by SIGPIPE, as it ends cat and git

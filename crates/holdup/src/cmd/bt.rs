@@ -1,6 +1,7 @@
 //! `holdup bt DUMP [PID|COMM|TASK]... [--state S] [--all]`: kernel backtraces, like crash's
 //! `bt` and `foreach bt`.
 
+use super::args::{TaskSelector, check_dump_first, comm_matches};
 use super::ps::{check_state, state_matches};
 use super::{Failure, open, print_json};
 use crate::{DumpArgs, exit};
@@ -17,7 +18,8 @@ const NO_MATCH: u8 = 1;
 pub struct BtArgs {
     #[command(flatten)]
     pub dump: DumpArgs,
-    /// Tasks: a pid, a command name or a `task_struct` address (0x...). Without any, and
+    /// Tasks: a pid, a command name or a glob of them (`kworker/*`), or a `task_struct`
+    /// address in hex, with or without 0x (as `holdup ps` prints it). Without any, and
     /// without --state or --all, the task that panicked.
     #[arg(value_name = "PID|COMM|TASK")]
     pub targets: Vec<String>,
@@ -52,6 +54,7 @@ struct TaskBacktrace<'a> {
 }
 
 pub fn run(args: &BtArgs) -> Result<(), Failure> {
+    check_dump_first("bt", args.dump.dump.as_deref(), &args.targets)?;
     if let Some(s) = &args.state {
         check_state(s)?;
     }
@@ -68,25 +71,32 @@ pub fn run(args: &BtArgs) -> Result<(), Failure> {
             selected.extend(list.tasks.iter().filter(|t| state_matches(t, s)));
         }
         for target in &args.targets {
-            let found: Vec<&Task> = if let Ok(pid) = target.parse::<u32>() {
-                list.tasks.iter().filter(|t| t.pid == pid).collect()
-            } else if let Some(h) = target.strip_prefix("0x") {
-                let addr = u64::from_str_radix(h, 16).unwrap_or(u64::MAX);
+            let task_at = |addr: u64| -> Vec<&Task> {
                 list.tasks.iter().filter(|t| t.task == addr).collect()
-            } else {
-                list.tasks.iter().filter(|t| t.comm == *target).collect()
+            };
+            let named = |pattern: &str| -> Vec<&Task> {
+                list.tasks
+                    .iter()
+                    .filter(|t| comm_matches(pattern, &t.comm))
+                    .collect()
+            };
+            let selector = TaskSelector::parse(target);
+            let found: Vec<&Task> = match &selector {
+                TaskSelector::Pid(pid) => list.tasks.iter().filter(|t| t.pid == *pid).collect(),
+                TaskSelector::Task(addr) => task_at(*addr),
+                TaskSelector::Comm(c) => named(c),
+                TaskSelector::TaskOrComm(addr, c) => {
+                    let at = task_at(*addr);
+                    if at.is_empty() { named(c) } else { at }
+                }
             };
             let gone: Vec<&UnreadableTask> = list
                 .unreadable
                 .iter()
-                .filter(|u| match target.parse::<u32>() {
-                    Ok(pid) => u.pid == Some(pid),
-                    Err(_) => {
-                        target
-                            .strip_prefix("0x")
-                            .and_then(|h| u64::from_str_radix(h, 16).ok())
-                            == Some(u.task)
-                    }
+                .filter(|u| match &selector {
+                    TaskSelector::Pid(pid) => u.pid == Some(*pid),
+                    TaskSelector::Task(addr) | TaskSelector::TaskOrComm(addr, _) => u.task == *addr,
+                    TaskSelector::Comm(_) => false,
                 })
                 .collect();
             if found.is_empty() && gone.is_empty() {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod args;
 pub mod bt;
 pub mod info;
 pub mod locks;

@@ -1,6 +1,7 @@
 //! `holdup page DUMP ADDR|PFN`: one page decoded, like crash's `kmem -p`, with the story of
 //! its lock: who waits for it (the folio wait table) and who may hold it.
 
+use super::args::{check_dump_first, parse_address_or_number};
 use super::{Failure, blocked_locks, open, print_json};
 use crate::{DumpArgs, exit};
 use clap::Args;
@@ -14,9 +15,9 @@ use serde::Serialize;
 pub struct PageArgs {
     #[command(flatten)]
     pub dump: DumpArgs,
-    /// A `struct page` address (`0xfffff...`, in the vmemmap), an address in the direct map
-    /// (its page, and the slab object holding it), or a page frame number (decimal, or hex
-    /// with 0x).
+    /// A `struct page` address (`fffff...`, in the vmemmap), an address in the direct map
+    /// (its page, and the slab object holding it), or a page frame number. Hex with or
+    /// without 0x (a word of 16 digits or with a letter is hex); decimal digits are a pfn.
     #[arg(value_name = "ADDR|PFN")]
     pub page: String,
 }
@@ -48,25 +49,26 @@ struct Party {
     evidence: String,
 }
 
-fn parse_number(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 pub fn run(args: &PageArgs) -> Result<(), Failure> {
+    check_dump_first(
+        "page",
+        args.dump.dump.as_deref(),
+        std::slice::from_ref(&args.page),
+    )?;
+    let value = parse_address_or_number(&args.page).ok_or_else(|| {
+        Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "{:?} is neither an address (hex, with or without 0x) nor a pfn (decimal)",
+                args.page
+            ),
+        )
+    })?;
     let kernel = open(&args.dump)?;
     let memmap = MemMap::new(&kernel).map_err(|e| {
         Failure::new(
             exit::UNREADABLE,
             format!("cannot find the struct pages: {e}"),
-        )
-    })?;
-    let value = parse_number(&args.page).ok_or_else(|| {
-        Failure::new(
-            exit::UNREADABLE,
-            format!("{:?} is neither a struct page address nor a pfn", args.page),
         )
     })?;
     let mut addr = None;

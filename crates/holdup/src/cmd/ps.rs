@@ -1,5 +1,6 @@
 //! `holdup ps DUMP`: every task, like crash's `ps`.
 
+use super::args::comm_matches;
 use super::{Failure, open_without_modules, print_json};
 use crate::{DumpArgs, exit};
 use clap::Args;
@@ -14,7 +15,8 @@ pub struct PsArgs {
     /// ID ZO ST TR DE PA WA NE).
     #[arg(long, value_name = "STATE")]
     pub state: Option<String>,
-    /// Only tasks with this command name.
+    /// Only tasks with this command name, or whose name matches this glob (`kworker/*`,
+    /// `?bench`, `rw_[rw]*`; quote it from the shell).
     #[arg(long, value_name = "COMM")]
     pub comm: Option<String>,
     /// Only these pids (repeatable).
@@ -69,6 +71,24 @@ pub fn shown_comm(t: &Task) -> String {
     }
 }
 
+/// No task matched the selection (as for `holdup bt`).
+const NO_MATCH: u8 = 1;
+
+/// The selection of a `holdup ps` as its options say it: `--state UN --pid 9999`.
+fn selection(args: &PsArgs) -> String {
+    let mut words = Vec::new();
+    if let Some(s) = &args.state {
+        words.push(format!("--state {s}"));
+    }
+    if let Some(c) = &args.comm {
+        words.push(format!("--comm {c}"));
+    }
+    for p in &args.pid {
+        words.push(format!("--pid {p}"));
+    }
+    words.join(" ")
+}
+
 pub fn run(args: &PsArgs) -> Result<(), Failure> {
     if let Some(s) = &args.state {
         check_state(s)?;
@@ -78,12 +98,36 @@ pub fn run(args: &PsArgs) -> Result<(), Failure> {
         all_tasks(&kernel).map_err(|e| Failure::new(exit::UNREADABLE, format!("tasks: {e}")))?;
     list.tasks.retain(|t| {
         args.state.as_deref().is_none_or(|s| state_matches(t, s))
-            && args.comm.as_deref().is_none_or(|c| t.comm == c)
+            && args
+                .comm
+                .as_deref()
+                .is_none_or(|c| comm_matches(c, &t.comm))
             && (args.pid.is_empty() || args.pid.contains(&t.pid))
     });
     let filtered = args.state.is_some() || args.comm.is_some() || !args.pid.is_empty();
     if filtered {
-        list.unreadable.clear();
+        // A pid that is among the tasks that could not be read is not "no such task".
+        let unreadable_pids: Vec<u32> = list
+            .unreadable
+            .iter()
+            .filter_map(|u| u.pid)
+            .filter(|p| args.pid.contains(p))
+            .collect();
+        list.unreadable
+            .retain(|u| u.pid.is_some_and(|p| unreadable_pids.contains(&p)));
+        // As `holdup bt`: a selection that matches no task is status 1, and a pid that
+        // matches none among others that do is said.
+        if list.tasks.is_empty() && list.unreadable.is_empty() {
+            return Err(Failure::new(
+                NO_MATCH,
+                format!("no task matches {}", selection(args)),
+            ));
+        }
+        for pid in &args.pid {
+            if !list.tasks.iter().any(|t| t.pid == *pid) && !unreadable_pids.contains(pid) {
+                super::note("ps", format_args!("no task has pid {pid}"));
+            }
+        }
     }
     if args.dump.json {
         return print_json(&list);
