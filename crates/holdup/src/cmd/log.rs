@@ -12,6 +12,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         .dump
         .as_ref()
         .ok_or_else(|| Failure::new(exit::UNREADABLE, "no dump given"))?;
+    super::check_not_compressed(path)?;
     let dump = KernelDump::open(path)
         .map_err(|e| Failure::new(exit::UNREADABLE, format!("{}: {e}", path.display())))?;
     let log = dump_log(&dump).map_err(|e| {

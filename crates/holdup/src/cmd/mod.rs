@@ -68,6 +68,7 @@ fn open_with(args: &DumpArgs, opts: OpenOptions) -> Result<Kernel, Failure> {
         .dump
         .as_ref()
         .ok_or_else(|| Failure::new(exit::UNREADABLE, "no dump given"))?;
+    check_not_compressed(path)?;
     let (kernel, _) =
         holdup_triage::debuginfo::open_kernel_with(path, args.vmlinux.as_deref(), opts)
             .map_err(|e| Failure::new(exit::UNREADABLE, e))?;
@@ -81,6 +82,50 @@ fn open_with(args: &DumpArgs, opts: OpenOptions) -> Result<Kernel, Failure> {
         ::log::warn!("{w}");
     }
     Ok(kernel)
+}
+
+/// Compression formats dumps are shipped in: the name, the magic bytes a file of it starts
+/// with, and the command that undoes it keeping the compressed file.
+const COMPRESSIONS: [(&str, &[u8], &str); 5] = [
+    ("zstd", &[0x28, 0xb5, 0x2f, 0xfd], "zstd -d"),
+    ("xz", &[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz -dk"),
+    ("gzip", &[0x1f, 0x8b], "gzip -dk"),
+    ("bzip2", b"BZh", "bzip2 -dk"),
+    ("lz4", &[0x04, 0x22, 0x4d, 0x18], "lz4 -d"),
+];
+
+/// The compression format whose magic bytes `head` starts with, and its decompressor.
+fn compression_of(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    COMPRESSIONS
+        .iter()
+        .find(|(_, magic, _)| head.starts_with(magic))
+        .map(|&(name, _, tool)| (name, tool))
+}
+
+/// Fails, saying how to decompress it, when `path` is a regular file compressed as a whole
+/// (`vmcore.zst`): no dump format starts like one, and "unknown magic" would not say what
+/// to do. Anything else (a missing file, a FIFO, which opening would wait on) is left to
+/// the dump reader and its messages.
+pub fn check_not_compressed(path: &std::path::Path) -> Result<(), Failure> {
+    use std::io::Read;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|f| f.take(head.len() as u64).read(&mut head))
+        .unwrap_or(0);
+    match compression_of(&head[..n]) {
+        Some((name, tool)) => Err(Failure::new(
+            exit::UNREADABLE,
+            format!(
+                "{}: compressed with {name}: decompress it first (e.g. `{tool} {}`), then give holdup the file it makes",
+                path.display(),
+                path.display()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Every task of the dump, and what its blocked (`D`) tasks wait on and who holds it: what
@@ -109,4 +154,25 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
         .map_err(|e| Failure::new(exit::UNREADABLE, format!("JSON: {e}")))?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compression_of;
+
+    #[test]
+    fn compressed_files_by_their_magic() {
+        assert_eq!(
+            compression_of(&[0x28, 0xb5, 0x2f, 0xfd, 0]).map(|c| c.0),
+            Some("zstd")
+        );
+        assert_eq!(compression_of(b"\xfd7zXZ\0\0").map(|c| c.0), Some("xz"));
+        assert_eq!(compression_of(&[0x1f, 0x8b, 8]).map(|c| c.0), Some("gzip"));
+        assert_eq!(compression_of(b"BZh91AY").map(|c| c.0), Some("bzip2"));
+        // Dumps: ELF, kdump-compressed, flattened.
+        for dump in [&b"\x7fELF\x02\x01"[..], b"KDUMP   ", b"makedumpfile"] {
+            assert_eq!(compression_of(dump), None);
+        }
+        assert_eq!(compression_of(b""), None);
+    }
 }

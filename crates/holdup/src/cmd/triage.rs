@@ -61,6 +61,23 @@ pub struct TriageArgs {
 }
 
 pub fn run(args: &TriageArgs) -> Result<(), Failure> {
+    // Paths none of which exists are "no dump found" (status 2), not dumps that failed
+    // (status 3); among paths that exist, a missing one still gets its error line.
+    let missing: Vec<String> = args
+        .paths
+        .iter()
+        .filter_map(|p| {
+            std::fs::symlink_metadata(p)
+                .err()
+                .map(|e| format!("{}: {e}", p.display()))
+        })
+        .collect();
+    if missing.len() == args.paths.len() {
+        return Err(Failure::new(
+            exit::UNREADABLE,
+            format!("no dump to triage: {}", missing.join("; ")),
+        ));
+    }
     let found = discover(
         &args.paths,
         &DiscoverOptions {
