@@ -197,3 +197,56 @@ fn parallel_reads_through_a_small_page_cache_give_the_right_bytes() {
         }
     });
 }
+
+/// kmem tells the regions of the address space apart on every truth dump, 4- and 5-level,
+/// from the bases the kernel keeps (`page_offset_base`, `vmalloc_base`, `vmemmap_base`):
+/// every task of the truth is in the direct map and its stack in vmalloc space
+/// (CONFIG_VMAP_STACK), a static lock of the module in the modules area, an mmap_lock in the
+/// direct map, a locked page in the vmemmap, `init_task` in the kernel image.
+#[test]
+fn every_address_of_the_truth_is_in_its_region() {
+    use holdup_e2e::{LockType, manifest_all, parse_hex, truth_dumps};
+    use holdup_kernel::{Kernel, OpenOptions};
+    use holdup_kmem::Region;
+    let m = manifest_all();
+    let mut paging = std::collections::BTreeSet::new();
+    for (fx, f, path) in truth_dumps(&m) {
+        let k = Kernel::open(&path, &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mem = k.mem();
+        let what = format!("{} {}", fx.name, f.file);
+        let is = |v: u64, want: Region, about: &str| {
+            assert_eq!(mem.region(v), want, "{what}: {about} {v:#x}");
+        };
+        let stack_off = k
+            .types
+            .offsetof("task_struct.stack")
+            .expect("task_struct.stack");
+        let mut stacks = 0;
+        for t in fx.facts() {
+            let task = parse_hex(&t.task);
+            is(task, Region::DirectMap, "task_struct");
+            // (An over-filtered dump lost some tasks' pages.)
+            if let Ok(stack) = mem.read_u64(task + stack_off) {
+                is(stack, Region::Vmalloc, "stack of");
+                stacks += 1;
+            }
+            let lock = parse_hex(&t.lock);
+            match (t.lock_type, t.lock_name.as_deref()) {
+                (LockType::PageLock, _) => is(lock, Region::Vmemmap, "page"),
+                (_, Some(n)) if n.starts_with("mmap_lock") => is(lock, Region::DirectMap, n),
+                (_, Some(n)) => is(lock, Region::Modules, n),
+                _ => {}
+            }
+        }
+        assert!(stacks >= 10, "{what}: only {stacks} stacks read");
+        is(
+            k.symbol("init_task").unwrap(),
+            Region::KernelImage,
+            "init_task",
+        );
+        is(0x7fff_0000_1000, Region::NotKernel, "a user address");
+        paging.insert(mem.kernel_space_start());
+    }
+    assert_eq!(paging.len(), 2, "both paging modes: {paging:x?}");
+}

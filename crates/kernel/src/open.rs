@@ -233,6 +233,20 @@ impl Kernel {
             },
             None => warnings.push("no symbol page_offset_base".into()),
         }
+        // So are vmalloc space and the struct page array: kmem tells regions apart with them.
+        let mut base = |name: &str| {
+            let v = symbols
+                .address_of(name)
+                .and_then(|a| dump.mem.read_u64(a).ok());
+            if v.is_none() {
+                warnings.push(format!(
+                    "{name} unreadable: vmalloc and vmemmap addresses are not told apart"
+                ));
+            }
+            v.unwrap_or(0)
+        };
+        let (vmalloc, vmemmap) = (base("vmalloc_base"), base("vmemmap_base"));
+        dump.mem.set_region_bases(vmalloc, vmemmap);
 
         let (types, types_source) = match &opts.vmlinux {
             Some(vmlinux) => {

@@ -9,12 +9,14 @@
 
 mod bulk;
 mod kernel_dump;
+mod space;
 mod x86_64;
 
 pub use bulk::{read_vec_parallel, same_bytes_sampled};
 /// Files other than the dump (a vmlinux) are opened and mapped as safely as the dump.
 pub use holdup_dump::{MappedFile, open_regular_file};
 pub use kernel_dump::{KernelDump, OpenError};
+pub use space::{AddressSpace, CPU_ENTRY_AREA_BASE, Region};
 pub use x86_64::{
     ConfigError, Level, PagingConfig, START_KERNEL_MAP, Translation, Via, WalkStep, X86_64Memory,
     kernel_space_start,
@@ -68,6 +70,16 @@ pub trait KernelMemory: Send + Sync {
     /// `align` (a power of two).
     fn is_kernel_pointer(&self, v: u64, align: u64) -> bool {
         v >= self.kernel_space_start() && v & (align - 1) == 0
+    }
+
+    /// The region of the kernel's address space holding `v` ([`Region`]). A memory that
+    /// does not know its layout (a test's) knows only the kernel half from the user half.
+    fn region(&self, v: u64) -> Region {
+        if v >= self.kernel_space_start() {
+            Region::OtherKernel
+        } else {
+            Region::NotKernel
+        }
     }
 
     fn read_u8(&self, vaddr: u64) -> Result<u8, ReadError> {
@@ -125,6 +137,9 @@ impl<T: KernelMemory + ?Sized> KernelMemory for std::sync::Arc<T> {
     fn kernel_space_start(&self) -> u64 {
         (**self).kernel_space_start()
     }
+    fn region(&self, v: u64) -> Region {
+        (**self).region(v)
+    }
 }
 
 impl<T: KernelMemory + ?Sized> KernelMemory for &T {
@@ -133,6 +148,9 @@ impl<T: KernelMemory + ?Sized> KernelMemory for &T {
     }
     fn kernel_space_start(&self) -> u64 {
         (**self).kernel_space_start()
+    }
+    fn region(&self, v: u64) -> Region {
+        (**self).region(v)
     }
 }
 

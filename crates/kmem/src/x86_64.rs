@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use holdup_dump::{PhysError, PhysicalMemory, ReadFailure};
 use holdup_vmcoreinfo::VmcoreInfo;
 
-use crate::{KernelMemory, ReadError};
+use crate::{AddressSpace, KernelMemory, ReadError, Region};
 
 /// `__START_KERNEL_map`: the base of the kernel image mapping.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
@@ -206,6 +206,9 @@ pub struct X86_64Memory<P> {
     cfg: PagingConfig,
     /// `page_offset_base`, or 0 while unknown.
     direct_map_base: AtomicU64,
+    /// `vmalloc_base` and `vmemmap_base`, or 0 while unknown ([`Self::set_region_bases`]).
+    vmalloc_base: AtomicU64,
+    vmemmap_base: AtomicU64,
     /// Bytes of physical memory the dump describes (the direct map fast path's extent).
     phys_limit: u64,
     tlb: Tlb,
@@ -244,6 +247,8 @@ impl<P: PhysicalMemory> X86_64Memory<P> {
             phys,
             cfg,
             direct_map_base: AtomicU64::new(0),
+            vmalloc_base: AtomicU64::new(0),
+            vmemmap_base: AtomicU64::new(0),
             phys_limit,
             tlb: Tlb::new(),
         }
@@ -266,6 +271,24 @@ impl<P: PhysicalMemory> X86_64Memory<P> {
     /// direct-map addresses are translated by walking the page tables.
     pub fn set_direct_map_base(&self, base: u64) {
         self.direct_map_base.store(base, Ordering::Relaxed);
+    }
+
+    /// Tells where vmalloc space and the struct page array begin (`vmalloc_base`,
+    /// `vmemmap_base`, KASLR-randomised; read through kallsyms), for [`Self::address_space`].
+    pub fn set_region_bases(&self, vmalloc: u64, vmemmap: u64) {
+        self.vmalloc_base.store(vmalloc, Ordering::Relaxed);
+        self.vmemmap_base.store(vmemmap, Ordering::Relaxed);
+    }
+
+    /// The regions of the address space, as far as they are known.
+    pub fn address_space(&self) -> AddressSpace {
+        AddressSpace {
+            kernel_start: kernel_space_start(self.cfg.five_level),
+            page_offset: self.direct_map_base.load(Ordering::Relaxed),
+            vmalloc: self.vmalloc_base.load(Ordering::Relaxed),
+            vmemmap: self.vmemmap_base.load(Ordering::Relaxed),
+            kernel_image_size: self.cfg.kernel_image_size,
+        }
     }
 
     /// Forgets every cached translation: needed when the physical memory underneath
@@ -468,6 +491,9 @@ impl<P: PhysicalMemory> X86_64Memory<P> {
 impl<P: PhysicalMemory> KernelMemory for X86_64Memory<P> {
     fn kernel_space_start(&self) -> u64 {
         kernel_space_start(self.cfg.five_level)
+    }
+    fn region(&self, v: u64) -> Region {
+        self.address_space().region(v)
     }
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0usize;

@@ -1,6 +1,6 @@
 //! A sparse fake kernel memory for unit tests of the decoders.
 
-use holdup_kmem::{KernelMemory, ReadError};
+use holdup_kmem::{AddressSpace, KernelMemory, ReadError, Region};
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -52,6 +52,19 @@ impl FakeMem {
 }
 
 impl KernelMemory for FakeMem {
+    /// The layout of a 4-level kernel at KASLR's default bases, which the tests' addresses
+    /// use (`0xffff8880...` objects, `0xffffc900...` stacks, `0xffffea00...` pages).
+    fn region(&self, v: u64) -> Region {
+        AddressSpace {
+            kernel_start: holdup_kmem::kernel_space_start(false),
+            page_offset: 0xffff_8880_0000_0000,
+            vmalloc: 0xffff_c900_0000_0000,
+            vmemmap: 0xffff_ea00_0000_0000,
+            kernel_image_size: 1 << 30,
+        }
+        .region(v)
+    }
+
     fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let pages = self.pages.read().unwrap();
         for (i, b) in buf.iter_mut().enumerate() {

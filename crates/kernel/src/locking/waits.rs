@@ -26,7 +26,7 @@ use crate::Kernel;
 use crate::list::list_nodes;
 use crate::mm::slab::SlabLayout;
 use crate::mm::{MemMap, WaitTable};
-use holdup_kmem::{KernelMemory, ReadError};
+use holdup_kmem::{KernelMemory, ReadError, Region};
 use holdup_symbols::SymbolTable;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -74,8 +74,6 @@ pub struct Layouts {
     pub thread_size: u64,
     /// `swait_queue_head.task_list`.
     pub swait_head_list: Option<u64>,
-    /// `[vmalloc_base, vmemmap_base)`: where vmalloc'd stacks live.
-    pub vmalloc: Option<(u64, u64)>,
     /// `mm_struct.mmap_lock`, `mm_struct.owner` (CONFIG_MEMCG).
     pub mm_mmap_lock: Option<u64>,
     pub mm_owner: Option<u64>,
@@ -141,17 +139,11 @@ impl Layouts {
             ),
             swait_head_list: off("swait_queue_head.task_list"),
             thread_size: k.thread_size,
-            vmalloc: vmalloc_range(k),
             mm_mmap_lock: off("mm_struct.mmap_lock"),
             mm_owner: off("mm_struct.owner"),
             slab: keep("slab layout", SlabLayout::new(k), &mut problems),
             problems,
         })
-    }
-
-    /// Whether `addr` is in vmalloc space (stacks, vmalloc'd objects).
-    pub fn in_vmalloc(&self, addr: u64) -> bool {
-        self.vmalloc.is_some_and(|(lo, hi)| addr >= lo && addr < hi)
     }
 
     /// The record shapes to look for: (offset of `task`, offset of the list node, record
@@ -238,13 +230,6 @@ impl WaitQueueLayout {
             head_list: off("wait_queue_head.head")?,
         })
     }
-}
-
-/// `[vmalloc_base, vmemmap_base)` (KASLR places them in that order, vmemmap above).
-fn vmalloc_range(k: &Kernel) -> Option<(u64, u64)> {
-    let read = |s: &str| k.mem().read_u64(k.symbols.address_of(s)?).ok();
-    let (lo, hi) = (read("vmalloc_base")?, read("vmemmap_base")?);
-    (lo < hi).then_some((lo, hi))
 }
 
 #[derive(Debug, Clone)]
@@ -917,10 +902,10 @@ fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<
             return None;
         }
         if !is_waiter_node(mem, cx.stacks, shape, n) {
-            let unknown_waiter = cx.layouts.in_vmalloc(n)
+            let unknown_waiter = mem.region(n) == Region::Vmalloc
                 && mem
                     .read_u64(n.wrapping_sub(shape.list_off).wrapping_add(shape.task_off))
-                    .is_ok_and(|t| kernel_ptr(mem, t) && !cx.layouts.in_vmalloc(t));
+                    .is_ok_and(|t| kernel_ptr(mem, t) && mem.region(t) != Region::Vmalloc);
             let fits = shape.kinds.iter().any(|&(k, q)| match q {
                 QueueAt::ListHead(wl) => plausible(cx, k, n.wrapping_sub(wl)),
                 QueueAt::FirstWaiter(_) => false,
@@ -1414,7 +1399,6 @@ mod tests {
             wait_queue: None,
             swait_head_list: Some(8),
             thread_size: THREAD_SIZE,
-            vmalloc: Some((0xffff_c900_0000_0000, 0xffff_ea00_0000_0000)),
             mm_mmap_lock: None,
             mm_owner: None,
             slab: None,

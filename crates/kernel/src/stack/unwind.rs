@@ -367,7 +367,13 @@ impl<'k> Unwinder<'k> {
 
     /// `__kernel_text_address()`: in vmlinux text or a module's text.
     pub fn is_kernel_text(&self, addr: u64) -> bool {
-        if !holdup_symbols::is_kernel_address(addr) {
+        // Kernel and module text live in the kernel image and modules regions, whatever the
+        // paging mode and KASLR.
+        use holdup_kmem::Region;
+        if !matches!(
+            self.k.mem().region(addr),
+            Region::KernelImage | Region::Modules
+        ) {
             return false;
         }
         self.sym(addr).is_text
