@@ -4,7 +4,8 @@
 # and the PG_locked page scan's throughput; then `holdup triage` of every committed fixture
 # dump against the sum of single runs divided by the core count. See benches/README.md.
 #
-# usage: benches/run.sh [KERNEL [DUMP]]       KERNEL: 6.1 (default) or 6.12
+# usage: benches/run.sh [FIXTURE [DUMP]]      FIXTURE: a fixture of dumps/manifest.json (6.1, the
+#        default; 6.12, 6.1-la57, 6.12-rt, 5.10, 7.3...): its kdump-zlib dump and its kernel
 # env:   RUNS (holdup runs per command, 20), PEER_RUNS (crash/drgn runs, 3),
 #        TRIAGE_RUNS (interleaved rounds of the triage benchmark, 10),
 #        BENCH_ONLY (commands or triage: only that part),
@@ -15,8 +16,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 source dumps/gen/common.sh
 KERNEL=${1:-6.1}
-DUMP=${2:-dumps/fixtures/$KERNEL/vmcore.kdump-zlib}
-REL=$(kernel_release "$KERNEL")
+# The fixture's folder and release, from the manifest (dumps/fixtures or dumps/pending).
+read -r FIXDIR REL < <(python3 - "$KERNEL" <<'PY'
+import json, sys
+fx = [f for f in json.load(open("dumps/manifest.json"))["fixtures"] if f["name"] == sys.argv[1]]
+print(f"dumps/{fx[0]['dir']} {fx[0]['release']}" if fx else "- -")
+PY
+)
+[ "$REL" != - ] || { echo "bench: no fixture '$KERNEL' in dumps/manifest.json" >&2; exit 1; }
+DUMP=${2:-$FIXDIR/vmcore.kdump-zlib}
 VMLINUX=$WORK_DIR/kernels/$REL/vmlinux
 CRASH=$TOOLS_DIR/bin/crash
 PY=$WORK_DIR/venv/bin/python
