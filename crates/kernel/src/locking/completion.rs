@@ -144,6 +144,11 @@ pub(crate) fn lock_state(
     }))
 }
 
+/// Whether `f` (no compiler suffix) is where a task sleeps for a completion.
+pub fn is_slow_path(f: &str) -> bool {
+    f.contains("wait_for_common") || f.starts_with("wait_for_completion")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,16 @@
 //! an [`Evidence::Inference`] is holdup's conclusion from indirect signs (a semaphore holder,
 //! an rwsem reader, a page-lock holder) with the reasons and a [`Confidence`].
 //!
-//! - [`rwsem`], [`mutex`], [`semaphore`], [`completion`]: one decoder per lock type, named
-//!   after the kernel's file;
+//! - one module per kind of lock, named after the kernel's file: [`rwsem`], [`rwbase_rt`]
+//!   (PREEMPT_RT's rw_semaphore), [`mutex`], [`rt_mutex`], [`semaphore`], [`completion`] and
+//!   `page_lock`; each decodes its object, says which functions are its slow path
+//!   (`is_slow_path`, listed in `waits::SLOW_PATHS`) and reads its state: holders and ordered
+//!   waiters (`lock_state`, listed in `state::READERS`);
 //! - [`waits`]: for a task, the waiter record its slow path left on its stack, accepted only
-//!   when it is linked into the lock's wait list;
+//!   when it is queued on the lock (its wait list, or since 7.1 the ring from `first_waiter`),
+//!   and `pi_blocked_on` for rt_mutexes;
+//! - [`kinds`]: waits that are not a lock's own (a frozen filesystem, I/O in flight, a work
+//!   flush), one file each;
 //! - [`analyze`]: everything at once — each blocked task's wait, each lock with its holders
 //!   (facts, or ranked inferences) and its ordered waiters, and the locked pages;
 //! - [`lock_name`]: `mmap_lock of mm 0x... (bench, pid 96)`, `abba_m1 [hangmod]`, a lock in a

@@ -204,6 +204,11 @@ pub(crate) fn lock_state(
     }))
 }
 
+/// Whether `f` (no compiler suffix) is where a task sleeps for a (non-RT) mutex.
+pub fn is_slow_path(f: &str) -> bool {
+    f.contains("mutex_lock") && !f.contains("rt_mutex")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,3 +53,23 @@ pub(crate) fn lock_state(
         }
     }))
 }
+/// Whether `f` (no compiler suffix) is where a task sleeps for a folio's lock or another bit
+/// through the page wait table (`folio_wait_bit_common`; `wait_on_page_bit_common` before
+/// folios).
+pub fn is_slow_path(f: &str) -> bool {
+    matches!(
+        f,
+        "folio_wait_bit_common"
+            | "__folio_lock"
+            | "__folio_lock_killable"
+            | "__folio_lock_or_retry"
+            | "folio_wait_bit"
+            | "folio_wait_bit_killable"
+            | "folio_put_wait_locked"
+            | "migration_entry_wait_on_locked"
+            | "__lock_page"
+            | "__lock_page_killable"
+            | "wait_on_page_bit_common"
+            | "folio_wait_writeback"
+    )
+}

@@ -236,6 +236,14 @@ pub(crate) fn tree_waiters(r: &RtMutex, mode: Mode) -> Vec<LockSideWaiter> {
         .collect()
 }
 
+/// Whether `f` (no compiler suffix) is where a task sleeps for an rt_mutex (or, on
+/// PREEMPT_RT, a spinlock_t: `rtlock_slowlock`).
+pub fn is_slow_path(f: &str) -> bool {
+    f.starts_with("rt_mutex_slowlock")
+        || f.starts_with("__rt_mutex_slowlock")
+        || f.starts_with("rtlock_slowlock")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,6 +354,18 @@ pub(crate) fn mm_range(cx: &StateCx<'_>, addr: u64) -> Option<(u64, u64)> {
     })
 }
 
+/// Whether `f` (no compiler suffix) is where a task sleeps for an rw_semaphore: the non-RT
+/// slow paths (`rwsem_down_read_slowpath`...), the API when the slow path is inlined into it,
+/// and PREEMPT_RT's `rwbase_rt` (`__rwbase_read_lock`, `rwbase_write_lock`).
+pub fn is_slow_path(f: &str) -> bool {
+    f.starts_with("rwsem_down_")
+        || f.trim_start_matches('_').starts_with("rwbase_")
+        || f.starts_with("down_read")
+        || f.starts_with("down_write")
+        || f.starts_with("__down_read")
+        || f.starts_with("__down_write")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,6 +167,23 @@ pub(crate) fn lock_state(
     }))
 }
 
+/// Whether `f` (no compiler suffix) is where a task sleeps in `down()` and its variants.
+pub fn is_slow_path(f: &str) -> bool {
+    matches!(
+        f,
+        "__down_common"
+            | "___down_common"
+            | "__down"
+            | "__down_interruptible"
+            | "__down_killable"
+            | "__down_timeout"
+            | "down"
+            | "down_interruptible"
+            | "down_killable"
+            | "down_timeout"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

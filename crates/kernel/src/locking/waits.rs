@@ -424,54 +424,26 @@ pub fn base_name(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
 }
 
-/// Which lock's slow path a function belongs to (by name: the functions a backtrace shows
-/// for each kind of sleeper on 6.1 and 6.12; see `dumps/hangmod/README.md`).
+/// Whether a function (without compiler suffix) is a kind of lock's slow path.
+type IsSlowPath = fn(&str) -> bool;
+
+/// Each kind of lock with the test of its slow-path functions, which lives in the kind's own
+/// module; the first that claims a function names its kind.
+const SLOW_PATHS: &[(LockKind, IsSlowPath)] = &[
+    (LockKind::Semaphore, semaphore::is_slow_path),
+    (LockKind::PageLock, super::page_lock::is_slow_path),
+    (LockKind::Rwsem, rwsem::is_slow_path),
+    (LockKind::Mutex, mutex::is_slow_path),
+    (LockKind::Completion, super::completion::is_slow_path),
+    (LockKind::RtMutex, rt_mutex::is_slow_path),
+];
+
+/// Which lock's slow path a function belongs to (by name, without a `.constprop.0`-style
+/// suffix: the functions a backtrace shows for each kind of sleeper; see
+/// `dumps/hangmod/README.md`).
 pub fn slowpath_kind(function: &str) -> Option<LockKind> {
     let f = base_name(function);
-    Some(match f {
-        "__down_common"
-        | "___down_common"
-        | "__down"
-        | "__down_interruptible"
-        | "__down_killable"
-        | "__down_timeout"
-        | "down"
-        | "down_interruptible"
-        | "down_killable"
-        | "down_timeout" => LockKind::Semaphore,
-        "folio_wait_bit_common"
-        | "__folio_lock"
-        | "__folio_lock_killable"
-        | "__folio_lock_or_retry"
-        | "folio_wait_bit"
-        | "folio_wait_bit_killable"
-        | "folio_put_wait_locked"
-        | "migration_entry_wait_on_locked"
-        | "__lock_page"
-        | "__lock_page_killable"
-        | "wait_on_page_bit_common"
-        | "folio_wait_writeback" => LockKind::PageLock,
-        _ if f.starts_with("rwsem_down_")
-            || f.trim_start_matches('_').starts_with("rwbase_")
-            || f.starts_with("down_read")
-            || f.starts_with("down_write")
-            || f.starts_with("__down_read")
-            || f.starts_with("__down_write") =>
-        {
-            LockKind::Rwsem
-        }
-        _ if f.contains("mutex_lock") && !f.contains("rt_mutex") => LockKind::Mutex,
-        _ if f.contains("wait_for_common") || f.starts_with("wait_for_completion") => {
-            LockKind::Completion
-        }
-        _ if f.starts_with("rt_mutex_slowlock")
-            || f.starts_with("__rt_mutex_slowlock")
-            || f.starts_with("rtlock_slowlock") =>
-        {
-            LockKind::RtMutex
-        }
-        _ => return None,
-    })
+    SLOW_PATHS.iter().find(|(_, is)| is(f)).map(|&(k, _)| k)
 }
 
 /// The stacks of a set of tasks, with an index from stack address to task.
