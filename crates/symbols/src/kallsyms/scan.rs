@@ -18,6 +18,7 @@
 
 use super::KallsymsAddrs;
 use holdup_kmem::KernelMemory;
+use rayon::prelude::*;
 
 /// How far past `_stext` the tables are looked for (text, rodata: the kernel image).
 const SCAN_LIMIT: u64 = 256 << 20;
@@ -73,20 +74,36 @@ pub fn scan(mem: &dyn KernelMemory, stext: u64, data: Option<u64>) -> Option<Kal
         }
         None => starts.extend((0..).map(|i| stext + i * chunk).take_while(|&a| a < end)),
     }
+    // Chunks are read and searched a core's worth at a time, in the order above: most of
+    // the time goes into decompressing their pages, and the first batch that holds the
+    // tables ends the search (a wider fan-out would decompress chunks far from them).
+    let batch = rayon::current_num_threads().max(1);
+    for group in starts.chunks(batch) {
+        let found: Vec<Option<KallsymsAddrs>> = group
+            .par_iter()
+            .map(|&at| tables_in_chunk(mem, at, stext))
+            .collect();
+        if let Some(a) = found.into_iter().flatten().next() {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// The tables, if a token index that leads to them starts in the chunk at `at`.
+fn tables_in_chunk(mem: &dyn KernelMemory, at: u64, stext: u64) -> Option<KallsymsAddrs> {
+    // Each chunk overlaps the next by 512 bytes so an index across the seam is seen.
     let mut buf = vec![0u8; CHUNK + 512];
-    for at in starts {
-        // Each chunk overlaps the next by 512 bytes so an index across the seam is seen.
-        fill_lossy(mem, at, &mut buf);
-        for off in (0..CHUNK).step_by(8) {
-            if buf[off] != 0 || buf[off + 1] != 0 {
-                continue;
-            }
-            let Some(idx) = token_index_at(&buf, off) else {
-                continue;
-            };
-            if let Some(a) = tables_before(mem, at + off as u64, &idx, stext) {
-                return Some(a);
-            }
+    fill_lossy(mem, at, &mut buf);
+    for off in (0..CHUNK).step_by(8) {
+        if buf[off] != 0 || buf[off + 1] != 0 {
+            continue;
+        }
+        let Some(idx) = token_index_at(&buf, off) else {
+            continue;
+        };
+        if let Some(a) = tables_before(mem, at + off as u64, &idx, stext) {
+            return Some(a);
         }
     }
     None
