@@ -12,6 +12,13 @@ build:
 test:
     cargo test --workspace --release
 
+# The report with each fixture's -dbg vmlinux equals the report from the dump alone: fetches
+# the vmlinux files (hundreds of MB each) into dumps/work/kernels/ first
+test-vmlinux:
+    for k in 5.10 6.1 6.12 6.12-rt 7.3; do bash dumps/gen/vmlinux.sh $k; done
+    cargo build --release
+    cargo test --release -p holdup-e2e --test with_vmlinux -- --ignored
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all --check
