@@ -28,7 +28,10 @@ fn the_report_is_the_same_with_and_without_the_vmlinux() {
     let m = manifest_all();
     let mut compared = 0;
     for (fx, f, path) in truth_dumps(&m).into_iter().filter(|d| !d.0.incomplete) {
-        let vmlinux = dumps_dir().join("work/kernels").join(&fx.release).join("vmlinux");
+        let vmlinux = dumps_dir()
+            .join("work/kernels")
+            .join(&fx.release)
+            .join("vmlinux");
         assert!(
             vmlinux.exists(),
             "{}: no {}: fetch it with `bash dumps/gen/vmlinux.sh {}` (or `just test-vmlinux`)",
