@@ -360,3 +360,68 @@ fn triage_names_states_by_kind() {
         }
     }
 }
+
+/// Every task truth knows as queued on a lock of stock code (a super block's freeze level,
+/// a mutex, an rw_semaphore) is found queued on that lock, of that kind, in that mode, and
+/// as a fact: the writers of a frozen filesystem on the level's percpu_rw_semaphore, not on
+/// an anonymous wait queue inside it.
+#[test]
+fn stock_waiters_are_found_on_their_lock() {
+    use holdup_kernel::locking::{self, LockKind, Mode};
+    use holdup_kernel::{Kernel, OpenOptions, sched};
+    let m = manifest();
+    let mut checked = 0;
+    for fx in m.fixtures.iter().filter(|fx| fx.hangs == "stock") {
+        let path = fx.path("vmcore.kdump-zlib");
+        let k = Kernel::open(&path, &OpenOptions::default()).expect("opens");
+        let (tasks, _) = sched::for_each_task(&k).expect("tasks");
+        let a = locking::analyze(&k, &tasks).expect("lock analysis");
+        for l in fx.truth() {
+            let holdup_e2e::TruthLine::Task(t) = l else {
+                continue;
+            };
+            let kind = match t.lock_type.as_str() {
+                "percpu_rwsem" => LockKind::PercpuRwsem,
+                "mutex" => LockKind::Mutex,
+                "rwsem" => LockKind::Rwsem,
+                _ => continue,
+            };
+            if t.role != holdup_e2e::Role::Waiter {
+                continue;
+            }
+            let (task, lock) = (
+                holdup_e2e::parse_hex(&t.task),
+                holdup_e2e::parse_hex(&t.lock),
+            );
+            let w = a
+                .waits_of(task)
+                .into_iter()
+                .find(|w| w.lock.kind == kind && w.lock.addr == lock)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: {} (pid {}) is not found on {} {lock:#x}: {:?}",
+                        fx.name,
+                        t.comm,
+                        t.pid,
+                        kind,
+                        a.waits_of(task)
+                    )
+                });
+            let mode = match t.mode.as_str() {
+                "read" => Mode::Read,
+                "write" => Mode::Write,
+                _ => Mode::Exclusive,
+            };
+            assert_eq!(w.mode, mode, "{}: {} on {}", fx.name, t.comm, w.lock);
+            assert!(
+                w.evidence.is_fact(),
+                "{}: {}: {}",
+                fx.name,
+                t.comm,
+                w.evidence
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} stock waits checked");
+}

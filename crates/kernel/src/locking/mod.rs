@@ -7,8 +7,8 @@
 //! an rwsem reader, a page-lock holder) with the reasons and a [`Confidence`].
 //!
 //! - one module per kind of lock, named after the kernel's file: [`rwsem`], [`rwbase_rt`]
-//!   (PREEMPT_RT's rw_semaphore), [`mutex`], [`rt_mutex`], [`semaphore`], [`completion`] and
-//!   `page_lock`; each decodes its object, says which functions are its slow path
+//!   (PREEMPT_RT's rw_semaphore), [`mutex`], [`rt_mutex`], [`semaphore`], [`completion`],
+//!   [`percpu_rwsem`] and `page_lock`; each decodes its object, says which functions are its slow path
 //!   (`is_slow_path`, listed in `waits::SLOW_PATHS`) and reads its state: holders and ordered
 //!   waiters (`lock_state`, listed in `state::READERS`);
 //! - [`waits`]: for a task, the waiter record its slow path left on its stack, accepted only
@@ -30,6 +30,7 @@
 pub mod completion;
 pub mod mutex;
 mod page_lock;
+pub mod percpu_rwsem;
 pub mod rt_mutex;
 pub mod rwbase_rt;
 pub mod rwsem;
@@ -216,6 +217,8 @@ pub enum LockKind {
     PageBit,
     /// `struct rt_mutex_base` (PREEMPT_RT sleeping locks, PI futexes, RCU boosting).
     RtMutex,
+    /// `struct percpu_rw_semaphore` (a super block's freeze levels, cgroup_threadgroup_rwsem).
+    PercpuRwsem,
     /// A `wait_queue_head_t` (`wait_event*`): not a lock, nobody is recorded as the one to
     /// wake it.
     WaitQueue,
@@ -233,6 +236,7 @@ impl LockKind {
             LockKind::Completion => "struct completion",
             LockKind::PageLock | LockKind::PageWriteback | LockKind::PageBit => "struct folio",
             LockKind::RtMutex => "struct rt_mutex_base",
+            LockKind::PercpuRwsem => "struct percpu_rw_semaphore",
             LockKind::WaitQueue => "struct wait_queue_head",
             LockKind::SwaitQueue => "struct swait_queue_head",
         }
@@ -249,6 +253,7 @@ impl LockKind {
             LockKind::PageWriteback => "page_writeback",
             LockKind::PageBit => "page_bit",
             LockKind::RtMutex => "rt_mutex",
+            LockKind::PercpuRwsem => "percpu_rwsem",
             LockKind::WaitQueue => "wait_queue",
             LockKind::SwaitQueue => "swait_queue",
         }
@@ -402,6 +407,7 @@ pub enum LockObject {
     RtMutex(rt_mutex::RtMutex),
     /// A PREEMPT_RT rw_semaphore.
     RwbaseRt(rwbase_rt::RwbaseRt),
+    PercpuRwsem(percpu_rwsem::PercpuRwsem),
     /// A wait queue: no owner, nothing more to decode.
     WaitQueue,
     /// The object could not be read.

@@ -62,6 +62,8 @@ pub struct Layouts {
     pub rt_owner: Option<u64>,
     /// `struct rt_mutex_base` and its waiters tree.
     pub rt_mutex: Option<RtMutexLayout>,
+    /// `struct percpu_rw_semaphore`.
+    pub percpu_rwsem: Option<super::percpu_rwsem::PercpuRwsemLayout>,
     /// PREEMPT_RT: the `rw_semaphore` built on `rwbase_rt`, and the offset of the
     /// `rt_mutex_base` in a `mutex` (absent on other kernels).
     pub rwbase: Option<RwbaseLayout>,
@@ -129,6 +131,7 @@ impl Layouts {
             pi_blocked_on: pi,
             rt_owner: off("rt_mutex_base.owner"),
             rt_mutex: RtMutexLayout::from_types(t).ok(),
+            percpu_rwsem: super::percpu_rwsem::PercpuRwsemLayout::from_types(t).ok(),
             rwbase,
             mutex_rtmutex,
             blocker: off("task_struct.blocker"),
@@ -436,6 +439,7 @@ const SLOW_PATHS: &[(LockKind, IsSlowPath)] = &[
     (LockKind::Mutex, mutex::is_slow_path),
     (LockKind::Completion, super::completion::is_slow_path),
     (LockKind::RtMutex, rt_mutex::is_slow_path),
+    (LockKind::PercpuRwsem, super::percpu_rwsem::is_slow_path),
 ];
 
 /// Which lock's slow path a function belongs to (by name, without a `.constprop.0`-style
@@ -645,6 +649,7 @@ pub fn find_waits(cx: &WaitCx<'_>, task: u64) -> Vec<Wait> {
         }
     }
     rt_waits(cx, stack, &mut out);
+    percpu_writer_wait(cx, stack, &mut out);
     let blocker = cx
         .layouts
         .blocker
@@ -802,6 +807,45 @@ fn rt_waits(cx: &WaitCx<'_>, stack: &TaskStack, out: &mut Vec<Wait>) {
                 "rwbase_rt.rtmutex.owner names it while rwbase_rt.readers = {readers} without READER_BIAS: a writer waiting in rwbase_write_lock for the readers to leave"
             ),
             rl.rtmutex_of(sem) + rl.rt.owner,
+        ),
+    });
+}
+
+/// A writer asleep in `percpu_down_write` until the readers leave: it is on no wait queue,
+/// the semaphore names it in `writer.task` (see [`super::percpu_rwsem`]).
+fn percpu_writer_wait(cx: &WaitCx<'_>, stack: &TaskStack, out: &mut Vec<Wait>) {
+    let Some(l) = &cx.layouts.percpu_rwsem else {
+        return;
+    };
+    let frames = cx.frames(stack);
+    let Some(f) = frames.iter().find(|f| f.function == "percpu_down_write") else {
+        return;
+    };
+    if out.iter().any(|w| w.lock.kind == LockKind::PercpuRwsem) {
+        return;
+    }
+    let Some(sem) = super::percpu_rwsem::waiting_writer_of(
+        cx.mem,
+        l,
+        stack.task,
+        stack.live_words().map(|(_, v)| v),
+        |a| cx.stacks.owner_of(a).is_some(),
+    ) else {
+        return;
+    };
+    out.push(Wait {
+        task: stack.task,
+        lock: LockId {
+            kind: LockKind::PercpuRwsem,
+            addr: sem,
+        },
+        mode: Mode::Write,
+        record: sem + l.writer_task,
+        position: Some(0),
+        detail: vec![("blocked_in".into(), f.function.clone())],
+        evidence: Evidence::fact(
+            "percpu_rw_semaphore.writer.task (rcuwait) names it and block is set: a writer waiting in percpu_down_write for the readers to leave",
+            sem + l.writer_task,
         ),
     });
 }
@@ -1213,6 +1257,25 @@ fn wait_queue_waiter(
     let (nodes, _) = list_nodes(mem, head, MAX_WAITERS);
     let position = nodes.iter().position(|&x| x == node)?;
     let flags = mem.read_u32(entry.wrapping_add(l.entry_flags)).ok()?;
+    // A percpu_rw_semaphore's waiters: the read or write side, as the task's stack shows it.
+    if let (Some(pl), "percpu_rwsem_wake_function") = (&cx.layouts.percpu_rwsem, base_name(fname)) {
+        let frames = cx.frames(stack);
+        let reads = super::percpu_rwsem::reads(frames.iter().map(|f| f.function.as_str()));
+        if let Some(reads) = reads {
+            return Some(Wait {
+                task: stack.task,
+                lock: LockId {
+                    kind: LockKind::PercpuRwsem,
+                    addr: head.wrapping_sub(pl.waiters_list),
+                },
+                mode: if reads { Mode::Read } else { Mode::Write },
+                record: entry,
+                position: Some(position),
+                detail: vec![],
+                evidence: super::percpu_rwsem::waiter_evidence(entry),
+            });
+        }
+    }
     Some(Wait {
         task: stack.task,
         lock: LockId {
@@ -1365,6 +1428,7 @@ mod tests {
             pi_blocked_on: Some((3288, 88)),
             rt_owner: Some(24),
             rt_mutex: None,
+            percpu_rwsem: None,
             rwbase: None,
             mutex_rtmutex: None,
             blocker: None,

@@ -3,19 +3,21 @@
 //! `freeze_super()` takes every level for write and leaves them held until `thaw_super()`).
 //! A writer of a frozen filesystem sleeps in `percpu_rwsem_wait` on the level's `waiters`
 //! wait queue, which no task holds: the freeze does.
+//!
+//! `freeze_super()` sets `s_writers.frozen` to a level before it takes that level, and to the
+//! next once it has it (`SB_FREEZE_COMPLETE` after the last): a level below `frozen` is held
+//! by the freeze; the level equal to it is being taken, its freezer waiting for the readers
+//! that hold it, who are then what the waiters wait for.
 
 use super::KindCx;
 use crate::fs::freeze_level_name;
 use crate::locking::{Evidence, Holder, HolderId, LockKind, LockName, LockState, Mode};
 
 pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
-    if lock.id.kind != LockKind::WaitQueue {
+    if lock.id.kind != LockKind::PercpuRwsem {
         return false;
     }
-    let Ok(waiters) = cx.k.types.offsetof("percpu_rw_semaphore.waiters") else {
-        return false;
-    };
-    let sem = lock.id.addr.wrapping_sub(waiters);
+    let sem = lock.id.addr;
     let Some((sb, level)) = cx
         .super_blocks()
         .iter()
@@ -37,13 +39,18 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
             sb.addr,
         ),
     });
-    lock.notes
-        .retain(|n| !n.starts_with("a wait queue has no owner"));
     lock.notes.push(format!(
         "a percpu_rw_semaphore of super block {:#x}: writers take it for read (sb_start_write), freezing takes it for write",
         sb.addr
     ));
-    if sb.frozen >= level {
+    if sb.frozen == level {
+        lock.notes.push(format!(
+            "a freeze of {fs} is taking this level (s_writers.frozen = {} {}): the freezer waits for the writers in progress, who hold the level for read; writers that came after it wait behind it",
+            sb.frozen,
+            freeze_level_name(sb.frozen)
+        ));
+    }
+    if sb.frozen > level {
         let thaw = sb.mounts.first().map_or_else(
             || "thawing it (ioctl FITHAW) ends the wait".to_string(),
             |m| format!("`fsfreeze --unfreeze {m}` ends the wait"),

@@ -11,6 +11,7 @@ mod bio_wait;
 mod block_io;
 mod flush_work;
 mod frozen_fs;
+mod kthread_stop;
 
 use super::waits::Stacks;
 use super::{Evidence, Holder, HolderId, LockState, Mode};
@@ -54,6 +55,7 @@ pub type Explain = fn(&KindCx<'_>, &mut LockState) -> bool;
 pub const KINDS: &[Explain] = &[
     frozen_fs::explain,
     flush_work::explain,
+    kthread_stop::explain,
     block_io::explain,
     bio_wait::explain,
 ];
