@@ -21,9 +21,12 @@ twice: -c -d 31 into a roomy tmpfs (OUTDIR/vmcore.kdump-zlib) and the same into 
 256 KiB, which it fills (ENOSPC: OUTDIR/vmcore.kdump-zlib-enospc, marked incomplete by
 makedumpfile itself).
 
-6.1-stock: hangs in stock kernel code, no hangmod (dumps/guest/init-stock.sh, dumps/stockmod):
-a frozen ext4 (vdb), I/O queued on a suspended dm device (over vdc), flush_work() under a
-mutex, 200 writers on one tmpfs inode's i_rwsem; 384 MiB, crashkernel=128M, slim; kdump.
+6.1-stock, 6.12-stock: hangs in stock kernel code, no hangmod (dumps/guest/init-stock.sh,
+dumps/stockmod): a frozen ext4 (vdb), I/O queued on a suspended dm device (over vdc),
+flush_work() under a mutex, 200 writers on one tmpfs inode's i_rwsem, FIFREEZE waiting in
+percpu_down_write for a task holding sb_start_write (vdd), kthread_stop() of a kthread that
+never stops, a buffer_head locked by a sleeper with a second locker waiting (vde); 384 MiB,
+crashkernel=128M, slim; kdump.
 Its truth ("task", "object", "verdict" lines) is checked as strictly as the hangmod facts, and
 every TASK_UNINTERRUPTIBLE task of it against the detector's traces.
 
@@ -60,6 +63,11 @@ RELEASES = {"6.1": "6.1.0-56-amd64", "6.12": "6.12.95+deb12-amd64",
 PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "7.3": "linux-binary-unsigned-7.3-amd64"} | {
     k: f"linux-image-{RELEASES[k]}-unsigned" for k in ("6.12", "6.12-rt", "5.10")}
 
+# The stock captures' other disks: the frozen ext4 (vdb), the one under the suspended dm device
+# (vdc), the ext4 whose freeze waits for a writer (vdd), the one with the locked buffer (vde).
+STOCK_DISKS = [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20), ("vdd-fzw", 16 << 20),
+               ("vde-buf", 16 << 20)]
+
 # What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
 PROFILES = {
     "6.1": {"kernel": "6.1", "flavour": "hangs", "cpu": "qemu64", "mem": "512M",
@@ -79,8 +87,12 @@ PROFILES = {
     # the frozen ext4 (vdb) and the one under the suspended dm device (vdc).
     "6.1-stock": {"kernel": "6.1", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
                   "crashkernel": "128M", "disk": 448 << 20, "slim": True,
-                  "extra_disks": [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20)],
-                  "t_blocked": 480, "t_reported": 300},
+                  "extra_disks": STOCK_DISKS, "t_blocked": 600, "t_reported": 300},
+    # The same hangs on bookworm-backports' 6.12 (dumped by sid's makedumpfile 1.7.8 at -d 31,
+    # make-dumps.sh: bookworm's 1.7.2 over-filters 6.12).
+    "6.12-stock": {"kernel": "6.12", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
+                   "crashkernel": "128M", "disk": 448 << 20, "slim": True,
+                   "extra_disks": STOCK_DISKS, "t_blocked": 600, "t_reported": 300},
     # The seven hangs on Debian's PREEMPT_RT 6.12 (mutex and rw_semaphore are rt_mutex based),
     # small as 6.1-la57 but 4-level.
     "6.12-rt": {"kernel": "6.12-rt", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
@@ -292,12 +304,12 @@ def parse_truth(text):
 
 
 # The stock capture's truth (6.1-stock, stockmod; dumps/TRUTH.md "Hangs in stock kernel code").
-STOCK_SCENARIOS = ("frozen", "io", "work", "i_rwsem")
+STOCK_SCENARIOS = ("frozen", "io", "work", "i_rwsem", "freeze_wait", "kthread_stop", "buffer")
 STOCK_WRITERS = 200  # tmp_writer processes of scenario i_rwsem (guest/init-stock.sh)
 TASK_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",
                "blocked_in", "state", "recorded_by_kernel"}
 TASK_OPTIONAL = {"lock_name", "folio", "pfn", "index", "page_flags", "inode"}
-STOCK_LOCK_TYPES = {"percpu_rwsem", "io", "work", "mutex", "rwsem"}
+STOCK_LOCK_TYPES = {"percpu_rwsem", "io", "work", "mutex", "rwsem", "kthread_exit", "buffer_lock"}
 STOCK_MODES = {"read", "write", "exclusive", "none"}
 STATES = {"TASK_UNINTERRUPTIBLE", "TASK_KILLABLE"}
 OBJECT_FIELDS = {
@@ -306,6 +318,8 @@ OBJECT_FIELDS = {
     "folio": {"inode", "path", "index", "pfn", "page_flags", "locked", "writeback", "uptodate"},
     "work_struct": {"func", "workqueue", "worker_pid"},
     "inode": {"path", "i_rwsem", "fstype", "holder_pid", "waiters"},
+    "kthread": {"task", "pid", "comm", "threadfn", "should_stop", "exited"},
+    "buffer_head": {"device", "mount", "block", "size", "b_state", "locked", "page"},
 }
 HEX = re.compile(r"0x[0-9a-f]{16}")
 
@@ -369,6 +383,43 @@ def parse_stock_truth(text):
             or len({r["pid"] for r in waiters}) != STOCK_WRITERS:
         errors.append(f"scenario i_rwsem: expected the inode, a holder and {STOCK_WRITERS} "
                       f"distinct waiters, got {len(waiters)}")
+    # freeze_wait: the super block being frozen (SB_FREEZE_WRITE), its reader, the freezer
+    # (write) and a writer behind it (read), all on the same percpu_rw_semaphore.
+    sb = objects("freeze_wait", "super_block")
+    fw = by["freeze_wait"]["task"]
+    if len(sb) != 1 or sb[0]["frozen"] != 1 \
+            or {(r["comm"], r["role"], r["mode"]) for r in fw} != {
+                ("sbw_holder", "holder", "read"), ("fsfreeze", "waiter", "write"),
+                ("fzw_write", "waiter", "read")} \
+            or len(fw) != 3 or len({r["lock"] for r in fw}) != 1 \
+            or any(r["lock_type"] != "percpu_rwsem" for r in fw) \
+            or sb[0]["frozen_by_pid"] != next(r["pid"] for r in fw if r["comm"] == "fsfreeze") \
+            or (by["freeze_wait"]["verdict"] or [{}])[0].get("root_cause_comms") != ["sbw_holder"]:
+        errors.append("scenario freeze_wait: expected a super_block at SB_FREEZE_WRITE, "
+                      "sbw_holder (read), fsfreeze (write) and fzw_write (read) on one "
+                      "percpu_rw_semaphore, blamed on sbw_holder")
+    # kthread_stop: the kthread that never exits, the stopper waiting on its exited completion.
+    kt = objects("kthread_stop", "kthread")
+    ks = by["kthread_stop"]["task"]
+    if len(kt) != 1 or not kt[0]["should_stop"] \
+            or {(r["comm"], r["role"]) for r in ks} != {("ks_sleeper", "holder"),
+                                                       ("ks_stopper", "waiter")} \
+            or len(ks) != 2 or any(r["lock"] != kt[0]["exited"] or r["lock_type"] != "kthread_exit"
+                                   for r in ks) \
+            or (by["kthread_stop"]["verdict"] or [{}])[0].get("root_cause_comms") != ["ks_sleeper"]:
+        errors.append("scenario kthread_stop: expected the kthread, ks_sleeper (holder) and "
+                      "ks_stopper (waiter) on its exited completion, blamed on ks_sleeper")
+    # buffer: one locked buffer_head, its holder and a waiter.
+    bho = objects("buffer", "buffer_head")
+    bt = by["buffer"]["task"]
+    if len(bho) != 1 or not bho[0]["locked"] \
+            or {(r["comm"], r["role"]) for r in bt} != {("bh_holder", "holder"),
+                                                       ("bh_waiter", "waiter")} \
+            or len(bt) != 2 or any(r["lock"] != bho[0]["address"] or r["lock_type"] != "buffer_lock"
+                                   for r in bt) \
+            or (by["buffer"]["verdict"] or [{}])[0].get("root_cause_comms") != ["bh_holder"]:
+        errors.append("scenario buffer: expected a locked buffer_head, bh_holder and bh_waiter "
+                      "on it, blamed on bh_holder")
     if errors:
         raise Failure("ground truth:\n  " + "\n  ".join(errors[:20]))
     return records
@@ -472,7 +523,7 @@ def run(args):
     disk = os.path.join(out, "vmcore.partial")
     with open(disk, "wb") as f:
         f.truncate(profile["disk"])
-    extra = []  # the guest's other disks (6.1-stock): empty, sparse, deleted afterwards
+    extra = []  # the guest's other disks (the stock captures): empty, sparse, deleted afterwards
     for name, size in profile.get("extra_disks", []):
         path = os.path.join(out, f"disk-{name}.img")
         with open(path, "wb") as f:
@@ -504,9 +555,10 @@ def run(args):
                            "-d 31 in the capture kernel into a roomy tmpfs and into a tmpfs of "
                            f"{profile['small']} (ENOSPC)") if oops
         else ("kdump: hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm "
-              "device, flush_work under a mutex, 200 writers on one i_rwsem); hung_task_panic=1 "
-              "-> panic -> kexec capture kernel -> dd /proc/vmcore to a virtio disk (raw ELF "
-              "copy)") if stock
+              "device, flush_work under a mutex, 200 writers on one i_rwsem, FIFREEZE waiting "
+              "for a task holding sb_start_write, kthread_stop of a kthread that never stops, "
+              "a locked buffer_head with a waiter); hung_task_panic=1 -> panic -> kexec capture "
+              "kernel -> dd /proc/vmcore to a virtio disk (raw ELF copy)") if stock
         else ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
               "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
         else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "

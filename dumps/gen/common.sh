@@ -10,12 +10,13 @@ CACHE_DIR=$WORK_DIR/cache
 TOOLS_DIR=$WORK_DIR/tools
 
 # The captures make-dumps.sh knows (gen/capture.py PROFILES has what each boots).
-CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-rt 5.10 7.3"
+CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-stock 6.12-rt 5.10 7.3"
 
 capture_kernel() { # capture name -> the short name of its kernel (6.1-oops-la57 -> 6.1)
     case "$1" in
     6.1 | 6.12 | 6.12-rt | 5.10 | 7.3) echo "$1" ;;
     6.1-oops-la57 | 6.1-la57 | 6.1-stock) echo 6.1 ;;
+    6.12-stock) echo 6.12 ;;
     *) echo "unknown capture '$1' (expected one of: $CAPTURES)" >&2; return 1 ;;
     esac
 }
@@ -78,16 +79,23 @@ kernel_dbg_package() { # short name -> Debian package with the DWARF vmlinux and
 }
 
 # The Debian modules the hung guests load (guest/init-*.sh, gen/initramfs.sh): vmlinux.sh
-# extracts their DWARF from the -dbg package for oracle/module_dwarf_offsets.py. The 6.1-stock
-# capture also loads the virtio block stack (its ext4 disks), device-mapper and ext4 with its
-# dependencies (6.1 has them as modules).
+# extracts their DWARF from the -dbg package for oracle/module_dwarf_offsets.py. The stock
+# captures (6.1-stock, 6.12-stock) also load the virtio block stack (their ext4 disks),
+# device-mapper and ext4 with its dependencies (stock_debian_modules).
 guest_debian_modules() { # short kernel name -> module names
     case "$1" in
-    6.1) echo "qemu_fw_cfg $STOCK_DEBIAN_MODULES" ;;
+    6.1 | 6.12) echo "qemu_fw_cfg $(stock_debian_modules "$1")" ;;
     *) echo qemu_fw_cfg ;;
     esac
 }
-STOCK_DEBIAN_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk dm_mod crc16 mbcache jbd2 ext4 crc32c_generic"
+stock_debian_modules() { # short kernel name -> the Debian modules the stock guest loads
+    case "$1" in
+    6.1) echo "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk dm_mod crc16 mbcache jbd2 ext4 crc32c_generic" ;;
+    # 6.12 has the virtio core and virtio_pci built in
+    6.12) echo "virtio_blk dm_mod crc16 mbcache jbd2 ext4 crc32c_generic" ;;
+    *) echo "" ;;
+    esac
+}
 
 # The makedumpfile of a kernel bookworm's 1.7.2 does not know (7.3; 6.12-rt, where 1.7.2 at
 # -d 31 drops pages of live tasks: sid's 1.7.8, through the sid chroot's loader; chroot.sh

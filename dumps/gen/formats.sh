@@ -24,12 +24,13 @@
 # makedumpfile: $TOOLS_DIR/bin/makedumpfile (trixie's, with snappy/zstd) if tools.sh could build
 # it, else bookworm's 1.7.2; every kdump header's compression flag is checked.
 #
-# --zlib-only (the small captures, e.g. 6.1-la57 and 6.1-stock, whose only committed dump is
+# --zlib-only (the small captures, e.g. 6.1-la57 and the stock ones, whose only committed dump is
 # vmcore.kdump-zlib): writes vmcoreinfo.txt and vmcore.kdump-zlib (the level chosen as above),
 # compares its pages with the raw vmcore, and stops. For a kernel crash cannot read (7.3,
 # common.sh crash_reads), the level is chosen by drgn on vmcore.kdump-zlib.elf (the kdump
 # file's memory as ELF, oracle/kdumptool.py mask), which is kept: the oracles read it.
-# makedumpfile: common.sh kernel_makedumpfile if it names one (7.3: sid's 1.7.8).
+# makedumpfile: $HOLDUP_MAKEDUMPFILE if set (make-dumps.sh 6.12-stock: sid's 1.7.8), else
+# common.sh kernel_makedumpfile if it names one (7.3: sid's 1.7.8).
 # A capture whose meta.json says its guest CPU had la57 must have NUMBER(pgtable_l5_enabled)=1.
 #
 # A capture without a hang (truth.jsonl has an "oops" line: make-dumps.sh 6.1-oops-la57) comes
@@ -84,7 +85,11 @@ if grep -q '"kind":"oops"' "$TRUTH"; then
     exit 0
 fi
 
-if [ -n "$(kernel_makedumpfile "$KERNEL")" ]; then
+if [ -n "${HOLDUP_MAKEDUMPFILE:-}" ]; then
+    # set by make-dumps.sh for a capture whose kernel's default will not do (6.12-stock)
+    MDF=$HOLDUP_MAKEDUMPFILE
+    [ -x "$MDF" ] || bash "$GEN_DIR/chroot.sh" makedumpfile >&2
+elif [ -n "$(kernel_makedumpfile "$KERNEL")" ]; then
     MDF=$(kernel_makedumpfile "$KERNEL")
     [ -x "$MDF" ] || bash "$GEN_DIR/chroot.sh" makedumpfile >&2
 elif [ -x "$BIN/makedumpfile" ]; then MDF=$BIN/makedumpfile; else MDF=$BIN/makedumpfile-1.7.2; fi

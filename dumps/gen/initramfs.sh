@@ -16,7 +16,8 @@
 #                        /init = dumps/guest/init-capture-mdf.sh;
 #   first-oops.cpio      as first.cpio without bench, with capture-mdf.cpio,
 #                        /init = dumps/guest/init-oops.sh.
-# With "stock" (the capture 6.1-stock: hangs in stock kernel code), instead of first.cpio:
+# With "stock" (the captures 6.1-stock and 6.12-stock: hangs in stock kernel code), instead of
+# first.cpio:
 #   stockmod/stockmod.ko the truth module of those hangs (dumps/stockmod, built in a copy);
 #   stock                dumps/guest/stock.c, static;
 #   first-stock.cpio     busybox, kexec and its libraries, the same vmlinuz + capture.cpio,
@@ -185,8 +186,8 @@ if [ "$FLAVOUR" = stock ]; then
     order=()
     for m in virtio_pci virtio_blk dm_mod ext4 crc32c_generic; do add_with_deps "$m"; done
     for m in "${order[@]}"; do
-        case " $STOCK_DEBIAN_MODULES " in *" $m "*) ;; *)
-            echo "initramfs.sh: module $m is not in common.sh STOCK_DEBIAN_MODULES" >&2; exit 1 ;;
+        case " $(stock_debian_modules "$KERNEL") " in *" $m "*) ;; *)
+            echo "initramfs.sh: module $m is not in common.sh stock_debian_modules $KERNEL" >&2; exit 1 ;;
         esac
     done
     froot=$build/first-stock-root

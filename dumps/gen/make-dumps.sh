@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Regenerates every dump of one capture, its oracles and the committed fixtures.
-#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10|7.3 [--no-fixtures]
+#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3 [--no-fixtures]
 # (6.1-oops-la57: no hang but an oops, on a 5-level-paging guest, dumped by makedumpfile in the
 # capture kernel twice, once complete and once into a full tmpfs; see capture.py.)
 # (6.1-la57: the seven hangs of 6.1 on a 5-level-paging guest, small: only vmcore.kdump-zlib.)
-# (6.1-stock: hangs in stock kernel code, no hangmod: a frozen ext4, I/O queued on a suspended
-# dm device, flush_work under a mutex, 200 writers on one inode's i_rwsem; only
-# vmcore.kdump-zlib. See capture.py and dumps/README.md.)
+# (6.1-stock, 6.12-stock: hangs in stock kernel code, no hangmod: a frozen ext4, I/O queued on
+# a suspended dm device, flush_work under a mutex, 200 writers on one inode's i_rwsem, FIFREEZE
+# waiting for a task holding sb_start_write, kthread_stop of a kthread that never stops, a
+# locked buffer_head with a waiter; only vmcore.kdump-zlib; 6.12-stock is dumped by sid's
+# makedumpfile 1.7.8 (HOLDUP_MAKEDUMPFILE). See capture.py and dumps/README.md.)
 # (6.12-rt: the seven hangs on Debian's PREEMPT_RT 6.12, small; 5.10: the same on bullseye's
 # 5.10, whose headers and gcc-10 live in a debootstrapped chroot, gen/chroot.sh; 7.3: the same on
 # experimental's 7.3 (a sid chroot with gcc-16 and sid's makedumpfile 1.7.8), with drgn on
@@ -17,7 +19,7 @@
 # a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-rt|5.10|7.3 [--no-fixtures]}
+CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3 [--no-fixtures]}
 FIXTURES=yes
 [ "${2:-}" = --no-fixtures ] && FIXTURES=no
 KERNEL=$(capture_kernel "$CAPTURE")
@@ -50,7 +52,10 @@ wait "$tools_pid" || { tail -n 40 "$log/tools.log"; echo "tools failed: $log/too
 
 # The small captures commit one dump, vmcore.kdump-zlib: the other formats are not made.
 SMALL=no
-case "$CAPTURE" in 6.1-la57 | 6.1-stock | 6.12-rt | 5.10 | 7.3) SMALL=yes ;; esac
+case "$CAPTURE" in 6.1-la57 | 6.1-stock | 6.12-stock | 6.12-rt | 5.10 | 7.3) SMALL=yes ;; esac
+# The makedumpfile of a capture whose kernel's default one does not do (formats.sh): bookworm's
+# 1.7.2 over-filters 6.12 at -d 31 (it drops pages of live tasks), sid's 1.7.8 does not.
+case "$CAPTURE" in 6.12-stock) export HOLDUP_MAKEDUMPFILE=$TOOLS_DIR/bin/makedumpfile-sid ;; esac
 
 step "formats"
 if [ $SMALL = yes ]; then

@@ -18,14 +18,19 @@
 # symbols-sample.tsv, dwarf-offsets.tsv and module-dwarf-offsets.tsv (oracle/module_dwarf_offsets.py:
 # the loaded modules' BTF and struct layouts, from the debug .ko files vmlinux.sh extracts)
 # beside DUMPFILE, copied into OUTDIR.
-# A dump of the stock capture (truth.jsonl has "task" lines: make-dumps.sh 6.1-stock) also gets
+# A dump of a stock capture (truth.jsonl has "task" lines: make-dumps.sh 6.1-stock, 6.12-stock)
+# also gets
 #   crash-mount.txt       `mount`
 #   crash-dev-d.txt       `dev -d`: the disks and their I/O in flight
-#   crash-sb-writers.txt  `struct super_block.s_id,s_writers SB` of the frozen super block
+#   crash-sb-writers.txt  `struct super_block.s_id,s_writers SB` of each super block of the truth
+#                         (the frozen one, the one whose freeze waits for a writer)
 #   drgn-stock.txt        oracle/drgn_stock.py: the frozen super block's s_writers and the tasks
 #                         on its waitqueues, the suspended mapped_device's flags and deferred
 #                         bios, the folios, the kworker running the work (current_func), the
-#                         inode's i_rwsem owner and waiters, each checked against the truth;
+#                         inode's i_rwsem owner and waiters, the freezer on s_writers' rcuwait,
+#                         the stopped kthread's flags and exited completion, the locked
+#                         buffer_head and the tasks in its bit wait queue, each checked against
+#                         the truth;
 #                         its "check" lines are added to check.txt.
 # A dump without a hang (truth.jsonl has an "oops" line) gets instead of the D-state and page
 # files: crash-bt.txt (`bt`: the panic task), crash-help-m.txt (`help -m`: crash's machine
@@ -147,8 +152,10 @@ cmds=$OUT/crash.cmds
     if [ $STOCK = yes ]; then
         echo "mount > $OUT/crash-mount.txt"
         echo "dev -d > $OUT/crash-dev-d.txt"
-        sb=$(python3 -c 'import json,sys; print(next(d["address"] for d in map(json.loads, filter(str.strip, open(sys.argv[1]))) if d.get("object") == "super_block"))' "$TRUTH")
-        echo "struct super_block.s_id,s_writers $sb > $OUT/crash-sb-writers.txt"
+        echo "!rm -f $OUT/crash-sb-writers.txt"
+        for sb in $(python3 -c 'import json,sys; print(" ".join(d["address"] for d in map(json.loads, filter(str.strip, open(sys.argv[1]))) if d.get("object") == "super_block"))' "$TRUTH"); do
+            echo "struct super_block.s_id,s_writers $sb >> $OUT/crash-sb-writers.txt"
+        done
     fi
     echo "q"
 } >"$cmds"

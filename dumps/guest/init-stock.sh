@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: MIT OR Apache-2.0
-# /init of the first kernel of the 6.1-stock capture (make-dumps.sh 6.1-stock); built into
-# first-stock.cpio by dumps/gen/initramfs.sh KERNEL stock. Hangs in stock kernel code, no
+# /init of the first kernel of the stock captures (make-dumps.sh 6.1-stock, 6.12-stock); built
+# into first-stock.cpio by dumps/gen/initramfs.sh KERNEL stock. Hangs in stock kernel code, no
 # hangmod; stockmod (dumps/stockmod) prints the truth of each, or starts it:
 #   frozen   ext4 on /dev/vdb at /mnt/frozen, frozen by FIFREEZE (stock fz_freeze, which exits);
 #            fz_write write(2)s on a file it opened before, fz_creat open(O_CREAT)s a new one.
@@ -13,8 +13,15 @@
 #   work     stockmod's wq_flusher: flush_work() under mutex stock_m, which the work needs.
 #   i_rwsem  stockmod's i_holder holds the i_rwsem of /tmp/log (tmpfs); 200 tmp_writer
 #            processes write(2) to it.
+#   freeze_wait  ext4 on /dev/vdd at /mnt/fzw; stockmod's sbw_holder holds sb_start_write on
+#            it and sleeps; fsfreeze (stock's FIFREEZE, as `fsfreeze -f`) waits in
+#            percpu_down_write for that reader; fzw_write then write(2)s and waits behind it.
+#   kthread_stop stockmod's ks_stopper calls kthread_stop() on ks_sleeper, which never checks
+#            kthread_should_stop() and sleeps forever.
+#   buffer   ext4 (no journal) on /dev/vde at /mnt/buf; stockmod's bh_holder reads block 5000
+#            (sb_bread), locks its buffer_head and sleeps; bh_waiter waits in __lock_buffer.
 # Then arms the hung-task detector (panic). Kernel command line: holdup_mode=stock.
-/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp /mnt/frozen /mnt/io
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp /mnt/frozen /mnt/io /mnt/fzw /mnt/buf
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -42,8 +49,8 @@ rm -rf /boot/vmlinuz /boot/capture.cpio /sbin/kexec
 rm -f /lib/modules/*.ko
 
 i=0
-while [ ! -b /dev/vdb ] || [ ! -b /dev/vdc ]; do
-    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/vdb and /dev/vdc"
+while [ ! -b /dev/vdb ] || [ ! -b /dev/vdc ] || [ ! -b /dev/vdd ] || [ ! -b /dev/vde ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/vdb, /dev/vdc, /dev/vdd and /dev/vde"
     usleep 100000
 done
 
@@ -165,6 +172,37 @@ for p in $pids; do
 done
 truth i_rwsem_waiters $batch end
 say "i_rwsem: $WRITERS tmp_writers blocked on /tmp/log"
+
+# --- freeze_wait ----------------------------------------------------------------------------
+$MKFS -L fzw /dev/vdd || fail "mke2fs vdd"
+# no_prefetch_block_bitmaps: else ext4lazyinit tries sb_start_write_trylock on it every second
+# or so, and each failed try wakes the freezer (rcuwait_wake_up in __percpu_down_read): the
+# hung-task detector would never see it blocked for 10 s.
+mount -t ext4 -o noinit_itable,no_prefetch_block_bitmaps /dev/vdd /mnt/fzw || fail "mount vdd"
+echo log >/mnt/fzw/open.log
+sync -f /mnt/fzw/open.log # syncfs of vdd alone: a plain sync would wait for the suspended dm-0
+stock fzw_write write /mnt/fzw/open.log >/tmp/fzw_write.out 2>&1 &
+fwpid=$!
+wait_ready /tmp/fzw_write.out
+truth freeze_wait /mnt/fzw
+stock fsfreeze freeze /mnt/fzw >/tmp/fsfreeze.out 2>&1 &
+ffpid=$!
+wait_d $ffpid || fail "fsfreeze did not block: $(cat /tmp/fsfreeze.out)"
+kill -USR1 $fwpid
+wait_d $fwpid || fail "fzw_write did not block"
+sleep 1
+truth freeze_wait_waiters $ffpid $fwpid
+say "freeze_wait: sbw_holder holds sb_start_write on /mnt/fzw; fsfreeze $ffpid, fzw_write $fwpid blocked"
+
+# --- kthread_stop ---------------------------------------------------------------------------
+truth kthread_stop
+say "kthread_stop: ks_stopper waits for ks_sleeper"
+
+# --- buffer ---------------------------------------------------------------------------------
+/sbin/mke2fs -q -F -t ext4 -O ^has_journal -E lazy_itable_init=0 -L buf /dev/vde || fail "mke2fs vde"
+mount -t ext4 -o noinit_itable /dev/vde /mnt/buf || fail "mount vde"
+truth buffer /mnt/buf 5000
+say "buffer: bh_waiter waits for the buffer_head of block 5000 of vde, locked by bh_holder"
 
 lines=$(dmesg | grep -c 'holdup-truth: ')
 say "all scenarios blocked, $lines truth lines"

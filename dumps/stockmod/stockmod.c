@@ -28,10 +28,28 @@
  *       the tasks blocked on that i_rwsem (user space starts them: write(2) to PATH); may be
  *       written several times; the last write ends with the word "end", then the inode line
  *       (with the number of waiters) and the verdict are printed.
+ *   freeze_wait MOUNT
+ *       starts kthread sbw_holder, which takes sb_start_write() of MOUNT's super block (the
+ *       read side of s_writers.rw_sem[SB_FREEZE_WRITE-1]) and sleeps forever.
+ *   freeze_wait_waiters FREEZER WRITER...
+ *       FREEZER (FIFREEZE on MOUNT) blocked in percpu_down_write, waiting for that reader;
+ *       each WRITER blocked behind it in percpu_rwsem_wait; prints the super block (frozen:
+ *       SB_FREEZE_WRITE), the holder, the freezer, the writers and the verdict.
+ *   kthread_stop
+ *       starts kthread ks_sleeper, which sleeps forever without ever checking
+ *       kthread_should_stop(), and kthread ks_stopper, which calls kthread_stop() on it and
+ *       waits for its exit (the completion kthread->exited); prints the truth once ks_stopper
+ *       is blocked on it.
+ *   buffer MOUNT BLOCK
+ *       starts kthread bh_holder, which reads block BLOCK of MOUNT's device (sb_bread), locks
+ *       the buffer_head (lock_buffer) and sleeps forever, then kthread bh_waiter, which calls
+ *       lock_buffer() on it and waits in __lock_buffer (a bit wait on BH_Lock); prints the
+ *       truth once bh_waiter is queued in the bit wait table.
  * A command that finds something other than what it expects prints "stockmod: FAILED ..." and
  * returns -EINVAL to the writer.
  */
 #include <linux/blkdev.h>
+#include <linux/buffer_head.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/device-mapper.h>
@@ -49,9 +67,11 @@
 #include <linux/pid.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
+#include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 #include <asm/unwind.h>
 
@@ -303,6 +323,8 @@ static struct folio *io_folio(const char *file, struct inode **inode)
 	*inode = d_inode(path.dentry);
 	folio = __filemap_get_folio((*inode)->i_mapping, 0, 0, 0);
 	path_put(&path); /* the waiter keeps the file open: the inode stays */
+	if (IS_ERR(folio)) /* 6.4+: ERR_PTR(-ENOENT) where 6.1 returns NULL */
+		folio = NULL;
 	if (folio && !folio_test_locked(folio) && !folio_test_writeback(folio)) {
 		folio_put(folio);
 		folio = NULL;
@@ -533,6 +555,356 @@ static int cmd_i_rwsem_waiters(char *args)
 	return 0;
 }
 
+/* ---- shared: a kthread of ours blocked for good ---- */
+
+/* Until t sleeps in TASK_UNINTERRUPTIBLE off its CPU (its stack then stays), at most ms. */
+static bool wait_blocked(struct task_struct *t, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms / 10; i++) {
+		if (READ_ONCE(t->__state) == TASK_UNINTERRUPTIBLE && !READ_ONCE(t->on_cpu))
+			return true;
+		msleep(10);
+	}
+	pr_err("stockmod: FAILED: %s (pid %d) did not block (state 0x%x)\n", t->comm,
+	       task_pid_nr(t), READ_ONCE(t->__state));
+	return false;
+}
+
+/* ---- freeze_wait: FIFREEZE waits in percpu_down_write for a task holding sb_start_write ---- */
+
+static struct super_block *fw_sb;
+static struct path fw_path;
+static char fw_mnt[128];
+static struct task_struct *fw_holder;
+static DECLARE_COMPLETION(fw_held);
+
+static int sbw_holder_fn(void *unused)
+{
+	/* the read side of s_writers.rw_sem[SB_FREEZE_WRITE-1], as vfs_write() takes it */
+	sb_start_write(fw_sb);
+	complete(&fw_held);
+	sleep_forever();
+}
+
+static int cmd_freeze_wait(char *args)
+{
+	char *p = strsep(&args, " ");
+
+	if (fw_sb || !p || strscpy(fw_mnt, p, sizeof(fw_mnt)) < 0 ||
+	    kern_path(fw_mnt, LOOKUP_FOLLOW, &fw_path)) {
+		pr_err("stockmod: FAILED: freeze_wait: no mount %s\n", p ? p : "(none)");
+		return -EINVAL;
+	}
+	fw_sb = fw_path.mnt->mnt_sb; /* fw_path is kept for ever: the super block stays */
+	fw_holder = kthread_run(sbw_holder_fn, NULL, "sbw_holder");
+	if (IS_ERR(fw_holder)) {
+		fw_holder = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(fw_holder);
+	wait_for_completion(&fw_held);
+	return wait_blocked(fw_holder, 10000) ? 0 : -EINVAL;
+}
+
+/* Whether t sleeps on the percpu_rw_semaphore's wait queue (percpu_rwsem_wait). */
+static bool on_percpu_waiters(struct percpu_rw_semaphore *sem, struct task_struct *t)
+{
+	struct wait_queue_entry *e;
+	bool found = false;
+
+	spin_lock_irq(&sem->waiters.lock);
+	list_for_each_entry(e, &sem->waiters.head, entry)
+		if (e->private == t)
+			found = true;
+	spin_unlock_irq(&sem->waiters.lock);
+	return found;
+}
+
+static int cmd_freeze_wait_waiters(char *args)
+{
+	char *w, *rest, fn[KSYM_SYMBOL_LEN], name[96];
+	struct percpu_rw_semaphore *sem;
+	struct task_struct *freezer = NULL, *t, *writer_task;
+	struct line l;
+	int frozen, freezer_pid = 0, n = 0;
+
+	if (!fw_sb)
+		return -EINVAL;
+	sem = &fw_sb->s_writers.rw_sem[SB_FREEZE_WRITE - 1];
+	frozen = READ_ONCE(fw_sb->s_writers.frozen);
+	snprintf(name, sizeof(name), "s_writers.rw_sem[SB_FREEZE_WRITE-1] of %s", fw_sb->s_id);
+	w = strsep(&args, " ");
+	if (!w || !(freezer = waiter_of(w, fn, sizeof(fn), &rest)))
+		return -EINVAL;
+	freezer_pid = task_pid_nr(freezer);
+	rcu_read_lock();
+	writer_task = rcu_dereference(sem->writer.task);
+	rcu_read_unlock();
+	if (frozen != SB_FREEZE_WRITE || writer_task != freezer || !atomic_read(&sem->block)) {
+		pr_err("stockmod: FAILED: freeze_wait: frozen %d, rcuwait task %px, block %d: the "
+		       "freezer %d is not waiting for readers\n", frozen, writer_task,
+		       atomic_read(&sem->block), freezer_pid);
+		put_task_struct(freezer);
+		return -EINVAL;
+	}
+	if (line_start(&l, "object", "freeze_wait")) {
+		line_add(&l, ",\"object\":\"super_block\",\"address\":\"0x%px\",\"device\":\"%s\","
+			 "\"fstype\":\"%s\",\"mount\":\"%s\",\"s_writers\":\"0x%px\",\"frozen\":%d,"
+			 "\"frozen_by_pid\":%d", fw_sb, fw_sb->s_id, fw_sb->s_type->name, fw_mnt,
+			 &fw_sb->s_writers, frozen, freezer_pid);
+		line_end(&l);
+	}
+	/* A reader of a percpu_rw_semaphore is a per-CPU count: no owner is recorded. */
+	truth_task("freeze_wait", fw_holder, "holder", "percpu_rwsem", sem, name, "read", IN_SLEEP,
+		   NULL, NULL, false);
+	/* The writer is the rcuwait's task (sem->writer), block is set. */
+	truth_task("freeze_wait", freezer, "waiter", "percpu_rwsem", sem, name, "write", fn, NULL,
+		   NULL, true);
+	put_task_struct(freezer);
+	while ((w = strsep(&args, " "))) {
+		if (!*w)
+			continue;
+		t = waiter_of(w, fn, sizeof(fn), &rest);
+		if (!t)
+			return -EINVAL;
+		if (!on_percpu_waiters(sem, t)) {
+			pr_err("stockmod: FAILED: freeze_wait: pid %d is not on the waiters of %s\n",
+			       task_pid_nr(t), name);
+			put_task_struct(t);
+			return -EINVAL;
+		}
+		truth_task("freeze_wait", t, "waiter", "percpu_rwsem", sem, name, "read", fn, NULL,
+			   NULL, true);
+		put_task_struct(t);
+		n++;
+	}
+	truth_verdict("freeze_wait", &fw_holder, 1, NULL, false,
+		      "sbw_holder holds the read side of s_writers (sb_start_write) and sleeps "
+		      "forever; FIFREEZE waits in percpu_down_write for that reader to leave, and "
+		      "every later writer to the filesystem waits behind the freeze");
+	return n ? 0 : -EINVAL;
+}
+
+/* ---- kthread_stop: kthread_stop() of a kthread that never checks kthread_should_stop ---- */
+
+static struct task_struct *ks_sleeper, *ks_stopper;
+
+static int ks_sleeper_fn(void *unused)
+{
+	sleep_forever(); /* kthread_stop() wakes it; it sleeps again */
+}
+
+static int ks_stopper_fn(void *unused)
+{
+	kthread_stop(ks_sleeper);
+	pr_err("stockmod: kthread_stop: kthread_stop returned?\n");
+	sleep_forever();
+}
+
+/*
+ * The struct completion inside the kthread's struct kthread (task->worker_private) whose
+ * wait list has the stopper's swait_queue entry (on the stopper's stack): kthread->exited.
+ * struct kthread is private to kernel/kthread.c; its start (flags, cpu, result, threadfn) has
+ * been the same since 5.17, which threadfn checks.
+ */
+static struct completion *exited_of(void *kt, struct task_struct *stopper)
+{
+	unsigned long stack = (unsigned long)task_stack_page(stopper);
+	size_t size = ksize(kt), off;
+
+	for (off = 3 * sizeof(long); off + sizeof(struct completion) <= size; off += sizeof(long)) {
+		struct completion *c = kt + off;
+		struct list_head *next = READ_ONCE(c->wait.task_list.next);
+		struct swait_queue *q;
+
+		if ((unsigned long)next < stack || (unsigned long)next >= stack + THREAD_SIZE)
+			continue;
+		q = container_of(next, struct swait_queue, task_list);
+		if (q->task == stopper && c->done == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static int cmd_kthread_stop(void)
+{
+	char fn[KSYM_SYMBOL_LEN], name[96], threadfn[KSYM_SYMBOL_LEN];
+	struct completion *exited;
+	struct task_struct *roots[1];
+	struct line l;
+	void *kt;
+	bool should_stop;
+
+	if (ks_sleeper)
+		return -EINVAL;
+	ks_sleeper = kthread_run(ks_sleeper_fn, NULL, "ks_sleeper");
+	if (IS_ERR(ks_sleeper)) {
+		ks_sleeper = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(ks_sleeper);
+	if (!wait_blocked(ks_sleeper, 10000))
+		return -EINVAL;
+	ks_stopper = kthread_run(ks_stopper_fn, NULL, "ks_stopper");
+	if (IS_ERR(ks_stopper)) {
+		ks_stopper = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(ks_stopper);
+	msleep(500);
+	if (!wait_blocked(ks_stopper, 10000) || !wait_blocked(ks_sleeper, 10000))
+		return -EINVAL;
+	kt = ks_sleeper->worker_private;
+	if (!kt || ((void **)kt)[2] != (void *)ks_sleeper_fn) {
+		pr_err("stockmod: FAILED: kthread_stop: worker_private %px is not the struct kthread "
+		       "of ks_sleeper_fn\n", kt);
+		return -EINVAL;
+	}
+	should_stop = test_bit(1 /* KTHREAD_SHOULD_STOP */, (unsigned long *)kt);
+	exited = exited_of(kt, ks_stopper);
+	if (!exited || !should_stop) {
+		pr_err("stockmod: FAILED: kthread_stop: exited completion %px, should_stop %d\n",
+		       exited, should_stop);
+		return -EINVAL;
+	}
+	snprintf(threadfn, sizeof(threadfn), "%ps", ks_sleeper_fn);
+	threadfn[strcspn(threadfn, " ")] = 0;
+	snprintf(name, sizeof(name), "exited of kthread ks_sleeper (pid %d)",
+		 task_pid_nr(ks_sleeper));
+	if (line_start(&l, "object", "kthread_stop")) {
+		line_add(&l, ",\"object\":\"kthread\",\"address\":\"0x%px\",\"task\":\"0x%px\","
+			 "\"pid\":%d,\"comm\":\"%s\",\"threadfn\":\"%s\",\"should_stop\":%s,"
+			 "\"exited\":\"0x%px\"", kt, ks_sleeper, task_pid_nr(ks_sleeper),
+			 ks_sleeper->comm, threadfn, should_stop ? "true" : "false", exited);
+		line_end(&l);
+	}
+	/* The completion is the kthread's own (its struct kthread, worker_private): recorded. */
+	truth_task("kthread_stop", ks_sleeper, "holder", "kthread_exit", exited, name, "none",
+		   IN_SLEEP, NULL, NULL, true);
+	blocked_in_of(ks_stopper, fn, sizeof(fn));
+	truth_task("kthread_stop", ks_stopper, "waiter", "kthread_exit", exited, name, "none", fn,
+		   NULL, NULL, true);
+	roots[0] = ks_sleeper;
+	truth_verdict("kthread_stop", roots, 1, NULL, false,
+		      "ks_stopper waits in kthread_stop() for kthread ks_sleeper to exit, but "
+		      "ks_sleeper sleeps forever without checking kthread_should_stop(): it never "
+		      "exits, and its exited completion is never completed");
+	return 0;
+}
+
+/* ---- buffer: a buffer_head locked (BH_Lock) by a sleeper, a second locker waits ---- */
+
+static struct buffer_head *bh;
+static struct super_block *bh_sb;
+static struct path bh_path;
+static char bh_mnt[128];
+static sector_t bh_block;
+static struct task_struct *bh_holder, *bh_waiter;
+static DECLARE_COMPLETION(bh_locked);
+
+static int bh_holder_fn(void *unused)
+{
+	bh = sb_bread(bh_sb, bh_block);
+	if (!bh) {
+		pr_err("stockmod: FAILED: buffer: sb_bread of block %llu failed\n",
+		       (unsigned long long)bh_block);
+		complete(&bh_locked);
+		sleep_forever();
+	}
+	lock_buffer(bh);
+	complete(&bh_locked);
+	sleep_forever();
+}
+
+static int bh_waiter_fn(void *unused)
+{
+	lock_buffer(bh); /* __lock_buffer: a bit wait on BH_Lock of bh->b_state */
+	pr_err("stockmod: buffer: lock_buffer returned?\n");
+	sleep_forever();
+}
+
+/* Whether t waits in the bit wait table for BH_Lock of b_state (wait_on_bit_lock_io). */
+static bool on_bit_waitqueue(unsigned long *word, int bit, struct task_struct *t)
+{
+	struct wait_queue_head *wq = bit_waitqueue(word, bit);
+	struct wait_queue_entry *e;
+	bool found = false;
+
+	spin_lock_irq(&wq->lock);
+	list_for_each_entry(e, &wq->head, entry) {
+		struct wait_bit_queue_entry *wb = container_of(e, struct wait_bit_queue_entry,
+							       wq_entry);
+
+		if (e->private == t && wb->key.flags == word && wb->key.bit_nr == bit)
+			found = true;
+	}
+	spin_unlock_irq(&wq->lock);
+	return found;
+}
+
+static int cmd_buffer(char *args)
+{
+	char *p = strsep(&args, " "), *b = strsep(&args, " "), fn[KSYM_SYMBOL_LEN], name[96];
+	unsigned long long blk;
+	struct task_struct *roots[1];
+	struct line l;
+
+	if (bh_sb || !p || !b || kstrtoull(b, 10, &blk) || strscpy(bh_mnt, p, sizeof(bh_mnt)) < 0 ||
+	    kern_path(bh_mnt, LOOKUP_FOLLOW, &bh_path)) {
+		pr_err("stockmod: FAILED: buffer: bad arguments or no mount %s\n", p ? p : "(none)");
+		return -EINVAL;
+	}
+	bh_sb = bh_path.mnt->mnt_sb; /* bh_path is kept for ever */
+	bh_block = blk;
+	bh_holder = kthread_run(bh_holder_fn, NULL, "bh_holder");
+	if (IS_ERR(bh_holder)) {
+		bh_holder = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(bh_holder);
+	wait_for_completion(&bh_locked);
+	if (!bh || !buffer_locked(bh) || !wait_blocked(bh_holder, 10000))
+		return -EINVAL;
+	bh_waiter = kthread_run(bh_waiter_fn, NULL, "bh_waiter");
+	if (IS_ERR(bh_waiter)) {
+		bh_waiter = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(bh_waiter);
+	msleep(500);
+	if (!wait_blocked(bh_waiter, 10000))
+		return -EINVAL;
+	if (!on_bit_waitqueue(&bh->b_state, BH_Lock, bh_waiter)) {
+		pr_err("stockmod: FAILED: buffer: bh_waiter is not in the bit wait table of %px\n",
+		       bh);
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "buffer_head of block %llu on %s",
+		 (unsigned long long)bh->b_blocknr, bh_sb->s_id);
+	if (line_start(&l, "object", "buffer")) {
+		line_add(&l, ",\"object\":\"buffer_head\",\"address\":\"0x%px\",\"device\":\"%s\","
+			 "\"mount\":\"%s\",\"block\":%llu,\"size\":%zu,\"b_state\":\"0x%lx\","
+			 "\"locked\":%s,\"page\":\"0x%px\"", bh, bh_sb->s_id, bh_mnt,
+			 (unsigned long long)bh->b_blocknr, bh->b_size, READ_ONCE(bh->b_state),
+			 buffer_locked(bh) ? "true" : "false", bh->b_page);
+		line_end(&l);
+	}
+	/* BH_Lock is a bit: the kernel records no owner of a buffer lock. */
+	truth_task("buffer", bh_holder, "holder", "buffer_lock", bh, name, "exclusive", IN_SLEEP,
+		   NULL, NULL, false);
+	blocked_in_of(bh_waiter, fn, sizeof(fn));
+	/* Its wait_bit_queue_entry (key: &bh->b_state, BH_Lock) is in bit_waitqueue(). */
+	truth_task("buffer", bh_waiter, "waiter", "buffer_lock", bh, name, "exclusive", fn, NULL,
+		   NULL, true);
+	roots[0] = bh_holder;
+	truth_verdict("buffer", roots, 1, NULL, false,
+		      "bh_holder locked a buffer_head (lock_buffer) and sleeps forever; bh_waiter "
+		      "waits in __lock_buffer for BH_Lock, a bit wait nobody will wake");
+	return 0;
+}
+
 /* ---- /proc/holdup-stock ---- */
 
 static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
@@ -559,6 +931,14 @@ static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, 
 		ret = cmd_i_rwsem(args);
 	else if (!strcmp(cmd, "i_rwsem_waiters"))
 		ret = cmd_i_rwsem_waiters(args);
+	else if (!strcmp(cmd, "freeze_wait"))
+		ret = cmd_freeze_wait(args);
+	else if (!strcmp(cmd, "freeze_wait_waiters"))
+		ret = cmd_freeze_wait_waiters(args);
+	else if (!strcmp(cmd, "kthread_stop"))
+		ret = cmd_kthread_stop();
+	else if (!strcmp(cmd, "buffer"))
+		ret = cmd_buffer(args);
 	else
 		ret = -EINVAL;
 	kfree(buf);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""drgn's view of the objects of the 6.1-stock capture's hangs, checked against its truth.
+"""drgn's view of the objects of the stock captures' hangs, checked against their truth.
 
 usage: drgn_stock.py VMLINUX DUMP TRUTH_JSONL [KO_DIR...] > drgn-stock.txt
 
@@ -13,6 +13,12 @@ struct mapped_device) and the guest's own (stockmod.ko: the work function's symb
                  current_func, the workqueue of current_pwq
   inode          inode <addr>: i_rwsem owner (the task and the flag bits), count and pids of
                  the tasks on its wait_list
+  super_block    (scenario freeze_wait, a freeze waiting for a reader) also the task in the
+                 rcuwait of s_writers.rw_sem[SB_FREEZE_WRITE-1] (the freezer) and its block
+  kthread        kthread <addr>: struct kthread's flags (KTHREAD_SHOULD_STOP), threadfn, and
+                 the tasks on its exited completion
+  buffer_head    bh <addr>: b_state (BH_Lock), block, size, disk, and the tasks of the bit wait
+                 table (bit_wait_table) waiting for its BH_Lock
 Each section ends with "check <what> ok" or "check <what> MISMATCH: ...", and the file with
 "# N checks, M mismatches". Exit status 1 on a mismatch.
 """
@@ -42,20 +48,74 @@ def hx(v):
     return f"{int(v):#018x}"
 
 
-def super_block(prog, o):
+def super_block(prog, o, recs):
     sb = Object(prog, "struct super_block *", int(o["address"], 16))
     frozen = int(sb.s_writers.frozen)
+    scen = o["scenario"]
     print(f"sb {hx(sb)} s_id {sb.s_id.string_().decode()} s_writers {hx(sb.s_writers.address_of_())} "
-          f"frozen {frozen}")
-    pids = set()
+          f"frozen {frozen} (scenario {scen})")
+    pids, writers = set(), {}
     for i in range(len(sb.s_writers.rw_sem)):
         sem = sb.s_writers.rw_sem[i]
         ts = [(int(t.pid), t.comm.string_().decode()) for t in waitqueue_for_each_task(sem.waiters.address_of_())]
-        print(f"  rw_sem[{i}] {hx(sem.address_of_())} block {int(sem.block.counter)} waiters "
+        w = sem.writer.task
+        writers[hx(sem.address_of_())] = int(w.pid) if w else None
+        print(f"  rw_sem[{i}] {hx(sem.address_of_())} block {int(sem.block.counter)} writer "
+              f"{f'{int(w.pid)}:{w.comm.string_().decode()}' if w else '-'} waiters "
               f"{' '.join(f'{p}:{c}' for p, c in ts) or '-'}")
         pids |= {p for p, _ in ts}
-    check("frozen", frozen == o["frozen"], f"{frozen} != {o['frozen']}")
-    check("s_writers", hx(sb.s_writers.address_of_()) == o["s_writers"])
+    check(f"{scen} frozen", frozen == o["frozen"], f"{frozen} != {o['frozen']}")
+    check(f"{scen} s_writers", hx(sb.s_writers.address_of_()) == o["s_writers"])
+    # The freezer waiting for readers is the rcuwait's task of the lock the truth names.
+    for r in recs:
+        if r["kind"] == "task" and r["scenario"] == scen and r["role"] == "waiter" \
+                and r["mode"] == "write":
+            check(f"{scen} freezer {r['pid']} in rcuwait", writers.get(r["lock"]) == r["pid"],
+                  f"rcuwait of {r['lock']}: {writers.get(r['lock'])}")
+    return pids
+
+
+def kthread(prog, o):
+    kt = Object(prog, "struct kthread *", int(o["address"], 16))
+    flags = int(kt.flags)
+    stop = bool(flags >> int(prog.constant("KTHREAD_SHOULD_STOP")) & 1)
+    task = find_task(prog, o["pid"])
+    fn = prog.symbol(int(kt.threadfn)).name
+    exited = kt.exited
+    q = list_for_each_entry("struct swait_queue", exited.wait.task_list.address_of_(), "task_list")
+    ts = [(int(e.task.pid), e.task.comm.string_().decode()) for e in q]
+    print(f"kthread {hx(kt)} task {hx(task)} pid {int(task.pid)} flags {flags:#x} should_stop "
+          f"{int(stop)} threadfn {fn} exited {hx(exited.address_of_())} done "
+          f"{int(exited.done)} waiters {' '.join(f'{p}:{c}' for p, c in ts) or '-'}")
+    check("kthread worker_private", int(task.worker_private) == int(kt),
+          f"worker_private {hx(task.worker_private)}")
+    check("kthread should_stop", stop == o["should_stop"] and fn == o["threadfn"],
+          f"should_stop {stop} threadfn {fn}")
+    check("kthread exited", hx(exited.address_of_()) == o["exited"] and int(exited.done) == 0,
+          f"{hx(exited.address_of_())} done {int(exited.done)}")
+    return {p for p, _ in ts}
+
+
+def buffer_head(prog, o):
+    bh = Object(prog, "struct buffer_head *", int(o["address"], 16))
+    state = int(bh.b_state)
+    lock_bit = int(prog.constant("BH_Lock"))
+    word = int(bh.b_state.address_of_())
+    disk = bh.b_bdev.bd_disk.disk_name.string_().decode()
+    table = prog["bit_wait_table"]
+    pids, where = set(), []
+    for i in range(len(table)):
+        for e in list_for_each_entry("struct wait_queue_entry", table[i].head.address_of_(), "entry"):
+            wb = drgn.container_of(e, "struct wait_bit_queue_entry", "wq_entry")
+            if int(wb.key.flags) == word and int(wb.key.bit_nr) == lock_bit:
+                t = Object(prog, "struct task_struct *", int(e.private))
+                pids.add(int(t.pid))
+                where.append(f"{int(t.pid)}:{t.comm.string_().decode()}@bit_wait_table[{i}]")
+    print(f"bh {hx(bh)} b_state {state:#x} BH_Lock {state >> lock_bit & 1} block "
+          f"{int(bh.b_blocknr)} size {int(bh.b_size)} disk {disk} waiters {' '.join(where) or '-'}")
+    check("buffer_head", bool(state >> lock_bit & 1) == o["locked"] and int(bh.b_blocknr) == o["block"]
+          and int(bh.b_size) == o["size"] and disk == o["device"],
+          f"b_state {state:#x} block {int(bh.b_blocknr)} size {int(bh.b_size)} disk {disk}")
     return pids
 
 
@@ -144,7 +204,7 @@ def main(vmlinux, dump, truth, *kodirs):
             continue
         kind = o["object"]
         if kind == "super_block":
-            waiting["frozen"] = super_block(prog, o)
+            waiting[o["scenario"]] = super_block(prog, o, recs)
         elif kind == "mapped_device":
             mapped_device(prog, o)
         elif kind == "folio":
@@ -152,11 +212,17 @@ def main(vmlinux, dump, truth, *kodirs):
         elif kind == "work_struct":
             work_struct(prog, o)
         elif kind == "inode":
-            waiting["i_rwsem"] = inode(prog, o)
-    # Every waiter of the truth is on the lock's wait list in memory.
+            waiting[o["scenario"]] = inode(prog, o)
+        elif kind == "kthread":
+            waiting[o["scenario"]] = kthread(prog, o)
+        elif kind == "buffer_head":
+            waiting[o["scenario"]] = buffer_head(prog, o)
+    # Every waiter of the truth is on the lock's wait list in memory (a percpu_rw_semaphore's
+    # writer, in its rcuwait, is checked above).
     for scen, pids in waiting.items():
         want = {r["pid"] for r in recs if r["kind"] == "task" and r["scenario"] == scen
-                and r["role"] == "waiter"}
+                and r["role"] == "waiter"
+                and not (r["lock_type"] == "percpu_rwsem" and r["mode"] == "write")}
         check(f"{scen} waiters in memory", want == pids, f"truth {sorted(want - pids)} not queued, "
               f"queued {sorted(pids - want)} not in truth")
     for r in recs:
