@@ -170,8 +170,9 @@ fn the_binary_on_cut_dumps_reports_or_says_one_line() {
             let c = cut.display().to_string();
             let what = format!("holdup {c}");
             let (status, stdout, stderr) = holdup(&[&c]);
+            // 4: a report of blocked tasks from a dump that lacks memory (partial).
             assert!(
-                !stderr.contains("panicked") && (0..=2).contains(&status),
+                !stderr.contains("panicked") && matches!(status, 0..=2 | 4),
                 "{what}: status {status}: {stderr}"
             );
             if status == 2 {

@@ -59,6 +59,10 @@ pub struct TaskNode {
     pub running: bool,
     /// The innermost interesting function it sleeps in, e.g. `rwsem_down_read_slowpath`.
     pub blocked_in: Option<String>,
+    /// The first caller outside the locking and scheduling code, `function+0xoff [module]`
+    /// (`kscand_fn+0x1c6 [hangmod]`): the code that took the lock or chose to sleep, the
+    /// frame a person acts on ([`crate::frames::caller_frame`]).
+    pub caller: Option<String>,
     /// How long it has not run, when known.
     pub blocked_for_ns: Option<u64>,
 }
@@ -238,6 +242,12 @@ impl WaitGraph {
         }
     }
 
+    /// A task's pid (`u32::MAX` for a task not in the graph), to order tasks the same way in
+    /// every dump of the same hang.
+    pub fn pid_of(&self, task: TaskId) -> u32 {
+        self.tasks.get(&task).map_or(u32::MAX, |t| t.pid)
+    }
+
     /// The locks a task waits for, most certain first.
     fn waits_of(&self, task: TaskId) -> Vec<&Wait> {
         let mut w: Vec<&Wait> = self.waits.iter().filter(|w| w.task == task).collect();
@@ -285,8 +295,12 @@ impl WaitGraph {
                     let mut key: Vec<TaskId> = ring.iter().map(|p| p.0).collect();
                     key.sort_unstable();
                     if seen_sets.insert(key) {
-                        // Start the cycle at its lowest task so the order is stable.
-                        let lowest = (0..ring.len()).min_by_key(|&j| ring[j].0).unwrap_or(0);
+                        // Start the cycle at its task of the lowest pid, so that the same
+                        // deadlock reads the same in every dump (task addresses change from
+                        // boot to boot; the pids of a reproducer's tasks do not).
+                        let lowest = (0..ring.len())
+                            .min_by_key(|&j| (self.pid_of(ring[j].0), ring[j].0))
+                            .unwrap_or(0);
                         let rot: Vec<_> = ring[lowest..].iter().chain(&ring[..lowest]).collect();
                         cycles.push(Cycle {
                             tasks: rot.iter().map(|p| p.0).collect(),
@@ -436,24 +450,33 @@ impl WaitGraph {
             });
         }
 
-        // A stuck task that is already some chain's end is reported there; keep the rest.
-        let mut order: Vec<usize> = (0..roots.len()).collect();
-        // A deadlock never resolves by itself: at equal weight it comes before a sleeper.
-        let never_resolves = |r: &RootCause| {
-            matches!(
-                r.kind,
-                RootKind::SelfDeadlock { .. } | RootKind::Deadlock { .. }
-            )
+        // Tasks in pid order, so that lists read the same in every dump of the same hang; a
+        // deadlock's tasks stay in wait order (its cycle starts at its lowest pid).
+        let by_pid = |v: &mut Vec<TaskId>| v.sort_by_key(|&t| (self.pid_of(t), t));
+        for r in &mut roots {
+            by_pid(&mut r.blocked_behind);
+            if !matches!(r.kind, RootKind::Deadlock { .. }) {
+                by_pid(&mut r.tasks);
+            }
+        }
+        // Most tasks blocked behind first, then by the lowest pid involved (the root's own
+        // tasks, or for a state of the system the tasks behind it): one order, the same in
+        // every dump of the same hang, that a person can check from the report.
+        let lowest_pid = |r: &RootCause| {
+            let own = r.tasks.iter().map(|&t| self.pid_of(t)).min();
+            own.or_else(|| r.blocked_behind.iter().map(|&t| self.pid_of(t)).min())
+                .unwrap_or(u32::MAX)
         };
+        let mut order: Vec<usize> = (0..roots.len()).collect();
         order.sort_by(|&a, &b| {
             roots[b]
                 .blocked_behind
                 .len()
                 .cmp(&roots[a].blocked_behind.len())
-                .then(never_resolves(&roots[b]).cmp(&never_resolves(&roots[a])))
-                .then(roots[b].confidence.total_cmp(&roots[a].confidence))
+                .then(lowest_pid(&roots[a]).cmp(&lowest_pid(&roots[b])))
                 .then(roots[a].tasks.cmp(&roots[b].tasks))
         });
+        // A stuck task that is already some chain's end is reported there; keep the rest.
         let covered: BTreeSet<TaskId> = roots
             .iter()
             .filter(|r| r.kind != RootKind::Stuck)
@@ -508,6 +531,7 @@ mod tests {
                     blocked: true,
                     running: false,
                     blocked_in: None,
+                    caller: None,
                     blocked_for_ns: None,
                 },
             );

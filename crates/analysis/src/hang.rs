@@ -2,6 +2,7 @@
 //! and who holds that, as found by `holdup_kernel::locking`.
 
 use crate::Analysis;
+use crate::frames::{self, FrameRef};
 use crate::graph::{Certainty, Hold, LockNode, StateHolder, TaskNode, Wait, WaitGraph};
 use holdup_kernel::Kernel;
 use holdup_kernel::locking::{self, Evidence, HolderId, LockAnalysis, LockKind};
@@ -55,6 +56,25 @@ fn is_lock_slowpath(f: &str) -> bool {
         "rt_mutex_slowlock_block",
     ]
     .contains(&f)
+}
+
+/// Where a task sleeps ([`blocked_in`]) and the frame a person acts on
+/// ([`frames::caller_frame`]), from one unwinding of its stack.
+fn where_it_sleeps(unwinder: &Unwinder, t: &sched::Task) -> (Option<String>, Option<String>) {
+    let bt = unwinder.backtrace(t);
+    let reliable: Vec<_> = bt.reliable().filter(|f| f.function.is_some()).collect();
+    let names: Vec<String> = reliable.iter().filter_map(|f| f.function.clone()).collect();
+    let refs: Vec<FrameRef> = reliable
+        .iter()
+        .filter_map(|f| {
+            Some(FrameRef {
+                function: f.function.as_deref()?,
+                offset: f.offset,
+                module: f.module.as_deref(),
+            })
+        })
+        .collect();
+    (blocked_in(&names), frames::caller_frame(&refs))
 }
 
 /// What the kernel-object layer found, and the graph made of it.
@@ -114,24 +134,22 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
     let unwinder = Unwinder::new(k);
     let mut graph = WaitGraph::default();
     let blocked_set: BTreeSet<u64> = blocked_ids.iter().copied().collect();
-    let node = |t: &sched::Task, with_stack: bool| TaskNode {
-        id: t.task,
-        pid: t.pid,
-        comm: t.comm.clone(),
-        state: t.ps_state.to_string(),
-        blocked: blocked_set.contains(&t.task),
-        running: t.current,
-        blocked_in: if with_stack {
-            let bt = unwinder.backtrace(t);
-            let names: Vec<String> = bt.reliable().filter_map(|f| f.function.clone()).collect();
-            blocked_in(&names)
-        } else {
-            None
-        },
-        blocked_for_ns: t.blocked.as_ref().and_then(|b| b.since_last_arrival_ns),
+    let node = |t: &sched::Task| {
+        let (blocked_in, caller) = where_it_sleeps(&unwinder, t);
+        TaskNode {
+            id: t.task,
+            pid: t.pid,
+            comm: t.comm.clone(),
+            state: t.ps_state.to_string(),
+            blocked: blocked_set.contains(&t.task),
+            running: t.current,
+            blocked_in,
+            caller,
+            blocked_for_ns: t.blocked.as_ref().and_then(|b| b.since_last_arrival_ns),
+        }
     };
     for t in tasks.tasks.iter().filter(|t| blocked_set.contains(&t.task)) {
-        graph.tasks.insert(t.task, node(t, true));
+        graph.tasks.insert(t.task, node(t));
     }
     for l in &locks.locks {
         if !kept(l.id.kind) {
@@ -197,7 +215,7 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
         .collect();
     for id in missing {
         if let Some(t) = tasks.tasks.iter().find(|t| t.task == id) {
-            graph.tasks.insert(id, node(t, true));
+            graph.tasks.insert(id, node(t));
         }
     }
     let analysis = graph.analyse();

@@ -10,6 +10,8 @@
 //! [`hang::analyse_hang`] fills the graph from a dump's kernel objects; the graph itself
 //! ([`WaitGraph`]) knows nothing about dumps, so its logic is tested on its own.
 
+pub mod crash;
+pub mod frames;
 mod graph;
 pub mod hang;
 

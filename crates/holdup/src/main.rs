@@ -31,6 +31,8 @@ Exit status:
      the address is no struct page (what it is is said)
   2  the dump could not be read, or the command line is wrong
   3  triage: some dumps could not be analysed (their lines have \"errors\")
+  4  the report found blocked tasks, but the dump lacks memory the analysis needed (pages
+     filtered out or missing): partial; its header says what each gap may hide
   A closed standard output (holdup ... | head) ends holdup by SIGPIPE, as it ends cat and git
   (the shell shows 141).
 
@@ -63,6 +65,7 @@ struct Cli {
 #[derive(Args, Clone)]
 struct GlobalArgs {
     /// More on stderr: -v says which vmlinux and symbols are used, -vv debugging, -vvv tracing.
+    /// The report with -v gives every reason of every guess (as --json does).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     verbose: u8,
     /// Errors only on stderr: no warnings, progress or summary.
@@ -128,6 +131,10 @@ pub mod exit {
     pub const UNREADABLE: u8 = 2;
     /// Triage: at least one dump could not be analysed; its line has `errors`.
     pub const SOME_FAILED: u8 = 3;
+    /// The report found blocked tasks and explained them as far as the dump allows, but
+    /// memory it needed is missing (filtered out, or never written): what is missing may
+    /// hide blocked tasks or links; the report's header says what each gap may hide.
+    pub const PARTIAL: u8 = 4;
 }
 
 fn init_logging(g: &GlobalArgs) {
@@ -192,7 +199,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Man) => cmd::shell::man(Cli::command()),
-        None => cmd::report::run(&cli.report),
+        None => cmd::report::run(&cli.report, cli.global.verbose > 0),
     };
     // Triage checks each dump itself; any other command read one dump.
     let faults = holdup_kernel::file_faults_total();

@@ -4,6 +4,7 @@
 //! call [`build_report`].
 
 use crate::{Header, Report};
+use holdup_analysis::crash::crash_summary;
 use holdup_analysis::hang::{HangOptions, analyse_hang};
 use holdup_kernel::Kernel;
 use holdup_kernel::sysinfo::{kernel_log, system_info};
@@ -20,6 +21,17 @@ pub fn build_report(
     let log = kernel_log(kernel).ok();
     let info = system_info(kernel, log.as_ref());
     let hang = analyse_hang(kernel, opts)?;
+    // A dump with no blocked task is explained by its crash, when one was recorded: the
+    // task that panicked, where, and the log's last lines.
+    let no_hang = !hang.graph.tasks.values().any(|t| t.blocked);
+    let crash = info
+        .panic_cpu
+        .filter(|_| no_hang)
+        .and_then(|cpu| crash_summary(kernel, &hang.tasks, cpu));
+    let crash_log = match (&log, no_hang) {
+        (Some(log), true) => crash_log_lines(log),
+        _ => Vec::new(),
+    };
     let mut problems = hang.problems;
     problems.extend(info.problems.iter().cloned());
     let header = Header {
@@ -36,6 +48,14 @@ pub fn build_report(
         types: info.types.clone(),
     };
     Ok(Report {
+        unreadable_tasks: hang
+            .tasks
+            .unreadable
+            .iter()
+            .map(|u| (u.task, u.pid))
+            .collect(),
+        crash,
+        crash_log,
         tasks_read: hang.tasks.tasks.len(),
         tasks_unreadable: hang.tasks.unreadable.len(),
         header,
@@ -43,4 +63,69 @@ pub fn build_report(
         analysis: hang.analysis,
         problems,
     })
+}
+
+/// Lines of the start of a bug's report a crash summary shows (the BUG or Oops line to the
+/// RIP line, with room to spare).
+const REPORT_START: usize = 12;
+/// Opening lines at most this far apart open one report.
+const SAME_REPORT: usize = 6;
+/// Lines of the end of the log a crash summary shows.
+const LOG_END: usize = 6;
+
+/// How the kernel starts the report of a bug in its log.
+const REPORT_STARTS: &[&str] = &[
+    "BUG:",
+    "Oops:",
+    "kernel BUG at",
+    "general protection fault",
+    "Unable to handle",
+    "WARNING:",
+    "Kernel panic",
+];
+
+/// The kernel log's lines a person reads first after a crash, oldest first: the start of the
+/// last bug report (what faulted, on which address, the RIP) and then the log's last lines,
+/// with `...` between when lines were left out. A record of several lines gives each;
+/// printk has escaped what the dump holds.
+fn crash_log_lines(log: &holdup_kernel::printk::Log) -> Vec<String> {
+    let lines: Vec<(bool, String)> = log
+        .records
+        .iter()
+        .flat_map(|r| {
+            let starts = REPORT_STARTS.iter().any(|p| r.text.starts_with(p));
+            r.to_dmesg_line()
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (starts && i == 0, l.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let end = lines.len().saturating_sub(LOG_END);
+    // The last report's first line: a report may open with several such lines ("BUG: ...",
+    // the "#PF:" lines, then "Oops: ..."), so an opening line a few lines before the last
+    // one belongs to the same report.
+    let mut report_start = lines.iter().rposition(|(starts, _)| *starts);
+    while let Some(i) = report_start {
+        match lines[i.saturating_sub(SAME_REPORT)..i]
+            .iter()
+            .rposition(|(starts, _)| *starts)
+        {
+            Some(back) => report_start = Some(i.saturating_sub(SAME_REPORT) + back),
+            None => break,
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(i) = report_start.filter(|&i| i < end) {
+        let upto = (i + REPORT_START).min(end);
+        out.extend(lines[i..upto].iter().map(|(_, l)| l.clone()));
+        if upto < end {
+            out.push("...".to_string());
+        }
+        out.extend(lines[end..].iter().map(|(_, l)| l.clone()));
+    } else {
+        let from = lines.len().saturating_sub(REPORT_START);
+        out.extend(lines[from..].iter().map(|(_, l)| l.clone()));
+    }
+    out
 }

@@ -1,7 +1,8 @@
 //! The JSON report. Field names and meanings are stable within a `schema_version`; the
 //! schema is documented in `docs/json-schema.md`.
 
-use crate::{Report, hex};
+use crate::{Outcome, Report, hex};
+use holdup_analysis::crash::CrashSummary;
 use holdup_analysis::{Certainty, RootCause, RootKind, StateHolder, TaskId};
 use serde::Serialize;
 
@@ -15,8 +16,21 @@ struct Json<'a> {
     kernel: Kernel<'a>,
     panic: Option<Panic<'a>>,
     summary: Summary,
+    /// `hang`, `partial` (blocked tasks, but the dump lacks memory the analysis needed: see
+    /// `gaps`), `no_hang`, `undecided` (no blocked task among those read, some unreadable).
+    outcome: &'static str,
+    /// What the dump lacks, grouped by what each gap may hide; empty for a complete reading.
+    gaps: Vec<GapJ>,
+    /// With no blocked task: the task that panicked, where, and its stack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crash: Option<&'a CrashSummary>,
+    /// With no blocked task: the start of the last bug report in the kernel log, then its
+    /// last lines (`...` where lines were left out).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    crash_log: &'a [String],
     root_causes: Vec<Root>,
     cycles: Vec<CycleJ>,
+    /// Every task of the graph, by pid.
     tasks: Vec<Task<'a>>,
     locks: Vec<Lock<'a>>,
     problems: &'a [String],
@@ -54,6 +68,13 @@ struct Summary {
     cycles: usize,
 }
 
+#[derive(Serialize)]
+struct GapJ {
+    gap: String,
+    count: usize,
+    may_hide: String,
+}
+
 #[derive(Serialize, Clone)]
 struct TaskRef {
     task: String,
@@ -70,7 +91,13 @@ struct Root {
     tasks: Vec<TaskRef>,
     blocked_behind: Vec<TaskRef>,
     confidence: f64,
+    /// Every lock the root is about: its one lock, or each lock of a deadlock's cycle.
+    locks: Vec<String>,
     explanation: String,
+    /// How tasks are blocked behind it that the queue alone does not say (a reader queued
+    /// behind a writer on a lock only readers hold).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
     /// What holds the lock that is not a task, and what ends the wait (`held_by_state`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     held_by: Vec<StateHolder>,
@@ -92,6 +119,8 @@ struct Task<'a> {
     state: &'a str,
     blocked_for_ns: Option<u64>,
     blocked_in: Option<&'a str>,
+    /// The first caller outside the locking and scheduling code: the frame to act on.
+    caller: Option<&'a str>,
     waits_on: Option<Relation<'a>>,
     holds: Vec<Relation<'a>>,
     /// Rank (1-based) of the root cause this task's chain ends at.
@@ -168,6 +197,9 @@ pub fn to_json(report: &Report) -> String {
             })
     };
     let blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
+    // Tasks by pid, as the text's table: the same order in every dump of the same hang.
+    let mut by_pid: Vec<_> = g.tasks.values().collect();
+    by_pid.sort_by_key(|t| (t.pid, t.id));
     let json = Json {
         schema_version: SCHEMA_VERSION,
         dump: Dump {
@@ -194,6 +226,22 @@ pub fn to_json(report: &Report) -> String {
             root_causes: a.root_causes.len(),
             cycles: a.cycles.len(),
         },
+        outcome: match report.outcome() {
+            Outcome::Hang => "hang",
+            Outcome::Partial => "partial",
+            Outcome::NoHang => "no_hang",
+            Outcome::Undecided => "undecided",
+        },
+        gaps: crate::text::gap_list(report)
+            .into_iter()
+            .map(|(gap, count, may_hide)| GapJ {
+                gap,
+                count,
+                may_hide,
+            })
+            .collect(),
+        crash: report.crash.as_ref(),
+        crash_log: &report.crash_log,
         root_causes: a
             .root_causes
             .iter()
@@ -212,7 +260,12 @@ pub fn to_json(report: &Report) -> String {
                         .map(|t| task_ref(report, *t))
                         .collect(),
                     confidence: r.confidence,
+                    locks: crate::text::root_locks(report, r)
+                        .into_iter()
+                        .map(hex)
+                        .collect(),
                     explanation: crate::text::explain(report, r),
+                    notes: crate::text::queue_notes(report, r),
                     held_by: lock
                         .and_then(|l| report.graph.locks.get(&l))
                         .map(|n| n.held_by.clone())
@@ -230,9 +283,8 @@ pub fn to_json(report: &Report) -> String {
                 all_facts: c.all_facts,
             })
             .collect(),
-        tasks: g
-            .tasks
-            .values()
+        tasks: by_pid
+            .iter()
             .map(|t| Task {
                 task: hex(t.id),
                 pid: t.pid,
@@ -240,6 +292,7 @@ pub fn to_json(report: &Report) -> String {
                 state: &t.state,
                 blocked_for_ns: t.blocked_for_ns,
                 blocked_in: t.blocked_in.as_deref(),
+                caller: t.caller.as_deref(),
                 waits_on: g
                     .waits
                     .iter()

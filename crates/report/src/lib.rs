@@ -15,6 +15,7 @@ pub use build::build_report;
 pub use json::{SCHEMA_VERSION, to_json};
 pub use text::{TextOptions, UNKNOWN_WIDTH, render_dot, render_text, render_text_with};
 
+use holdup_analysis::crash::CrashSummary;
 use holdup_analysis::{Analysis, WaitGraph};
 
 /// What the report says about the dump and the kernel, above the analysis.
@@ -48,13 +49,25 @@ pub struct Report {
     /// when every task could be read.
     pub tasks_read: usize,
     pub tasks_unreadable: usize,
+    /// The tasks found but unreadable (their `task_struct` is not in the dump): address and
+    /// pid when the pid table names it. Any of them may be a blocked task.
+    pub unreadable_tasks: Vec<(u64, Option<u32>)>,
+    /// For a dump with no blocked task: the task that panicked and its stack.
+    pub crash: Option<CrashSummary>,
+    /// For a dump with no blocked task: the kernel log's lines a person reads first (the start
+    /// of the last bug report, then the log's last lines; `...` where lines were left out).
+    pub crash_log: Vec<String>,
 }
 
 /// What a report concludes about the dump (`holdup DUMP`'s exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Blocked tasks were found (and explained as far as memory allows).
+    /// Blocked tasks were found and explained, from a complete reading.
     Hang,
+    /// Blocked tasks were found and explained as far as the dump allows, but memory holdup
+    /// needed is missing (a task, a list, a lock): what is missing may hide blocked tasks or
+    /// links (the report's header says what each gap may hide).
+    Partial,
     /// Every task was read and none is blocked.
     NoHang,
     /// No blocked task among those read, but some could not be read (or none could): they
@@ -66,7 +79,11 @@ impl Report {
     /// What the report concludes.
     pub fn outcome(&self) -> Outcome {
         if self.graph.tasks.values().any(|t| t.blocked) {
-            Outcome::Hang
+            if self.problems.is_empty() && self.tasks_unreadable == 0 {
+                Outcome::Hang
+            } else {
+                Outcome::Partial
+            }
         } else if self.tasks_read == 0 || self.tasks_unreadable > 0 {
             Outcome::Undecided
         } else {
@@ -108,6 +125,7 @@ mod tests {
                     blocked: true,
                     running: false,
                     blocked_in: Some("folio_wait_bit_common".into()),
+                    caller: Some(format!("{comm}_fn+0x1c6 [hangmod]")),
                     blocked_for_ns: Some(13_200_000_000),
                 },
             );
@@ -170,6 +188,9 @@ mod tests {
         Report {
             tasks_read: 3,
             tasks_unreadable: 0,
+            unreadable_tasks: Vec::new(),
+            crash: None,
+            crash_log: Vec::new(),
             header: Header {
                 dump_path: "vmcore".into(),
                 release: Some("6.1.0-56-amd64".into()),
@@ -196,9 +217,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("blocked behind it: kcollapsed (pid 100) and bench (pid 96)"),
+            text.contains("blocked behind it: bench (pid 96) and kcollapsed (pid 100)"),
             "{text}"
         );
+        // Why a reader waits on a lock held for read: the writer queued ahead of it.
+        assert!(
+            text.contains("bench (pid 96) in bench_fn+0x1c6 [hangmod] cannot take mmap_lock of bench (pid 96) for read although it is held for read: kcollapsed (pid 100) in kcollapsed_fn+0x1c6 [hangmod] waits ahead of it (#0) to write"),
+            "{text}"
+        );
+        assert!(text.contains("SUMMARY"), "{text}");
     }
 
     #[test]
@@ -214,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn dot_draws_inferred_edges_dashed() {
+    fn dot_draws_inferred_edges_dashed_with_a_legend() {
         let dot = render_dot(&seed());
         assert!(dot.starts_with("digraph holdup {"));
         assert!(
@@ -224,8 +251,9 @@ mod tests {
             "{dot}"
         );
         assert!(
-            dot.contains("\"ta3\" -> \"l10\" [label=\"waits (read)\", style=solid]"),
+            dot.contains("\"ta3\" -> \"l10\" [label=\"waits (read) fact\", style=solid]"),
             "{dot}"
         );
+        assert!(dot.contains("subgraph cluster_legend"), "{dot}");
     }
 }

@@ -93,22 +93,52 @@ fn lock_name(report: &Report, l: u64) -> String {
         .map_or_else(|| format!("lock {}", hex(l)), |n| n.name.clone())
 }
 
-/// `fact: mutex.owner` or `guess 80%: reason; reason`.
-pub(crate) fn evidence(c: &Certainty) -> String {
-    match c {
-        Certainty::Fact { source } => format!("fact: {source}"),
-        Certainty::Inference {
-            confidence,
-            reasons,
-        } => format!("guess {:.0}%: {}", confidence * 100.0, reasons.join("; ")),
-    }
-}
-
-/// Short form for tables: `fact` or `guess 80%`.
-fn evidence_short(c: &Certainty) -> String {
+/// How sure a relation is, in the one vocabulary of every output: `fact` or `guess 80%`.
+pub(crate) fn certainty_word(c: &Certainty) -> String {
     match c {
         Certainty::Fact { .. } => "fact".into(),
         Certainty::Inference { confidence, .. } => format!("guess {:.0}%", confidence * 100.0),
+    }
+}
+
+/// A root cause's (or any weakest link's) confidence in the same words.
+fn confidence_word(confidence: f64) -> String {
+    if confidence >= 1.0 {
+        "fact".into()
+    } else {
+        format!("guess {:.0}%", confidence * 100.0)
+    }
+}
+
+/// `fact: mutex.owner` or `guess 80%: reason`. `full`: every reason, as `--json` has them;
+/// otherwise the one a person needs: the sign found on the task's own stack, which is what
+/// makes the guess about this task rather than about the lock (the others say what the lock
+/// records, the same for every candidate), and a fact without the slow path it was read
+/// through.
+pub(crate) fn evidence(c: &Certainty, full: bool) -> String {
+    match c {
+        Certainty::Fact { source } if full => format!("fact: {source}"),
+        Certainty::Fact { source } => {
+            let short = source.split(" (slow path").next().unwrap_or(source);
+            format!("fact: {short}")
+        }
+        Certainty::Inference { reasons, .. } => {
+            let shown = if full {
+                reasons.join("; ")
+            } else {
+                reasons
+                    .iter()
+                    .find(|r| r.contains("stack"))
+                    .or_else(|| reasons.first())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            if shown.is_empty() {
+                certainty_word(c)
+            } else {
+                format!("{}: {shown}", certainty_word(c))
+            }
+        }
     }
 }
 
@@ -121,12 +151,52 @@ fn mode_suffix(mode: &str) -> String {
     }
 }
 
-/// Inferences weaker than this stay out of the text (they are in `--json`).
+/// `read, fact`, or `fact` alone for a wait that has no mode (a completion).
+fn mode_and_certainty(mode: &str, c: &Certainty) -> String {
+    if mode == "none" {
+        certainty_word(c)
+    } else {
+        format!("{mode}, {}", certainty_word(c))
+    }
+}
+
+/// Inferences weaker than this stay out of the text (`--json`, `--dot` and `holdup locks`
+/// show them).
 const SHOWN_CONFIDENCE: f64 = 0.3;
 
-/// One sentence saying why the root cause is where everything ends.
+/// A task and the frame a person acts on: `kscand (pid 99) in kscand_fn+0x1c6 [hangmod]`.
+fn who_in(report: &Report, t: TaskId) -> String {
+    match report.graph.tasks.get(&t).and_then(|n| n.caller.as_deref()) {
+        Some(caller) => format!("{} in {caller}", who(report, t)),
+        None => who(report, t),
+    }
+}
+
+fn who_in_list(report: &Report, ts: &[TaskId]) -> String {
+    let names: Vec<String> = ts.iter().map(|t| who_in(report, *t)).collect();
+    match names.len() {
+        0 => "nobody".into(),
+        1 => names[0].clone(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+/// The locks a root cause is about: its one lock, or each lock of a deadlock's cycle.
+pub(crate) fn root_locks(report: &Report, r: &RootCause) -> Vec<u64> {
+    match &r.kind {
+        RootKind::Deadlock { cycle } => report
+            .analysis
+            .cycles
+            .get(*cycle)
+            .map_or_else(Vec::new, |c| c.locks.clone()),
+        k => k.lock().into_iter().collect(),
+    }
+}
+
+/// One sentence saying why the root cause is where everything ends, each task with the
+/// frame a person acts on.
 pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
-    let tasks = who_list(report, &r.tasks);
+    let tasks = who_in_list(report, &r.tasks);
     let blocked_in = |t: TaskId| {
         report
             .graph
@@ -167,13 +237,21 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
                     let next = c.tasks[(i + 1) % c.tasks.len()];
                     format!(
                         "{} waits for {} held by {}",
-                        who(report, *t),
+                        who_in(report, *t),
                         lock_name(report, *l),
                         who(report, next)
                     )
                 })
                 .collect();
-            format!("deadlock: {}.", links.join("; "))
+            if c.all_facts {
+                format!("deadlock: {}.", links.join("; "))
+            } else {
+                format!(
+                    "deadlock if the inferred links hold ({}): {}.",
+                    confidence_word(c.confidence),
+                    links.join("; ")
+                )
+            }
         }
         RootKind::HolderSleeping { lock } => format!(
             "{tasks} {} {} and {} asleep{}, waiting for nothing another task holds.",
@@ -214,7 +292,7 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
             format!(
                 "{} for {}, which no task holds: {}.",
                 if n == 1 {
-                    format!("{} waits", who(report, r.blocked_behind[0]))
+                    format!("{} waits", who_in(report, r.blocked_behind[0]))
                 } else {
                     format!("{n} tasks wait")
                 },
@@ -233,6 +311,191 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
     }
 }
 
+/// What a root cause is, in a few words for the summary (its sentence says it in full).
+fn summary_what(report: &Report, r: &RootCause) -> String {
+    let locks: Vec<String> = root_locks(report, r)
+        .iter()
+        .map(|l| lock_name(report, *l))
+        .collect();
+    let lock = locks.first().cloned().unwrap_or_else(|| "?".into());
+    let first_blocked_in = r
+        .tasks
+        .first()
+        .and_then(|t| report.graph.tasks.get(t))
+        .and_then(|n| n.blocked_in.as_deref())
+        .unwrap_or("?");
+    let holds = if r.tasks.len() > 1 { "hold" } else { "holds" };
+    match &r.kind {
+        RootKind::SelfDeadlock { lock: l } => {
+            let held_as_fact = report
+                .graph
+                .holds
+                .iter()
+                .any(|h| h.lock == *l && r.tasks.contains(&h.task) && h.certainty.is_fact());
+            if held_as_fact {
+                format!("waits for {lock}, which it holds itself: self-deadlock")
+            } else {
+                format!("waits for {lock}, which it may hold itself: self-deadlock if so")
+            }
+        }
+        RootKind::Deadlock { .. } => {
+            format!("deadlock over {}", and_list_owned(&locks))
+        }
+        RootKind::HolderSleeping { .. } => {
+            format!("{holds} {lock}, asleep in {first_blocked_in}")
+        }
+        RootKind::HolderRunning { .. } => format!("{holds} {lock}, running on a CPU"),
+        RootKind::NothingToWake { .. } => {
+            format!("waits for {lock}, which nothing is going to complete")
+        }
+        RootKind::HolderUnknown { .. } => format!("waits for {lock}, holder not found"),
+        RootKind::HeldByState { .. } => format!("holds {lock}"),
+        RootKind::Stuck => format!("blocked in {first_blocked_in}, on no lock holdup recognises"),
+    }
+}
+
+/// "a", "a and b", "a, b and c", of owned strings.
+fn and_list_owned(items: &[String]) -> String {
+    let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+    and_list(&refs)
+}
+
+/// Why readers queued on a lock the root's tasks hold are blocked although only readers
+/// hold it: a writer is queued ahead of them, and an rw_semaphore lets no reader pass a
+/// waiting writer (on PREEMPT_RT the waiting writer holds the lock's rt_mutex, which every
+/// reader must take). One sentence per such reader, in queue order; the hold and queue
+/// positions it rests on are shown with their evidence on the lines above it.
+pub(crate) fn queue_notes(report: &Report, r: &RootCause) -> Vec<String> {
+    let g = &report.graph;
+    let mut notes = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for hd in g.holds.iter().filter(|h| r.tasks.contains(&h.task)) {
+        if !seen.insert(hd.lock) || g.locks.get(&hd.lock).is_none_or(|l| l.kind != "rwsem") {
+            continue;
+        }
+        let holders: Vec<_> = g
+            .holds
+            .iter()
+            .filter(|h| h.lock == hd.lock && h.certainty.confidence() >= SHOWN_CONFIDENCE)
+            .collect();
+        if holders.is_empty() || holders.iter().any(|h| h.mode != "read") {
+            continue;
+        }
+        let mut queue: Vec<_> = g
+            .waits
+            .iter()
+            .filter(|w| w.lock == hd.lock && w.position.is_some())
+            .collect();
+        queue.sort_by_key(|w| w.position);
+        let Some(writer) = queue.iter().find(|w| w.mode == "write") else {
+            continue;
+        };
+        let on_rt =
+            matches!(&writer.certainty, Certainty::Fact { source } if source.contains("rwbase_rt"));
+        for reader in queue
+            .iter()
+            .filter(|w| w.mode == "read" && w.position > writer.position)
+        {
+            let why = if on_rt {
+                "holding the lock's rt_mutex until the readers leave, and on PREEMPT_RT every reader must take that rt_mutex"
+            } else {
+                "and an rw_semaphore lets no new reader pass a waiting writer"
+            };
+            notes.push(format!(
+                "{} cannot take {} for read although it is held for read: {} waits ahead of it (#{}) to write, {why}.",
+                who_in(report, reader.task),
+                lock_name(report, hd.lock),
+                who_in(report, writer.task),
+                writer.position.unwrap_or(0),
+            ));
+        }
+    }
+    notes
+}
+
+/// What each kind of gap in the dump may hide, for the header of an incomplete dump.
+struct Gap {
+    what: &'static str,
+    may_hide: &'static str,
+    count: usize,
+    /// Pids named, for unreadable tasks.
+    pids: Vec<u32>,
+}
+
+/// The gaps of `report.problems` grouped by what they may hide. The problems are sentences
+/// of the layer that met them, named by where the read failed (`init_task.tasks: ...`,
+/// `task 0x... (pid 158): ...`); one not recognised is still counted, as a gap that may hide
+/// a link.
+fn gaps(report: &Report) -> Vec<Gap> {
+    let kinds: [(&str, &'static str, &'static str); 5] = [
+        (
+            "unreadable",
+            "task(s) unreadable",
+            "any of them may be a blocked task: what it waits on and holds is missing",
+        ),
+        (
+            "init_task.tasks",
+            "break(s) in the task list",
+            "tasks on the stretch that could not be walked may be missing",
+        ),
+        (
+            "init_pid_ns.idr",
+            "unreadable stretch(es) of the pid table",
+            "a task known only by its pid may be missing",
+        ),
+        (
+            "threads of task",
+            "unreadable thread list(s)",
+            "threads of those processes may be missing",
+        ),
+        (
+            "",
+            "other unreadable object(s)",
+            "a wait, a hold or a lock may be missing",
+        ),
+    ];
+    let mut out: Vec<Gap> = kinds
+        .iter()
+        .map(|&(_, what, may_hide)| Gap {
+            what,
+            may_hide,
+            count: 0,
+            pids: Vec::new(),
+        })
+        .collect();
+    for (_, pid) in &report.unreadable_tasks {
+        out[0].count += 1;
+        out[0].pids.extend(pid);
+    }
+    let unreadable_task = |p: &str| {
+        report.unreadable_tasks.iter().any(|(addr, _)| {
+            p.strip_prefix(&format!("task {addr:#x}"))
+                .is_some_and(|rest| rest.starts_with([':', ' ']))
+        })
+    };
+    for p in &report.problems {
+        if unreadable_task(p) {
+            // Counted with its task above.
+            continue;
+        }
+        let i = kinds
+            .iter()
+            .position(|(prefix, ..)| !prefix.is_empty() && p.starts_with(prefix))
+            .unwrap_or(kinds.len() - 1);
+        out[i].count += 1;
+    }
+    out.retain(|g| g.count > 0);
+    out
+}
+
+/// The gaps for `--json`: what, how many, what each may hide.
+pub(crate) fn gap_list(report: &Report) -> Vec<(String, usize, String)> {
+    gaps(report)
+        .into_iter()
+        .map(|g| (g.what.to_string(), g.count, g.may_hide.to_string()))
+        .collect()
+}
+
 /// How the text report is laid out.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
@@ -240,6 +503,8 @@ pub struct TextOptions {
     /// between words. `None` (a file, a pipe): lines are not wrapped and tables are at most
     /// [`UNKNOWN_WIDTH`] wide.
     pub width: Option<usize>,
+    /// Every reason of every guess (`-v`), as `--json` has them; by default the main one.
+    pub full_evidence: bool,
 }
 
 /// The width tables fit when the output's width is unknown (a pipe or a file).
@@ -250,8 +515,9 @@ pub fn render_text(report: &Report) -> String {
     render_text_with(report, TextOptions::default())
 }
 
-/// The report as text: a header, one block per root cause, the chains, all blocked tasks;
-/// laid out for `opts.width` when it is known.
+/// The report as text: a header, a summary of the root causes, one block per root cause,
+/// the chains, all blocked tasks (or, with none blocked, the crash); laid out for
+/// `opts.width` when it is known.
 pub fn render_text_with(report: &Report, opts: TextOptions) -> String {
     let s = report_lines(report, opts);
     match opts.width {
@@ -260,12 +526,10 @@ pub fn render_text_with(report: &Report, opts: TextOptions) -> String {
     }
 }
 
-fn report_lines(report: &Report, opts: TextOptions) -> String {
+fn write_header(s: &mut String, report: &Report) {
     let g = &report.graph;
     let a = &report.analysis;
     let h = &report.header;
-    let mut s = String::new();
-
     let blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
     let _ = writeln!(
         s,
@@ -302,111 +566,191 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
         a.cycles.len(),
         if a.cycles.len() == 1 { "" } else { "s" },
     );
-
-    for (i, r) in a.root_causes.iter().enumerate() {
-        let _ = writeln!(s);
-        let conf = if r.confidence >= 1.0 {
-            "every link read from memory".to_string()
-        } else {
-            format!(
-                "confidence {:.0}%: some links are inferred",
-                r.confidence * 100.0
-            )
+    let gaps = gaps(report);
+    if !gaps.is_empty() {
+        let filtered = match h.dump_level {
+            Some(level) if !h.excluded.is_empty() => format!(
+                " (dump level {level} left out {} pages)",
+                h.excluded.join(", ")
+            ),
+            _ => String::new(),
         };
         let _ = writeln!(
             s,
-            "ROOT CAUSE {}: {}  [{conf}]",
-            i + 1,
-            root_title(report, r)
+            "INCOMPLETE DUMP: memory the analysis needed is not in the dump{filtered}; the counts above may be short. What each gap may hide:"
         );
-        let _ = writeln!(s, "  {}", explain(report, r));
-        for t in &r.tasks {
-            for w in g.waits.iter().filter(|w| w.task == *t) {
-                let _ = writeln!(
-                    s,
-                    "  {} waits for {}{}{}  [{}]",
-                    who(report, *t),
-                    lock_name(report, w.lock),
-                    mode_suffix(&w.mode),
-                    w.position
-                        .map_or_else(String::new, |p| format!(", position {p} in the queue")),
-                    evidence(&w.certainty)
-                );
-            }
-            for hd in g.holds.iter().filter(|hd| hd.task == *t) {
-                let _ = writeln!(
-                    s,
-                    "  {} holds {} ({})  [{}]",
-                    who(report, *t),
-                    lock_name(report, hd.lock),
-                    hd.mode,
-                    evidence(&hd.certainty)
-                );
-            }
+        for gap in &gaps {
+            let pids = if gap.pids.is_empty() {
+                String::new()
+            } else {
+                let p: Vec<String> = gap.pids.iter().map(|p| format!("pid {p}")).collect();
+                format!(" ({})", p.join(", "))
+            };
+            let _ = writeln!(s, "  {} {}{pids}: {}", gap.count, gap.what, gap.may_hide);
         }
-        if let Some(l) = root_lock(r, report)
-            && let Some(node) = g.locks.get(&l)
-        {
-            let _ = writeln!(s, "  lock: {} at {} ({})", node.name, hex(l), node.kind);
-            for h in &node.held_by {
-                let _ = writeln!(s, "  held by {}  [{}]", h.what, evidence(&h.certainty));
-            }
-        }
-        // Who queues on what the root holds, in queue order; each lock once (two holders of
-        // one semaphore share its queue).
-        let mut shown_queues = std::collections::BTreeSet::new();
-        for hd in g
-            .holds
-            .iter()
-            .filter(|hd| r.tasks.contains(&hd.task) && shown_queues.insert(hd.lock))
-        {
-            let mut queue: Vec<_> = g
-                .waits
-                .iter()
-                .filter(|w| w.lock == hd.lock && !r.tasks.contains(&w.task))
-                .collect();
-            if queue.is_empty() {
-                continue;
-            }
-            queue.sort_by_key(|w| w.position.unwrap_or(usize::MAX));
-            let names: Vec<String> = queue
-                .iter()
-                .map(|w| {
-                    let pos = w.position.map_or_else(String::new, |p| format!("#{p} "));
-                    format!("{pos}{}{}", who(report, w.task), mode_suffix(&w.mode))
-                })
-                .collect();
-            let comms: Vec<String> = queue.iter().map(|w| comm_of(report, w.task)).collect();
+        let _ = writeln!(s, "  (NOT SEEN, at the end, lists each one)");
+    }
+}
+
+/// The summary: one line per root cause, in rank order.
+fn write_summary(s: &mut String, report: &Report) {
+    let roots = &report.analysis.root_causes;
+    if roots.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nSUMMARY (root causes, most tasks blocked behind first, then by pid)"
+    );
+    for (i, r) in roots.iter().enumerate() {
+        let who = match (&r.kind, r.tasks.as_slice()) {
+            (RootKind::HeldByState { lock }, []) => held_by(report, *lock),
+            (_, [one]) => who_in(report, *one),
+            _ => who_list(report, &r.tasks),
+        };
+        let n = r.blocked_behind.len();
+        let _ = writeln!(
+            s,
+            "  {}. {who}: {}; {n} task{} blocked behind; {}",
+            i + 1,
+            summary_what(report, r),
+            if n == 1 { "" } else { "s" },
+            confidence_word(r.confidence),
+        );
+    }
+}
+
+fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, full: bool) {
+    let g = &report.graph;
+    let _ = writeln!(s);
+    let conf = if r.confidence >= 1.0 {
+        "fact: every link read from memory".to_string()
+    } else {
+        format!(
+            "{}: its weakest link is inferred",
+            confidence_word(r.confidence)
+        )
+    };
+    let _ = writeln!(
+        s,
+        "ROOT CAUSE {}: {}  [{conf}]",
+        i + 1,
+        root_title(report, r)
+    );
+    let _ = writeln!(s, "  {}", explain(report, r));
+    for t in &r.tasks {
+        for w in g.waits.iter().filter(|w| w.task == *t) {
             let _ = writeln!(
                 s,
-                "  queued on {}: {}",
-                lock_name(report, hd.lock),
-                capped_list(&names, &comms)
+                "  {} waits for {}{}{}  [{}]",
+                who(report, *t),
+                lock_name(report, w.lock),
+                mode_suffix(&w.mode),
+                w.position
+                    .map_or_else(String::new, |p| format!(", position {p} in the queue")),
+                evidence(&w.certainty, full)
             );
         }
-        if r.blocked_behind.is_empty() {
-            let _ = writeln!(s, "  nobody else is blocked behind it");
-        } else {
-            let behind = if r.blocked_behind.len() <= LISTED + 2 {
-                who_list(report, &r.blocked_behind)
-            } else {
-                let names: Vec<String> = r.blocked_behind.iter().map(|t| who(report, *t)).collect();
-                let comms: Vec<String> = r
-                    .blocked_behind
-                    .iter()
-                    .map(|t| comm_of(report, *t))
-                    .collect();
-                format!(
-                    "{} tasks: {}",
-                    r.blocked_behind.len(),
-                    capped_list(&names, &comms)
-                )
-            };
-            let _ = writeln!(s, "  blocked behind it: {behind}");
+        for hd in g.holds.iter().filter(|hd| hd.task == *t) {
+            let _ = writeln!(
+                s,
+                "  {} holds {}{}  [{}]",
+                who(report, *t),
+                lock_name(report, hd.lock),
+                mode_suffix(&hd.mode),
+                evidence(&hd.certainty, full)
+            );
         }
     }
+    let locks: Vec<String> = root_locks(report, r)
+        .iter()
+        .filter_map(|l| g.locks.get(l))
+        .map(|node| format!("{} at {} ({})", node.name, hex(node.id), node.kind))
+        .collect();
+    match locks.len() {
+        0 => {}
+        1 => {
+            let _ = writeln!(s, "  lock: {}", locks[0]);
+        }
+        _ => {
+            let _ = writeln!(s, "  locks: {}", locks.join("; "));
+        }
+    }
+    if let Some(node) = root_lock(r, report).and_then(|l| g.locks.get(&l)) {
+        for h in &node.held_by {
+            let _ = writeln!(
+                s,
+                "  held by {}  [{}]",
+                h.what,
+                evidence(&h.certainty, full)
+            );
+        }
+    }
+    // Who queues on what the root holds, in queue order; each lock once (two holders of
+    // one semaphore share its queue).
+    let mut shown_queues = std::collections::BTreeSet::new();
+    for hd in g
+        .holds
+        .iter()
+        .filter(|hd| r.tasks.contains(&hd.task) && shown_queues.insert(hd.lock))
+    {
+        let mut queue: Vec<_> = g
+            .waits
+            .iter()
+            .filter(|w| w.lock == hd.lock && !r.tasks.contains(&w.task))
+            .collect();
+        if queue.is_empty() {
+            continue;
+        }
+        queue.sort_by_key(|w| {
+            (
+                w.position.unwrap_or(usize::MAX),
+                report.graph.pid_of(w.task),
+            )
+        });
+        let names: Vec<String> = queue
+            .iter()
+            .map(|w| {
+                let pos = w.position.map_or_else(String::new, |p| format!("#{p} "));
+                format!("{pos}{}{}", who(report, w.task), mode_suffix(&w.mode))
+            })
+            .collect();
+        let comms: Vec<String> = queue.iter().map(|w| comm_of(report, w.task)).collect();
+        let _ = writeln!(
+            s,
+            "  queued on {}: {}",
+            lock_name(report, hd.lock),
+            capped_list(&names, &comms)
+        );
+    }
+    for note in queue_notes(report, r) {
+        let _ = writeln!(s, "  {note}");
+    }
+    if r.blocked_behind.is_empty() {
+        let _ = writeln!(s, "  nobody else is blocked behind it");
+    } else {
+        let behind = if r.blocked_behind.len() <= LISTED + 2 {
+            who_list(report, &r.blocked_behind)
+        } else {
+            let names: Vec<String> = r.blocked_behind.iter().map(|t| who(report, *t)).collect();
+            let comms: Vec<String> = r
+                .blocked_behind
+                .iter()
+                .map(|t| comm_of(report, *t))
+                .collect();
+            format!(
+                "{} tasks: {}",
+                r.blocked_behind.len(),
+                capped_list(&names, &comms)
+            )
+        };
+        let _ = writeln!(s, "  blocked behind it: {behind}");
+    }
+}
 
-    let long_chains: Vec<_> = a
+fn write_chains(s: &mut String, report: &Report) {
+    let a = &report.analysis;
+    let mut long_chains: Vec<_> = a
         .chains
         .iter()
         .filter(|c| {
@@ -417,56 +761,65 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
             }
         })
         .collect();
-    if !long_chains.is_empty() {
-        let _ = writeln!(s, "\nCHAINS (who waits for whom)");
-        // Chains that differ only in their first task (200 writers behind one holder) are
-        // one line when there are more than a few of them.
-        let mut groups: Vec<(String, usize, Vec<TaskId>)> = Vec::new();
-        for c in long_chains {
-            let mut line = String::new();
-            for st in &c.steps {
-                let holder = st.holders.first().map_or_else(
-                    || "no holder".to_string(),
-                    |(t, cert)| format!("{} [{}]", who(report, *t), evidence_short(cert)),
-                );
-                let _ = write!(
-                    line,
-                    " waits ({}, {}) for {} held by {}",
-                    st.mode,
-                    evidence_short(&st.wait),
-                    lock_name(report, st.lock),
-                    holder
-                );
-            }
-            match groups
-                .iter_mut()
-                .find(|(l, r, _)| *l == line && *r == c.root_cause)
-            {
-                Some((_, _, tasks)) => tasks.push(c.task),
-                None => groups.push((line, c.root_cause, vec![c.task])),
-            }
+    if long_chains.is_empty() {
+        return;
+    }
+    long_chains.sort_by_key(|c| (c.root_cause, report.graph.pid_of(c.task), c.task));
+    let _ = writeln!(
+        s,
+        "\nCHAINS (who waits for whom, by root cause, then by pid)"
+    );
+    // Chains that differ only in their first task (200 writers behind one holder) are
+    // one line when there are more than a few of them.
+    let mut groups: Vec<(String, usize, Vec<TaskId>)> = Vec::new();
+    for c in long_chains {
+        let mut line = String::new();
+        for st in &c.steps {
+            let holder = st.holders.first().map_or_else(
+                || "no holder".to_string(),
+                |(t, cert)| format!("{} [{}]", who(report, *t), certainty_word(cert)),
+            );
+            let _ = write!(
+                line,
+                " waits ({}) for {} held by {}",
+                mode_and_certainty(&st.mode, &st.wait),
+                lock_name(report, st.lock),
+                holder
+            );
         }
-        for (line, root, tasks) in groups {
-            if tasks.len() <= 3 {
-                for t in tasks {
-                    let _ = writeln!(s, "  {}{line}  => root cause {}", who(report, t), root + 1);
-                }
-            } else {
-                let names: Vec<String> = tasks.iter().map(|t| who(report, *t)).collect();
-                let comms: Vec<String> = tasks.iter().map(|t| comm_of(report, *t)).collect();
-                let _ = writeln!(
-                    s,
-                    "  {} tasks ({}){}  => root cause {}",
-                    tasks.len(),
-                    capped_list(&names, &comms),
-                    line.replacen(" waits (", " wait (", 1),
-                    root + 1
-                );
-            }
+        match groups
+            .iter_mut()
+            .find(|(l, r, _)| *l == line && *r == c.root_cause)
+        {
+            Some((_, _, tasks)) => tasks.push(c.task),
+            None => groups.push((line, c.root_cause, vec![c.task])),
         }
     }
+    for (line, root, tasks) in groups {
+        if tasks.len() <= 3 {
+            for t in tasks {
+                let _ = writeln!(s, "  {}{line}  => root cause {}", who(report, t), root + 1);
+            }
+        } else {
+            let names: Vec<String> = tasks.iter().map(|t| who(report, *t)).collect();
+            let comms: Vec<String> = tasks.iter().map(|t| comm_of(report, *t)).collect();
+            let _ = writeln!(
+                s,
+                "  {} tasks ({}){}  => root cause {}",
+                tasks.len(),
+                capped_list(&names, &comms),
+                line.replacen(" waits (", " wait (", 1),
+                root + 1
+            );
+        }
+    }
+}
 
-    let _ = writeln!(s, "\nBLOCKED TASKS");
+fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
+    let g = &report.graph;
+    let mut blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
+    blocked.sort_by_key(|t| (t.pid, t.id));
+    let _ = writeln!(s, "\nBLOCKED TASKS (by pid)");
     let mut table = TextTable::new(
         &[
             "PID",
@@ -475,10 +828,10 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
             "BLOCKED FOR",
             "WAITS ON",
             "HOLDS",
-            "BLOCKED IN",
+            "CALLER",
         ],
         // Left out first at narrow widths: the state (every row is D), then how long, then
-        // the frame; what a task waits on and holds is the point of the table.
+        // the caller; what a task waits on and holds is the point of the table.
         &[2, 3, 6, 5],
     );
     for t in &blocked {
@@ -486,7 +839,7 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
         // "(read, fact)".
         let relation = |lock: u64, mode: &str, c: &Certainty| {
             let mut line = words(&lock_name(report, lock));
-            line.push(format!("({mode}, {})", evidence_short(c)));
+            line.push(format!("({})", mode_and_certainty(mode, c)));
             line
         };
         let waits: Vec<Line> = g
@@ -508,6 +861,13 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
                 v
             }
         };
+        // The caller, or where it sleeps when no frame outside the locking and scheduling
+        // code was found.
+        let caller = t
+            .caller
+            .clone()
+            .or_else(|| t.blocked_in.as_ref().map(|b| format!("({b})")))
+            .unwrap_or_else(|| "?".into());
         table.add_row(vec![
             vec![vec![t.pid.to_string()]],
             vec![words(&t.comm)],
@@ -515,13 +875,17 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
             vec![vec![t.blocked_for_ns.map_or_else(|| "?".into(), seconds)]],
             or_dash(waits),
             or_dash(holds),
-            vec![words(t.blocked_in.as_deref().unwrap_or("?"))],
+            vec![words(&caller)],
         ]);
     }
     s.push_str(&table.render(opts.width.unwrap_or(UNKNOWN_WIDTH)));
     let _ = writeln!(
         s,
-        "fact = read from memory (the kernel records it); guess N% = inferred, with the evidence shown above or in --json."
+        "CALLER = the first function on the stack outside the locking and scheduling code."
+    );
+    let _ = writeln!(
+        s,
+        "fact = read from memory where the kernel records it; guess N% = inferred: the text gives its main sign, -v and --json every reason."
     );
     let hidden = g
         .holds
@@ -531,9 +895,70 @@ fn report_lines(report: &Report, opts: TextOptions) -> String {
     if hidden > 0 {
         let _ = writeln!(
             s,
-            "{hidden} weaker holder candidate(s) (under {:.0}%) are only in --json.",
+            "{hidden} weaker holder candidate(s) (under {:.0}%) are left out here; --json, --dot and `holdup locks` show them.",
             SHOWN_CONFIDENCE * 100.0
         );
+    }
+}
+
+/// A dump with no blocked task: what crashed, where, and the log's last lines, instead of
+/// an empty table.
+fn write_crash(s: &mut String, report: &Report) {
+    match &report.crash {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "\nCRASH (no task is blocked; the dump was taken for this)"
+            );
+            let site = match &c.fault {
+                Some(f) if f.kind == "oops" => format!("oops in {}", f.symbol),
+                Some(f) => format!("panic() called from {}", f.symbol),
+                None => "panic".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "  {site}, by {} (pid {}) on CPU {}",
+                c.comm, c.pid, c.cpu
+            );
+            for f in &c.frames {
+                let _ = writeln!(s, "    {f}");
+            }
+            if c.frames_left_out > 0 {
+                let _ = writeln!(
+                    s,
+                    "    ({} more frame(s), the crash path among them: `holdup bt {}` shows every one)",
+                    c.frames_left_out, report.header.dump_path
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(s, "\nNo task is blocked.");
+        }
+    }
+    if !report.crash_log.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nKERNEL LOG (the start of the last bug report, then the last lines; `holdup log {}` has all)",
+            report.header.dump_path
+        );
+        for l in &report.crash_log {
+            let _ = writeln!(s, "  {l}");
+        }
+    }
+}
+
+fn report_lines(report: &Report, opts: TextOptions) -> String {
+    let mut s = String::new();
+    write_header(&mut s, report);
+    write_summary(&mut s, report);
+    for (i, r) in report.analysis.root_causes.iter().enumerate() {
+        write_root_cause(&mut s, report, i, r, opts.full_evidence);
+    }
+    write_chains(&mut s, report);
+    if report.graph.tasks.values().any(|t| t.blocked) {
+        write_table(&mut s, report, opts);
+    } else {
+        write_crash(&mut s, report);
     }
     if !report.problems.is_empty() {
         let _ = writeln!(s, "\nNOT SEEN (what the dump did not let holdup read)");
@@ -548,8 +973,21 @@ fn dot_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// How an edge is drawn for how it is known: a fact solid, a guess dashed, a weak guess
+/// (under [`SHOWN_CONFIDENCE`], left out of the text) dotted and grey.
+fn dot_style(c: &Certainty) -> &'static str {
+    if c.is_fact() {
+        "style=solid"
+    } else if c.confidence() >= SHOWN_CONFIDENCE {
+        "style=dashed"
+    } else {
+        "style=dotted, color=gray50, fontcolor=gray50"
+    }
+}
+
 /// The wait-for graph in Graphviz `dot`: tasks are ellipses (root causes red), locks boxes;
-/// "waits for" edges go from task to lock, "held by" from lock to task; inferred edges dashed.
+/// "waits for" edges go from task to lock, "held by" from lock to task; facts solid, guesses
+/// dashed, weak guesses dotted grey; a legend says so.
 pub fn render_dot(report: &Report) -> String {
     let g = &report.graph;
     let roots: std::collections::BTreeSet<TaskId> = report
@@ -569,7 +1007,15 @@ pub fn render_dot(report: &Report) -> String {
     for t in involved {
         let (label, color) = match g.tasks.get(&t) {
             Some(n) => (
-                format!("{}\\npid {}", dot_escape(&n.comm), n.pid),
+                match &n.caller {
+                    Some(c) => format!(
+                        "{}\\npid {}\\n{}",
+                        dot_escape(&n.comm),
+                        n.pid,
+                        dot_escape(c)
+                    ),
+                    None => format!("{}\\npid {}", dot_escape(&n.comm), n.pid),
+                },
                 if roots.contains(&t) { "red" } else { "black" },
             ),
             None => (hex(t), "gray"),
@@ -588,28 +1034,38 @@ pub fn render_dot(report: &Report) -> String {
             l.kind
         );
     }
-    let style = |c: &Certainty| if c.is_fact() { "solid" } else { "dashed" };
     for w in &g.waits {
+        let mode = if w.mode == "none" {
+            String::new()
+        } else {
+            format!(" ({})", dot_escape(&w.mode))
+        };
         let _ = writeln!(
             s,
-            "  \"t{:x}\" -> \"l{:x}\" [label=\"waits ({})\", style={}];",
+            "  \"t{:x}\" -> \"l{:x}\" [label=\"waits{mode} {}\", {}];",
             w.task,
             w.lock,
-            dot_escape(&w.mode),
-            style(&w.certainty)
+            dot_escape(&certainty_word(&w.certainty)),
+            dot_style(&w.certainty)
         );
     }
     for h in &g.holds {
         let _ = writeln!(
             s,
-            "  \"l{:x}\" -> \"t{:x}\" [label=\"held by ({}) {}\", style={}];",
+            "  \"l{:x}\" -> \"t{:x}\" [label=\"held by ({}) {}\", {}];",
             h.lock,
             h.task,
             dot_escape(&h.mode),
-            dot_escape(&evidence_short(&h.certainty)),
-            style(&h.certainty)
+            dot_escape(&certainty_word(&h.certainty)),
+            dot_style(&h.certainty)
         );
     }
+    let weak = format!("guess under {:.0}%", SHOWN_CONFIDENCE * 100.0);
+    let _ = writeln!(
+        s,
+        "  subgraph cluster_legend {{\n    label=\"legend\";\n    fontname=\"monospace\";\n    node [shape=plaintext, label=\"\"];\n    \"legend_a1\"; \"legend_a2\"; \"legend_b1\"; \"legend_b2\"; \"legend_c1\"; \"legend_c2\";\n    \"legend_root\" [shape=ellipse, color=red, label=\"root-cause task\"];\n    \"legend_lock\" [shape=box, label=\"lock\"];\n    \"legend_a1\" -> \"legend_a2\" [label=\"fact (read from memory)\", style=solid];\n    \"legend_b1\" -> \"legend_b2\" [label=\"guess N% (inferred)\", style=dashed];\n    \"legend_c1\" -> \"legend_c2\" [label=\"{weak} (not in the text)\", {}];\n  }}",
+        dot_style(&Certainty::inference(0.0, Vec::new()))
+    );
     s.push_str("}\n");
     s
 }

@@ -11,6 +11,7 @@ pub mod discover;
 pub mod signature;
 
 use discover::{Found, Layout, panic_from_dmesg};
+use holdup_analysis::crash::crash_summary;
 use holdup_analysis::hang::{HangOptions, analyse_hang};
 use holdup_analysis::{Analysis, RootCause, RootKind, WaitGraph};
 use holdup_kernel::sched::Task;
@@ -64,12 +65,28 @@ pub struct TriageLine {
     pub signature: Option<String>,
     /// What it names: the root causes' labels, sorted.
     pub signature_text: Option<String>,
+    /// A dump with no blocked task that crashed: where (its signature is this crash's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<CrashLine>,
     /// How many things in the dump could not be read (the report's `problems`).
     pub problems: usize,
     /// Why the dump could not be analysed; empty when it was.
     pub errors: Vec<String>,
     /// Wall time of this dump's analysis.
     pub seconds: f64,
+}
+
+/// The crash of a dump with no blocked task, as a line summarises it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrashLine {
+    /// `oops` (an exception in kernel code) or `panic` (a call to `panic()`).
+    pub kind: String,
+    /// The function that faulted (the exception's RIP) or called `panic()`.
+    pub function: String,
+    pub module: Option<String>,
+    /// The task that crashed.
+    pub pid: u32,
+    pub comm: String,
 }
 
 /// One root cause, as a line summarises it.
@@ -123,6 +140,7 @@ pub fn triage(found: &Found, opts: &Options) -> TriageLine {
         root_causes: Vec::new(),
         signature: None,
         signature_text: None,
+        crash: None,
         problems: 0,
         errors: Vec::new(),
         seconds: 0.0,
@@ -232,7 +250,26 @@ fn analyse(found: &Found, opts: &Options, line: &mut TriageLine) -> Result<(), S
             found.path.display()
         ));
     }
-    let dump_sig: Signature = signature::dump_signature(&sigs);
+    // No blocked task but a crash: the dump is named by where it crashed, not as "no hang".
+    let crash = info
+        .panic_cpu
+        .filter(|_| blocked == 0)
+        .and_then(|cpu| crash_summary(&kernel, &hang.tasks, cpu))
+        .and_then(|c| {
+            let f = c.fault?;
+            Some(CrashLine {
+                kind: f.kind.to_string(),
+                function: f.function,
+                module: f.module,
+                pid: c.pid,
+                comm: c.comm,
+            })
+        });
+    let dump_sig: Signature = match &crash {
+        Some(c) => signature::crash_signature(&c.kind, &c.function, c.module.as_deref()),
+        None => signature::dump_signature(&sigs),
+    };
+    line.crash = crash;
     line.signature = Some(dump_sig.id);
     line.signature_text = Some(dump_sig.label);
     line.status = if blocked > 0 {

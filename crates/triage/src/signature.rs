@@ -27,6 +27,10 @@
 //! The signature is the first 12 hex digits of the SHA-256 of a canonical text, which is
 //! given too. A dump's signature hashes the sorted set of its root causes' signatures.
 
+// The frame lists are shared with the report's caller frame (`holdup_analysis::frames`), so
+// that both skip the same locking and scheduling code.
+pub use holdup_analysis::frames::canonical_function;
+use holdup_analysis::frames::{ENTRY, PLUMBING, SCHEDULER, locking_code};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
@@ -44,145 +48,6 @@ impl FrameName {
             module: module.map(str::to_string),
         }
     }
-}
-
-/// Frames that only say "this task sleeps".
-const SCHEDULER: &[&str] = &[
-    "__schedule",
-    "schedule",
-    "schedule_preempt_disabled",
-    "schedule_timeout",
-    "schedule_timeout_uninterruptible",
-    "schedule_timeout_interruptible",
-    "schedule_timeout_killable",
-    "io_schedule",
-    "io_schedule_timeout",
-    "schedule_hrtimeout",
-    "schedule_hrtimeout_range",
-    "schedule_hrtimeout_range_clock",
-    "__switch_to_asm",
-    "__switch_to",
-    "rt_mutex_schedule",
-];
-
-/// The locking and sleeping API between a slow path and the code that called it: inlined or
-/// not depending on the build, and the same for every caller.
-const PLUMBING: &[&str] = &[
-    "down",
-    "down_interruptible",
-    "down_killable",
-    "down_timeout",
-    "down_read",
-    "down_read_killable",
-    "down_read_interruptible",
-    "down_read_nested",
-    "down_write",
-    "down_write_killable",
-    "down_write_nested",
-    "__down_read",
-    "__down_write",
-    "__down_read_common",
-    "__down_write_common",
-    "mmap_read_lock",
-    "mmap_read_lock_killable",
-    "mmap_write_lock",
-    "mmap_write_lock_killable",
-    "mutex_lock",
-    "mutex_lock_nested",
-    "mutex_lock_io",
-    "mutex_lock_interruptible",
-    "mutex_lock_killable",
-    "__mutex_lock_slowpath",
-    "__mutex_lock_interruptible_slowpath",
-    "__mutex_lock_killable_slowpath",
-    "folio_lock",
-    "folio_lock_killable",
-    "__folio_lock",
-    "__folio_lock_killable",
-    "lock_page",
-    "__lock_page",
-    "__lock_page_killable",
-    "folio_wait_bit",
-    "folio_wait_bit_killable",
-    "folio_wait_locked",
-    "folio_wait_writeback",
-    "wait_on_page_bit",
-    "wait_on_page_locked",
-    "wait_on_page_writeback",
-    "wait_for_completion",
-    "wait_for_completion_io",
-    "wait_for_completion_timeout",
-    "wait_for_completion_io_timeout",
-    "wait_for_completion_interruptible",
-    "wait_for_completion_interruptible_timeout",
-    "wait_for_completion_killable",
-    "wait_for_completion_killable_timeout",
-    "wait_for_completion_state",
-    "msleep",
-    "msleep_interruptible",
-    "ssleep",
-    "usleep_range_state",
-];
-
-/// Where every stack ends: thread and system-call entry. Nothing past them is the caller.
-const ENTRY: &[&str] = &[
-    "kthread",
-    "ret_from_fork",
-    "ret_from_fork_asm",
-    "entry_SYSCALL_64",
-    "entry_SYSCALL_64_after_hwframe",
-    "entry_SYSCALL_64_safe_stack",
-    "do_syscall_64",
-    "x64_sys_call",
-    "do_fast_syscall_32",
-    "do_int80_syscall_32",
-    "entry_INT80_compat",
-    "worker_thread",
-    "process_one_work",
-    "process_scheduled_works",
-    "smpboot_thread_fn",
-];
-
-/// Slow paths that were renamed between kernel versions, under their current name.
-const RENAMED: &[(&str, &str)] = &[
-    ("wait_on_page_bit_common", "folio_wait_bit_common"),
-    ("rwsem_down_read_failed", "rwsem_down_read_slowpath"),
-    ("rwsem_down_write_failed", "rwsem_down_write_slowpath"),
-    ("__mutex_lock_common", "__mutex_lock"),
-    ("wait_for_common", "__wait_for_common"),
-    ("wait_for_common_io", "__wait_for_common"),
-    ("__down", "__down_common"),
-    ("__down_interruptible", "__down_common"),
-    ("__down_killable", "__down_common"),
-    ("__down_timeout", "__down_common"),
-];
-
-/// The system-call wrappers' prefixes (`__x64_sys_mincore`, `__do_sys_mincore`, ...).
-const SYSCALL_PREFIXES: &[&str] = &[
-    "__x64_sys_",
-    "__ia32_sys_",
-    "__x64_compat_sys_",
-    "__ia32_compat_sys_",
-    "__se_sys_",
-    "__do_sys_",
-    "__do_compat_sys_",
-    "ksys_",
-];
-
-/// A function's name without compiler suffixes, under one name across kernel versions.
-pub fn canonical_function(name: &str) -> String {
-    let base = name.split('.').next().unwrap_or(name);
-    if let Some(&(_, new)) = RENAMED.iter().find(|(old, _)| *old == base) {
-        return new.to_string();
-    }
-    for p in SYSCALL_PREFIXES {
-        if let Some(rest) = base.strip_prefix(p)
-            && !rest.is_empty()
-        {
-            return format!("sys_{rest}");
-        }
-    }
-    base.to_string()
 }
 
 fn frame_text(f: &FrameName) -> String {
@@ -216,13 +81,6 @@ pub const LOCK_KINDS: &[&str] = &[
     "page_writeback",
     "page_bit",
 ];
-
-/// Whether a function is locking or scheduling code, between a sleep and who took the lock.
-fn locking_code(canonical: &str) -> bool {
-    SCHEDULER.contains(&canonical)
-        || PLUMBING.contains(&canonical)
-        || holdup_kernel::locking::waits::slowpath_kind(canonical).is_some()
-}
 
 /// The part of a stack that names a hang: how the task sleeps (the kind of lock it is queued
 /// on, or the function it sleeps in), then up to two module callers, or else the first
@@ -420,6 +278,21 @@ pub fn root_signature(r: &RootInput) -> Signature {
     }
 }
 
+/// The signature of a dump with no blocked task that crashed: `kind` is `oops` (an
+/// exception in kernel code) or `panic` (a call to `panic()`), named by the function that
+/// faulted or called `panic()` under its one name across builds, with its module
+/// (`oops in oops_deref [hangmod]`); never an offset or an address, which change between
+/// builds and boots.
+pub fn crash_signature(kind: &str, function: &str, module: Option<&str>) -> Signature {
+    let site = frame_text(&FrameName::new(function, module));
+    let text = format!("{kind} | {site}");
+    Signature {
+        id: short_hash(&text),
+        label: format!("{kind} in {site}"),
+        text,
+    }
+}
+
 /// The signature of a dump: of the set of its root causes' signatures. A dump without a
 /// blocked task gets the signature of `no hang`.
 pub fn dump_signature(roots: &[Signature]) -> Signature {
@@ -597,5 +470,22 @@ mod tests {
         let d2 = dump_signature(&[root_signature(&r3), s1.clone(), s1]);
         assert_eq!(d1, d2);
         assert_eq!(dump_signature(&[]).text, "no hang");
+    }
+
+    #[test]
+    fn a_crash_is_signed_by_the_function_that_faulted() {
+        let a = crash_signature("oops", "oops_deref", Some("hangmod"));
+        assert_eq!(a.label, "oops in oops_deref [hangmod]");
+        assert_eq!(a.text, "oops | oops_deref [hangmod]");
+        // The same function under a compiler suffix of another build: the same signature.
+        assert_eq!(
+            a,
+            crash_signature("oops", "oops_deref.constprop.0", Some("hangmod"))
+        );
+        assert_ne!(
+            a.id,
+            crash_signature("panic", "oops_deref", Some("hangmod")).id
+        );
+        assert_ne!(a.id, dump_signature(&[]).id);
     }
 }

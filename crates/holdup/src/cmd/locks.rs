@@ -26,15 +26,19 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
                 HolderId::Io { what } => format!("I/O: {what}"),
                 HolderId::State { what, .. } => what.clone(),
             };
-            println!("  held by {holder} ({})  [{}]", h.mode, h.evidence);
+            println!(
+                "  held by {holder}{}  [{}]",
+                mode_suffix(h.mode.as_str()),
+                super::evidence_text(&h.evidence)
+            );
         }
         for w in &l.waiters {
             let pos = w.position.map_or_else(String::new, |p| format!(" #{p}"));
             println!(
-                "  waiter{pos} {} ({})  [{}]",
+                "  waiter{pos} {}{}  [{}]",
                 who(w.task),
-                w.mode,
-                w.evidence
+                mode_suffix(w.mode.as_str()),
+                super::evidence_text(&w.evidence)
             );
         }
         for n in &l.notes {
@@ -45,4 +49,14 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         super::note("locks", p);
     }
     Ok(())
+}
+
+/// ` (read)`, or nothing for a wait that has no mode (a completion): "(none)" would read as
+/// if the mode were unknown.
+fn mode_suffix(mode: &str) -> String {
+    if mode == "none" {
+        String::new()
+    } else {
+        format!(" ({mode})")
+    }
 }

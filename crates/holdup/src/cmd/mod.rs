@@ -141,6 +141,22 @@ pub fn blocked_locks(
     Ok((tasks, analysis))
 }
 
+/// How a lock relation is known, in the words of every output (the report, `locks`, `page`,
+/// `--dot`): `fact: SOURCE at ADDRESS` or `guess N%: REASON; REASON`.
+pub fn evidence_text(e: &locking::Evidence) -> String {
+    match e {
+        locking::Evidence::Fact {
+            source,
+            at: Some(at),
+        } => format!("fact: {source} at {at:#x}"),
+        locking::Evidence::Fact { source, at: None } => format!("fact: {source}"),
+        locking::Evidence::Inference {
+            confidence,
+            reasons,
+        } => format!("guess {}%: {}", confidence.0, reasons.join("; ")),
+    }
+}
+
 /// A problem a command met but went on after (`holdup: ps: ...`) on stderr; `-q` silences it.
 pub fn note(cmd: &str, msg: impl std::fmt::Display) {
     if !style::ui().quiet {

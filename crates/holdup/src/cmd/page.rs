@@ -249,7 +249,7 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
             comm,
             task,
             what,
-            evidence: w.evidence.to_string(),
+            evidence: super::evidence_text(&w.evidence),
         });
     }
     let mut holders = Vec::new();
@@ -269,7 +269,7 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
                 comm,
                 task,
                 what,
-                evidence: h.evidence.to_string(),
+                evidence: super::evidence_text(&h.evidence),
             });
         }
     }

@@ -18,7 +18,8 @@ pub struct ReportArgs {
     pub no_page_scan: bool,
 }
 
-pub fn run(args: &ReportArgs) -> Result<(), Failure> {
+/// `full_evidence` (`-v`): every reason of every guess in the text, as in `--json`.
+pub fn run(args: &ReportArgs, full_evidence: bool) -> Result<(), Failure> {
     let path = match &args.dump.dump {
         Some(p) => p.display().to_string(),
         None => {
@@ -50,6 +51,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
             &report,
             TextOptions {
                 width: super::term::terminal().width,
+                full_evidence,
             },
         );
         if style::color_on(style::Stream::Stdout) {
@@ -60,6 +62,14 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     }
     match report.outcome() {
         Outcome::Hang => Ok(()),
+        // The report stands, but the dump lacks memory it needed: said in its header, and in
+        // the exit status for scripts.
+        Outcome::Partial => Err(Failure::new(
+            exit::PARTIAL,
+            format!(
+                "{path}: partial: the dump lacks memory the analysis needed (the report's header says what each gap may hide)"
+            ),
+        )),
         // Tasks the dump could not show may be the blocked ones: not a "no hang".
         Outcome::Undecided => Err(Failure::new(
             exit::UNREADABLE,

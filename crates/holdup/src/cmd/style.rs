@@ -138,9 +138,17 @@ pub fn color_report(text: &str) -> String {
             Some(b) => (b, "\n"),
             None => (line, ""),
         };
-        let heading = ["CHAINS", "BLOCKED TASKS", "NOT SEEN"]
-            .iter()
-            .any(|h| body.starts_with(h));
+        let heading = [
+            "SUMMARY",
+            "INCOMPLETE DUMP",
+            "CHAINS",
+            "BLOCKED TASKS",
+            "CRASH",
+            "KERNEL LOG",
+            "NOT SEEN",
+        ]
+        .iter()
+        .any(|h| body.starts_with(h));
         if i == 0 || heading {
             out.push_str(&paint(true, sgr::BOLD, body));
         } else if let Some(rest) = body.strip_prefix("ROOT CAUSE ") {
@@ -166,7 +174,11 @@ fn markers(line: &str) -> String {
     let mut i = 0;
     while i < line.len() {
         let rest = &line[i..];
-        let after_open = i > 0 && (b[i - 1] == b'[' || (i > 1 && &b[i - 2..i] == b", "));
+        // `[fact`, `(fact)` (a wait with no mode), `, fact)`, and `; guess 50%` at the end
+        // of a summary line.
+        let after_open = i > 0
+            && (matches!(b[i - 1], b'[' | b'(')
+                || (i > 1 && matches!(&b[i - 2..i], b", " | b"; ")));
         if let Some(len) = marker_len(rest, after_open) {
             let code = if rest.starts_with("fact") {
                 sgr::GREEN
@@ -196,12 +208,16 @@ fn markers(line: &str) -> String {
 }
 
 /// The length of an evidence marker at the start of `rest`: `fact` followed by `:`, `]`,
-/// `)` or `,`, or `guess N%`; only right after `[` or `, `.
+/// `)`, `,` or the end of the line, or `guess N%`; only right after `[`, `(`, `, ` or `; `.
 fn marker_len(rest: &str, after_open: bool) -> Option<usize> {
     if !after_open {
         return None;
     }
-    if rest.starts_with("fact") && matches!(rest.as_bytes().get(4), Some(b':' | b']' | b')' | b','))
+    if rest.starts_with("fact")
+        && matches!(
+            rest.as_bytes().get(4),
+            None | Some(b':' | b']' | b')' | b',')
+        )
     {
         return Some(4);
     }

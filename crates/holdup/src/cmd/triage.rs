@@ -21,7 +21,8 @@ and for any other file that starts like a dump (ELF core, kdump-compressed, flat
 
 Each line: schema_version, path, status (hang, no_hang, error), release, panic, blocked_tasks,
 root_causes (kind, lock_kinds, comms, pids, signature, label), signature, signature_text,
-errors. Lines come in the order dumps finish. The signature names the hang, not the instance
+crash (a dump with no blocked task that crashed: kind oops or panic, function, module; its
+signature is \"oops in FUNCTION [MODULE]\"), errors. Lines come in the order dumps finish. The signature names the hang, not the instance
 (lock kinds and classes, the functions of the root-cause and waiting tasks, modules; never
 addresses, pids or times): the same bug gets the same signature on other machines and kernels.
 
