@@ -150,6 +150,8 @@ pub fn manifest_all() -> Manifest {
 }
 
 /// One line of `truth.jsonl`, as the hang module printed it (schema in `dumps/TRUTH.md`).
+// A fixture's few hundred lines are read once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum TruthLine {
@@ -163,7 +165,8 @@ pub enum TruthLine {
 }
 
 /// A task holding or waiting in a hang in stock kernel code (dumps/TRUTH.md, "Task"): a fact
-/// with the lock types `percpu_rwsem`, `io`, `work`, `mutex`, `rwsem` and a recorded state.
+/// with the lock types `percpu_rwsem`, `io`, `work`, `mutex`, `rwsem`, `kthread_exit`,
+/// `buffer_lock` and a recorded state.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StockTask {
@@ -246,6 +249,29 @@ pub struct TruthObject {
     pub holder_pid: Option<u32>,
     #[serde(default)]
     pub waiters: Option<u32>,
+    /// A `kthread` object: its task, pid, comm, thread function, whether it was told to stop
+    /// and its `exited` completion.
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub comm: Option<String>,
+    #[serde(default)]
+    pub threadfn: Option<String>,
+    #[serde(default)]
+    pub should_stop: Option<bool>,
+    #[serde(default)]
+    pub exited: Option<String>,
+    /// A `buffer_head` object: block number, size, `b_state`, its page.
+    #[serde(default)]
+    pub block: Option<u64>,
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub b_state: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
 }
 
 /// The oops of a capture without a hang: which task faulted, where, and on what address.

@@ -288,10 +288,28 @@ fn object_fields(o: &TruthObject) -> BTreeSet<&'static str> {
     has("i_rwsem", o.i_rwsem.is_some());
     has("holder_pid", o.holder_pid.is_some());
     has("waiters", o.waiters.is_some());
+    has("task", o.task.is_some());
+    has("pid", o.pid.is_some());
+    has("comm", o.comm.is_some());
+    has("threadfn", o.threadfn.is_some());
+    has("should_stop", o.should_stop.is_some());
+    has("exited", o.exited.is_some());
+    has("block", o.block.is_some());
+    has("size", o.size.is_some());
+    has("b_state", o.b_state.is_some());
+    has("page", o.page.is_some());
     f
 }
 
-const STOCK_SCENARIOS: [&str; 4] = ["frozen", "io", "work", "i_rwsem"];
+const STOCK_SCENARIOS: [&str; 7] = [
+    "frozen",
+    "io",
+    "work",
+    "i_rwsem",
+    "freeze_wait",
+    "kthread_stop",
+    "buffer",
+];
 
 /// The stock fixture's truth (dumps/TRUTH.md, "Hangs in stock kernel code"): every line in
 /// its schema, each object type with exactly its fields, each scenario with its shape, and
@@ -339,7 +357,16 @@ fn stock_truth_is_complete_and_strict() {
             hex("task", &t.task);
             hex("lock", &t.lock);
             assert!(
-                ["percpu_rwsem", "io", "work", "mutex", "rwsem"].contains(&t.lock_type.as_str()),
+                [
+                    "percpu_rwsem",
+                    "io",
+                    "work",
+                    "mutex",
+                    "rwsem",
+                    "kthread_exit",
+                    "buffer_lock"
+                ]
+                .contains(&t.lock_type.as_str()),
                 "{t:?}"
             );
             assert!(
@@ -396,6 +423,16 @@ fn stock_truth_is_complete_and_strict() {
                 "inode",
                 &["path", "i_rwsem", "fstype", "holder_pid", "waiters"][..],
             ),
+            (
+                "kthread",
+                &["task", "pid", "comm", "threadfn", "should_stop", "exited"][..],
+            ),
+            (
+                "buffer_head",
+                &[
+                    "device", "mount", "block", "size", "b_state", "locked", "page",
+                ][..],
+            ),
         ]
         .into_iter()
         .collect();
@@ -441,6 +478,52 @@ fn stock_truth_is_complete_and_strict() {
         for s in STOCK_SCENARIOS {
             assert!(verdicts.contains_key(s), "{}: no verdict for {s}", fx.name);
         }
+        // freeze_wait: a freeze of SB_FREEZE_WRITE in progress, its freezer waiting in
+        // percpu_down_write for the one reader holding the level, a writer behind it.
+        let sb = obj("freeze_wait", "super_block");
+        assert_eq!(sb.len(), 1, "{}", fx.name);
+        assert_eq!(sb[0].frozen, Some(1), "SB_FREEZE_WRITE, in progress");
+        let v = &verdicts["freeze_wait"];
+        assert!(!v.cycle && v.root_cause_comms == ["sbw_holder"], "{v:?}");
+        for (comm, role, mode, blocked_in) in [
+            ("sbw_holder", Role::Holder, "read", "schedule_timeout"),
+            ("fsfreeze", Role::Waiter, "write", "percpu_down_write"),
+            ("fzw_write", Role::Waiter, "read", "percpu_rwsem_wait"),
+        ] {
+            assert!(
+                of("freeze_wait").any(|t| t.comm == comm
+                    && t.role == role
+                    && t.mode == mode
+                    && t.blocked_in == blocked_in
+                    && t.lock_type == "percpu_rwsem"),
+                "{}: freeze_wait: no {comm}",
+                fx.name
+            );
+        }
+        // kthread_stop: the stopper waits on the exited completion of the kthread's struct.
+        let kt = obj("kthread_stop", "kthread");
+        assert_eq!(kt.len(), 1, "{}", fx.name);
+        assert_eq!(kt[0].should_stop, Some(true));
+        for t in of("kthread_stop") {
+            assert_eq!(t.lock_type, "kthread_exit", "{t:?}");
+            assert_eq!(Some(&t.lock), kt[0].exited.as_ref(), "{t:?}");
+        }
+        assert_eq!(
+            verdicts["kthread_stop"].root_cause_pids,
+            [kt[0].pid.unwrap()]
+        );
+        // buffer: a buffer_head locked by a task that sleeps, a waiter on its BH_Lock.
+        let bh = obj("buffer", "buffer_head");
+        assert_eq!(bh.len(), 1, "{}", fx.name);
+        assert_eq!(bh[0].locked, Some(true));
+        for t in of("buffer") {
+            assert_eq!(
+                (t.lock_type.as_str(), &t.lock),
+                ("buffer_lock", &bh[0].address),
+                "{t:?}"
+            );
+        }
+        assert_eq!(verdicts["buffer"].root_cause_comms, ["bh_holder"]);
         // frozen: a super block frozen for good, two writers on its s_writers.
         let sb = obj("frozen", "super_block");
         assert_eq!(sb.len(), 1, "{}", fx.name);

@@ -362,9 +362,10 @@ fn triage_names_states_by_kind() {
 }
 
 /// Every task truth knows as queued on a lock of stock code (a super block's freeze level,
-/// a mutex, an rw_semaphore) is found queued on that lock, of that kind, in that mode, and
-/// as a fact: the writers of a frozen filesystem on the level's percpu_rw_semaphore, not on
-/// an anonymous wait queue inside it.
+/// a mutex, an rw_semaphore, a kthread's exit, a buffer's lock) is found queued on that
+/// lock, of that kind, in that mode, and as a fact: the writers of a frozen filesystem on the
+/// level's percpu_rw_semaphore, not on an anonymous wait queue inside it; a buffer's waiter
+/// on the BH_Lock bit of that buffer, not on the hashed queue it sleeps in.
 #[test]
 fn stock_waiters_are_found_on_their_lock() {
     use holdup_kernel::locking::{self, LockKind, Mode};
@@ -380,10 +381,16 @@ fn stock_waiters_are_found_on_their_lock() {
             let holdup_e2e::TruthLine::Task(t) = l else {
                 continue;
             };
-            let kind = match t.lock_type.as_str() {
-                "percpu_rwsem" => LockKind::PercpuRwsem,
-                "mutex" => LockKind::Mutex,
-                "rwsem" => LockKind::Rwsem,
+            // A buffer's lock is the BH_Lock bit of its b_state word.
+            let (kind, offset) = match t.lock_type.as_str() {
+                "percpu_rwsem" => (LockKind::PercpuRwsem, 0),
+                "mutex" => (LockKind::Mutex, 0),
+                "rwsem" => (LockKind::Rwsem, 0),
+                "kthread_exit" => (LockKind::Completion, 0),
+                "buffer_lock" => (
+                    LockKind::WaitBit,
+                    k.types.offsetof("buffer_head.b_state").expect("b_state"),
+                ),
                 _ => continue,
             };
             if t.role != holdup_e2e::Role::Waiter {
@@ -391,7 +398,7 @@ fn stock_waiters_are_found_on_their_lock() {
             }
             let (task, lock) = (
                 holdup_e2e::parse_hex(&t.task),
-                holdup_e2e::parse_hex(&t.lock),
+                holdup_e2e::parse_hex(&t.lock) + offset,
             );
             let w = a
                 .waits_of(task)
@@ -410,6 +417,7 @@ fn stock_waiters_are_found_on_their_lock() {
             let mode = match t.mode.as_str() {
                 "read" => Mode::Read,
                 "write" => Mode::Write,
+                "none" => Mode::None,
                 _ => Mode::Exclusive,
             };
             assert_eq!(w.mode, mode, "{}: {} on {}", fx.name, t.comm, w.lock);
@@ -423,5 +431,50 @@ fn stock_waiters_are_found_on_their_lock() {
             checked += 1;
         }
     }
-    assert!(checked >= 4, "only {checked} stock waits checked");
+    assert!(checked >= 2 * 8, "only {checked} stock waits checked");
+}
+
+/// Each stock hang whose truth names root-cause tasks has a root cause of exactly those
+/// tasks: the reader holding a freeze level the freezer waits for (not the freezer, nor a
+/// frozen filesystem), the kthread that never stops (not "nothing is going to complete"), the
+/// task that locked the buffer, the holder of the i_rwsem, the flusher's cycle.
+#[test]
+fn every_stock_verdict_is_a_root_cause() {
+    let m = manifest();
+    let mut checked = 0;
+    for fx in m.fixtures.iter().filter(|fx| fx.hangs == "stock") {
+        let path = fx.path("vmcore.kdump-zlib");
+        let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
+        assert_eq!(st, 0, "{}: {err}", fx.name);
+        let report: Value = serde_json::from_str(&out).expect("the report's JSON");
+        let roots: Vec<Vec<u64>> = report["root_causes"]
+            .as_array()
+            .expect("root_causes")
+            .iter()
+            .map(|r| {
+                let mut p: Vec<u64> = r["tasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t["pid"].as_u64())
+                    .collect();
+                p.sort_unstable();
+                p
+            })
+            .collect();
+        for v in fx.verdicts() {
+            if v.root_cause_pids.is_empty() {
+                continue;
+            }
+            let want: Vec<u64> = v.root_cause_pids.iter().map(|&p| u64::from(p)).collect();
+            assert!(
+                roots.iter().any(|r| want.iter().all(|p| r.contains(p))),
+                "{}: scenario {}: no root cause with pids {want:?}; root causes: {roots:?}",
+                fx.name,
+                v.scenario
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2 * 5, "only {checked} verdicts checked");
 }

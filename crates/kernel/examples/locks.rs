@@ -75,6 +75,7 @@ fn main() {
             LockObject::RtMutex(r) => format!("owner {:#x}", r.owner_raw),
             LockObject::RwbaseRt(r) => format!("readers {:#x}", r.readers_raw),
             LockObject::PercpuRwsem(p) => format!("readers {}", p.readers.value),
+            LockObject::WaitBit(b) => format!("word {:#x}", b.value),
             LockObject::WaitQueue => "wait queue".to_string(),
             LockObject::Unreadable { error } => format!("unreadable: {error}"),
         };

@@ -103,7 +103,11 @@ pub fn disk(k: &Kernel, gendisk: u64) -> Option<Disk> {
 
 /// The disk under a super block (`s_bdev->bd_disk`), for filesystems on a block device.
 pub fn disk_of_super_block(k: &Kernel, sb: u64) -> Option<Disk> {
-    let bdev = read_member(k, sb, "super_block.s_bdev").ok()?;
+    disk_of_bdev(k, read_member(k, sb, "super_block.s_bdev").ok()?)
+}
+
+/// The disk of a `struct block_device` (`bd_disk`).
+pub fn disk_of_bdev(k: &Kernel, bdev: u64) -> Option<Disk> {
     if bdev == 0 {
         return None;
     }

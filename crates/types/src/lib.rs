@@ -775,6 +775,23 @@ impl Types {
         })
     }
 
+    /// The first enumerator of `enum enum_name` whose value is `value` (`BH_Lock` for 2 of
+    /// `bh_state_bits`), if the enum has one.
+    pub fn enumerator_name(&self, enum_name: &str, value: i128) -> Option<String> {
+        let bare = enum_name.strip_prefix("enum ").unwrap_or(enum_name).trim();
+        self.src
+            .find(NameKind::Enum, bare)
+            .ok()?
+            .into_iter()
+            .find_map(|id| match self.get(id).ok()?.kind {
+                TypeKind::Enum { values, .. } => values
+                    .iter()
+                    .find(|e| e.value == value)
+                    .map(|e| e.name.to_string()),
+                _ => None,
+            })
+    }
+
     /// Value of an enumerator wherever it is defined (`PG_locked`, `MOD_TEXT`). Fails if
     /// two enums define it with different values. Modules' enums are searched when no vmlinux
     /// enum defines it.

@@ -236,6 +236,10 @@ fn acquires(kind: LockKind, f: &str) -> Option<bool> {
         LockKind::Rwsem if f.starts_with("up_read") || f.starts_with("mmap_read_unlock") => {
             Some(false)
         }
+        LockKind::WaitBit if f.starts_with("lock_buffer") || f.starts_with("trylock_buffer") => {
+            Some(true)
+        }
+        LockKind::WaitBit if f.starts_with("unlock_buffer") => Some(false),
         _ => None,
     }
 }
@@ -427,12 +431,14 @@ impl<'s> ReadHeld<'s> {
     }
 }
 
-/// Readers of a reader-owned rwsem. `mm` is the mm_struct when the rwsem is its mmap_lock.
+/// Readers of a reader-owned rwsem. `related` is the object the lock is part of, with how to
+/// name it (an mmap_lock's mm_struct: "its mm_struct"): a reader's stack or code may refer to
+/// it rather than to the lock.
 pub(crate) fn rwsem_readers(
     cx: &HolderCx<'_>,
     sem: &ReadHeld<'_>,
     waiters: &[u64],
-    mm: Option<(u64, u64)>,
+    related: Option<(u64, u64, &str)>,
 ) -> Vec<Holder> {
     if sem.readers == 0 {
         return vec![];
@@ -440,7 +446,10 @@ pub(crate) fn rwsem_readers(
     let size = sem.size;
     let hint = sem.last_reader.map(|r| (r.value, r.evidence.clone()));
     let lock_refs = cx.refs_all(sem.addr, sem.addr.saturating_add(size));
-    let mm_refs = mm.map(|(lo, hi)| cx.refs_all(lo, hi)).unwrap_or_default();
+    let mm_refs = related
+        .map(|(lo, hi, _)| cx.refs_all(lo, hi))
+        .unwrap_or_default();
+    let related_name = related.map_or("", |r| r.2);
     let mut out = Vec::new();
     for st in cx.stacks.iter() {
         let is_hint = hint.as_ref().is_some_and(|h| h.0 == st.task);
@@ -458,10 +467,10 @@ pub(crate) fn rwsem_readers(
             sem.addr,
             sem.addr.saturating_add(size),
         );
-        if let (true, Some((lo, hi))) = (code.is_empty(), mm) {
+        if let (true, Some((lo, hi, _))) = (code.is_empty(), related) {
             code = code_references(cx.mem, cx.symbols, &cx.code, st, lo, hi);
             for r in &mut code {
-                r.points_to = Some("its mm_struct".into());
+                r.points_to = Some(related_name.to_string());
             }
         }
         let mut reasons = Vec::new();
@@ -488,7 +497,7 @@ pub(crate) fn rwsem_readers(
             &signs,
             LockKind::Rwsem,
             "the rw_semaphore",
-            "its mm_struct",
+            related_name,
             &mut reasons,
         ) else {
             continue;
@@ -506,28 +515,27 @@ pub(crate) fn rwsem_readers(
     finish(out)
 }
 
-/// Holders of a semaphore's units.
-pub(crate) fn semaphore_holders(
+/// Tasks whose stacks refer to the object at `[lo, hi)` (their code addresses it, their live
+/// stacks hold its address), other than `waiters`: ranked candidates for holding a lock the
+/// kernel records no holder of, `what` naming the object in the reasons, `extra` added to them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn referencing_tasks(
     cx: &HolderCx<'_>,
-    sem: &Semaphore,
-    size: u64,
+    (lo, hi): (u64, u64),
+    kind: LockKind,
+    what: &str,
     waiters: &[u64],
+    mode: Mode,
+    extra: Vec<String>,
 ) -> Vec<Holder> {
-    let refs = cx.refs_all(sem.addr, sem.addr.saturating_add(size));
+    let refs = cx.refs_all(lo, hi);
     let mut out = Vec::new();
     for st in cx.stacks.iter() {
         if waiters.contains(&st.task) {
             continue;
         }
         let (live, stale) = refs.get(&st.task).copied().unwrap_or_default();
-        let code = code_references(
-            cx.mem,
-            cx.symbols,
-            &cx.code,
-            st,
-            sem.addr,
-            sem.addr.saturating_add(size),
-        );
+        let code = code_references(cx.mem, cx.symbols, &cx.code, st, lo, hi);
         let signs = Signs {
             hint: None,
             code,
@@ -536,22 +544,36 @@ pub(crate) fn semaphore_holders(
             live_related: 0,
         };
         let mut reasons = Vec::new();
-        let Some(c) = score(
-            &signs,
-            LockKind::Semaphore,
-            "the semaphore",
-            "",
-            &mut reasons,
-        ) else {
+        let Some(c) = score(&signs, kind, what, "", &mut reasons) else {
             continue;
         };
-        if sem.count.value == 0 && !sem.waiters.is_empty() {
-            reasons.push("count is 0 with waiters: every unit is taken".into());
-        }
-        reasons.push(super::semaphore::NO_HOLDER_RECORD.into());
-        out.push(task_holder(st.task, Mode::Count, c, reasons));
+        reasons.extend(extra.iter().cloned());
+        out.push(task_holder(st.task, mode, c, reasons));
     }
     finish(out)
+}
+
+/// Holders of a semaphore's units.
+pub(crate) fn semaphore_holders(
+    cx: &HolderCx<'_>,
+    sem: &Semaphore,
+    size: u64,
+    waiters: &[u64],
+) -> Vec<Holder> {
+    let mut extra = Vec::new();
+    if sem.count.value == 0 && !sem.waiters.is_empty() {
+        extra.push("count is 0 with waiters: every unit is taken".into());
+    }
+    extra.push(super::semaphore::NO_HOLDER_RECORD.into());
+    referencing_tasks(
+        cx,
+        (sem.addr, sem.addr.saturating_add(size)),
+        LockKind::Semaphore,
+        "the semaphore",
+        waiters,
+        Mode::Count,
+        extra,
+    )
 }
 
 /// Holders of a locked folio: tasks whose stack holds the folio outside a wait for it; a

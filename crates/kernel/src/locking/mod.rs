@@ -36,6 +36,7 @@ pub mod rwbase_rt;
 pub mod rwsem;
 pub mod semaphore;
 mod state;
+pub mod wait_bit;
 pub mod waits;
 
 mod analysis;
@@ -219,6 +220,9 @@ pub enum LockKind {
     RtMutex,
     /// `struct percpu_rw_semaphore` (a super block's freeze levels, cgroup_threadgroup_rwsem).
     PercpuRwsem,
+    /// A bit of a word waited on through the bit wait table (`lock_buffer`'s `BH_Lock`,
+    /// `wait_on_bit`); the address is the word's.
+    WaitBit,
     /// A `wait_queue_head_t` (`wait_event*`): not a lock, nobody is recorded as the one to
     /// wake it.
     WaitQueue,
@@ -237,6 +241,8 @@ impl LockKind {
             LockKind::PageLock | LockKind::PageWriteback | LockKind::PageBit => "struct folio",
             LockKind::RtMutex => "struct rt_mutex_base",
             LockKind::PercpuRwsem => "struct percpu_rw_semaphore",
+            // As the kernel's types name it (BTF and DWARF).
+            LockKind::WaitBit => "long unsigned int",
             LockKind::WaitQueue => "struct wait_queue_head",
             LockKind::SwaitQueue => "struct swait_queue_head",
         }
@@ -254,6 +260,7 @@ impl LockKind {
             LockKind::PageBit => "page_bit",
             LockKind::RtMutex => "rt_mutex",
             LockKind::PercpuRwsem => "percpu_rwsem",
+            LockKind::WaitBit => "wait_bit",
             LockKind::WaitQueue => "wait_queue",
             LockKind::SwaitQueue => "swait_queue",
         }
@@ -408,6 +415,7 @@ pub enum LockObject {
     /// A PREEMPT_RT rw_semaphore.
     RwbaseRt(rwbase_rt::RwbaseRt),
     PercpuRwsem(percpu_rwsem::PercpuRwsem),
+    WaitBit(wait_bit::BitWord),
     /// A wait queue: no owner, nothing more to decode.
     WaitQueue,
     /// The object could not be read.

@@ -169,7 +169,29 @@ pub(crate) fn lock_state(
                 readers: u64::from(s.readers.value),
                 last_reader: None,
             };
-            holders.extend(rwsem_readers(cx.hcx, &held, &waiting, None));
+            // A reader refers to what the lock is part of (a super block's s_writers) more
+            // often than to the lock itself.
+            let container = match (&cx.layouts.memmap, &cx.layouts.slab) {
+                (Some(m), Some(sl)) => {
+                    crate::mm::slab::slab_object_info(cx.k.mem(), m, sl, id.addr)
+                        .ok()
+                        .flatten()
+                }
+                _ => None,
+            };
+            let related = container.as_ref().map(|o| {
+                (
+                    o.object,
+                    o.object.saturating_add(u64::from(o.slab.object_size)),
+                    format!("the {} object it is in", o.slab.cache_name),
+                )
+            });
+            holders.extend(rwsem_readers(
+                cx.hcx,
+                &held,
+                &waiting,
+                related.as_ref().map(|(lo, hi, n)| (*lo, *hi, n.as_str())),
+            ));
             notes.push(format!(
                 "{} reader(s) hold it (the per-CPU count); the kernel does not record which tasks",
                 s.readers.value

@@ -237,7 +237,7 @@ pub(crate) fn lock_state(
                 readers: u64::from(n),
                 last_reader: None,
             };
-            let mm = super::rwsem::mm_range(cx, id.addr);
+            let mm = super::rwsem::mm_range(cx, id.addr).map(|(lo, hi)| (lo, hi, "its mm_struct"));
             holders.extend(rwsem_readers(cx.hcx, &held, &waiting, mm));
             notes.push(format!(
                 "{n} reader(s) hold it; the kernel does not record which tasks (a PREEMPT_RT rw_semaphore keeps no owner hint)"

@@ -326,7 +326,7 @@ pub(crate) fn lock_state(
         let waiting: Vec<u64> = lock_side.iter().map(|w| w.task).collect();
         let held = ReadHeld::of(&s, lay.size);
         if held.readers > 0 {
-            let mm = mm_range(cx, id.addr);
+            let mm = mm_range(cx, id.addr).map(|(lo, hi)| (lo, hi, "its mm_struct"));
             holders.extend(rwsem_readers(cx.hcx, &held, &waiting, mm));
             notes.push(format!(
                 "{} reader(s) hold it; the kernel does not record which tasks (only the last reader, as a hint)",

@@ -46,6 +46,7 @@ pub(crate) const READERS: &[(&[LockKind], ReadState)] = &[
     (&[LockKind::Semaphore], super::semaphore::lock_state),
     (&[LockKind::Completion], super::completion::lock_state),
     (&[LockKind::PercpuRwsem], super::percpu_rwsem::lock_state),
+    (&[LockKind::WaitBit], super::wait_bit::lock_state),
     (
         &[
             LockKind::PageLock,

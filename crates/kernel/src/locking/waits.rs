@@ -64,6 +64,8 @@ pub struct Layouts {
     pub rt_mutex: Option<RtMutexLayout>,
     /// `struct percpu_rw_semaphore`.
     pub percpu_rwsem: Option<super::percpu_rwsem::PercpuRwsemLayout>,
+    /// `struct wait_bit_queue_entry`.
+    pub wait_bit: Option<super::wait_bit::WaitBitLayout>,
     /// PREEMPT_RT: the `rw_semaphore` built on `rwbase_rt`, and the offset of the
     /// `rt_mutex_base` in a `mutex` (absent on other kernels).
     pub rwbase: Option<RwbaseLayout>,
@@ -132,6 +134,7 @@ impl Layouts {
             rt_owner: off("rt_mutex_base.owner"),
             rt_mutex: RtMutexLayout::from_types(t).ok(),
             percpu_rwsem: super::percpu_rwsem::PercpuRwsemLayout::from_types(t).ok(),
+            wait_bit: super::wait_bit::WaitBitLayout::from_types(t).ok(),
             rwbase,
             mutex_rtmutex,
             blocker: off("task_struct.blocker"),
@@ -440,6 +443,7 @@ const SLOW_PATHS: &[(LockKind, IsSlowPath)] = &[
     (LockKind::Completion, super::completion::is_slow_path),
     (LockKind::RtMutex, rt_mutex::is_slow_path),
     (LockKind::PercpuRwsem, super::percpu_rwsem::is_slow_path),
+    (LockKind::WaitBit, super::wait_bit::is_slow_path),
 ];
 
 /// Which lock's slow path a function belongs to (by name, without a `.constprop.0`-style
@@ -1257,6 +1261,11 @@ fn wait_queue_waiter(
     let (nodes, _) = list_nodes(mem, head, MAX_WAITERS);
     let position = nodes.iter().position(|&x| x == node)?;
     let flags = mem.read_u32(entry.wrapping_add(l.entry_flags)).ok()?;
+    // A wait for a bit: what is waited on is the word and bit its key names, not the hashed
+    // queue it is linked into.
+    if let (Some(bl), "wake_bit_function") = (&cx.layouts.wait_bit, base_name(fname)) {
+        return super::wait_bit::wait_of(mem, bl, stack.task, entry, flags, head);
+    }
     // A percpu_rw_semaphore's waiters: the read or write side, as the task's stack shows it.
     if let (Some(pl), "percpu_rwsem_wake_function") = (&cx.layouts.percpu_rwsem, base_name(fname)) {
         let frames = cx.frames(stack);
@@ -1429,6 +1438,7 @@ mod tests {
             rt_owner: Some(24),
             rt_mutex: None,
             percpu_rwsem: None,
+            wait_bit: None,
             rwbase: None,
             mutex_rtmutex: None,
             blocker: None,

@@ -9,6 +9,7 @@
 
 mod bio_wait;
 mod block_io;
+mod buffer_io;
 mod flush_work;
 mod frozen_fs;
 mod kthread_stop;
@@ -57,6 +58,7 @@ pub const KINDS: &[Explain] = &[
     flush_work::explain,
     kthread_stop::explain,
     block_io::explain,
+    buffer_io::explain,
     bio_wait::explain,
 ];
 
