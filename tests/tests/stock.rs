@@ -447,29 +447,47 @@ fn every_stock_verdict_is_a_root_cause() {
         let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
         assert_eq!(st, 0, "{}: {err}", fx.name);
         let report: Value = serde_json::from_str(&out).expect("the report's JSON");
-        let roots: Vec<Vec<u64>> = report["root_causes"]
+        let pids = |r: &Value, key: &str| -> Vec<u64> {
+            r[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["pid"].as_u64())
+                .collect()
+        };
+        // Each root cause: its tasks, and the tasks blocked behind it.
+        let roots: Vec<(Vec<u64>, Vec<u64>)> = report["root_causes"]
             .as_array()
             .expect("root_causes")
             .iter()
-            .map(|r| {
-                let mut p: Vec<u64> = r["tasks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t["pid"].as_u64())
-                    .collect();
-                p.sort_unstable();
-                p
-            })
+            .map(|r| (pids(r, "tasks"), pids(r, "blocked_behind")))
             .collect();
+        let truth = fx.truth();
         for v in fx.verdicts() {
             if v.root_cause_pids.is_empty() {
                 continue;
             }
             let want: Vec<u64> = v.root_cause_pids.iter().map(|&p| u64::from(p)).collect();
+            // The scenario's other waiters are behind it (in a cycle, among its tasks).
+            let behind: Vec<u64> = truth
+                .iter()
+                .filter_map(|l| match l {
+                    holdup_e2e::TruthLine::Task(t)
+                        if t.scenario == v.scenario
+                            && t.role == holdup_e2e::Role::Waiter
+                            && !want.contains(&u64::from(t.pid)) =>
+                    {
+                        Some(u64::from(t.pid))
+                    }
+                    _ => None,
+                })
+                .collect();
             assert!(
-                roots.iter().any(|r| want.iter().all(|p| r.contains(p))),
-                "{}: scenario {}: no root cause with pids {want:?}; root causes: {roots:?}",
+                roots
+                    .iter()
+                    .any(|(tasks, b)| want.iter().all(|p| tasks.contains(p))
+                        && behind.iter().all(|p| b.contains(p) || tasks.contains(p))),
+                "{}: scenario {}: no root cause of pids {want:?} with {behind:?} behind it; root causes: {roots:?}",
                 fx.name,
                 v.scenario
             );

@@ -389,15 +389,19 @@ impl TaskStack {
                 let Some(r) = symbols.resolve(w - 1) else {
                     continue;
                 };
-                // A word at a function's very start is a function pointer, not a return
-                // address (after a noreturn call at the end of the previous function).
-                if !matches!(r.symbol.kind, 't' | 'T')
-                    || symbols.resolve(w).is_some_and(|x| x.offset == 0)
-                {
+                if !matches!(r.symbol.kind, 't' | 'T') {
                     continue;
                 }
                 let mut before = [0u8; 7];
                 if mem.read(w - 7, &mut before).is_err() || !after_call(&before) {
+                    continue;
+                }
+                // A word at a function's very start is a function pointer, unless a direct
+                // call ends the function before it: a noreturn call (a kthread's last call to
+                // a function that sleeps for ever) returns, in name, to the next function's
+                // first byte.
+                let at_start = symbols.resolve(w).is_some_and(|x| x.offset == 0);
+                if at_start && before[2] != 0xe8 {
                     continue;
                 }
                 out.push(Frame {
