@@ -34,6 +34,8 @@ STRUCTS = {
         # PREEMPT_RT (and any kernel with rt_mutex): the waiter a task blocks on, the waiters
         # that boost it, the state a sleeping spinlock saved
         "pi_blocked_on", "pi_waiters", "pi_top_task", "saved_state",
+        # the hung-task detector's record of the lock (6.16+); a kthread's struct kthread
+        "blocker", "worker_private", "set_child_tid",
     ],
     "thread_struct": ["sp", "fsbase", "gsbase"],
     "thread_info": ["flags", "syscall_work", "status", "cpu"],
@@ -43,11 +45,11 @@ STRUCTS = {
     "mm_struct": ["mmap", "mm_mt", "pgd", "mm_users", "mm_count", "map_count", "mmap_lock",
                   "owner", "mmap_base", "task_size"],
     # PREEMPT_RT: an rw_semaphore is a struct rwbase_rt, a mutex an rt_mutex_base.
-    "rw_semaphore": ["count", "owner", "osq", "wait_lock", "wait_list", "rwbase",
+    "rw_semaphore": ["count", "owner", "osq", "wait_lock", "wait_list", "first_waiter", "rwbase",
                      "rwbase.readers", "rwbase.rtmutex", "rwbase.rtmutex.owner",
                      "rwbase.rtmutex.waiters"],
     "rwsem_waiter": ["list", "task", "type", "timeout", "handoff_set"],
-    "mutex": ["owner", "wait_lock", "osq", "wait_list", "rtmutex", "rtmutex.owner",
+    "mutex": ["owner", "wait_lock", "osq", "wait_list", "first_waiter", "rtmutex", "rtmutex.owner",
               "rtmutex.waiters", "rtmutex.wait_lock"],
     "rwbase_rt": ["readers", "rtmutex"],
     "rt_mutex_base": ["wait_lock", "waiters", "waiters.rb_root", "waiters.rb_leftmost", "owner"],
@@ -59,7 +61,7 @@ STRUCTS = {
     "rb_root": ["rb_node"],
     "rb_node": ["__rb_parent_color", "rb_right", "rb_left"],
     "mutex_waiter": ["list", "task", "ww_ctx"],
-    "semaphore": ["lock", "count", "wait_list"],
+    "semaphore": ["lock", "count", "wait_list", "first_waiter"],
     "semaphore_waiter": ["list", "task", "up"],
     "completion": ["done", "wait", "wait.lock", "wait.task_list"],
     "swait_queue_head": ["lock", "task_list"],
@@ -68,12 +70,21 @@ STRUCTS = {
     "wait_queue_entry": ["flags", "private", "func", "entry"],
     "wait_page_queue": ["folio", "page", "bit_nr", "wait"],
     "wait_page_key": ["folio", "page", "bit_nr", "page_match"],
-    "wait_bit_queue_entry": ["key", "wq_entry"],
-    "page": ["flags", "lru", "mapping", "index", "private", "compound_head", "compound_dtor",
-             "compound_order", "page_type", "_mapcount", "_refcount", "memcg_data"],
-    "folio": ["flags", "lru", "mapping", "index", "private", "_mapcount", "_refcount",
+    "wait_bit_queue_entry": ["key", "key.flags", "key.bit_nr", "wq_entry"],
+    # A freeze level's lock and the like (percpu-rwsem.h)
+    "percpu_rw_semaphore": ["rss", "read_count", "writer", "writer.task", "waiters",
+                            "waiters.head", "block"],
+    # kthread_stop/kthread_park (kernel/kthread.c)
+    "kthread": ["threadfn", "parked", "exited", "task"],
+    # A buffer locked for I/O (buffer_head.h), and its device
+    "buffer_head": ["b_state", "b_blocknr", "b_bdev", "b_end_io", "b_private"],
+    "block_device": ["bd_disk"],
+    "page": ["flags", "flags.f", "lru", "mapping", "index", "__folio_index", "private",
+             "compound_head", "compound_info", "compound_dtor", "compound_order", "page_type",
+             "_mapcount", "_refcount", "memcg_data"],
+    "folio": ["flags", "flags.f", "lru", "mapping", "index", "private", "_mapcount", "_refcount",
               "memcg_data", "_folio_dtor", "_folio_order", "_flags_1", "_large_mapcount",
-              "_folio_nr_pages", "_entire_mapcount", "_nr_pages_mapped"],
+              "_folio_nr_pages", "_nr_pages", "_entire_mapcount", "_nr_pages_mapped"],
     "list_head": ["next", "prev"],
     "hlist_head": ["first"],
     "hlist_node": ["next", "pprev"],
