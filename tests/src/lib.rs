@@ -427,6 +427,20 @@ pub fn holdup_ok(args: &[&str]) -> String {
     stdout
 }
 
+/// Runs `holdup ARGS...` on a dump of `fx`, asserting the status a report of it must have:
+/// 0, or 4 (partial) for a fixture that is incomplete ([`Fixture::incomplete`]: the dump lacks
+/// memory the analysis needs); returns stdout.
+pub fn holdup_report(fx: &Fixture, args: &[&str]) -> String {
+    let (status, stdout, stderr) = holdup(args);
+    let want = if fx.incomplete { 4 } else { 0 };
+    assert_eq!(
+        status, want,
+        "holdup {args:?} on fixture {} (incomplete: {}): {stderr}",
+        fx.name, fx.incomplete
+    );
+    stdout
+}
+
 /// Where tests unpack compressed fixtures: `target/fixtures/`.
 pub fn scratch_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -4,7 +4,7 @@
 //! fact that truth contradicts; and the seed incident reads as its author worked it out.
 
 use holdup_e2e::{
-    Fact, LockType, Mode, Role, holdup_ok, manifest, manifest_all, parse_hex, truth_dumps,
+    Fact, LockType, Mode, Role, holdup_report, manifest, manifest_all, parse_hex, truth_dumps,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -127,7 +127,8 @@ fn every_truth_fact_is_in_the_json_report_with_the_right_evidence() {
     let m = manifest_all();
     for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
-            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+            serde_json::from_str(&holdup_report(fx, &["--json", path.to_str().unwrap()]))
+                .expect("JSON");
         assert_eq!(report["schema_version"], 1);
         let problems = report["problems"].to_string();
         for fact in fx.facts() {
@@ -156,7 +157,8 @@ fn every_scenario_verdict_matches_a_root_cause() {
     let m = manifest_all();
     for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
-            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+            serde_json::from_str(&holdup_report(fx, &["--json", path.to_str().unwrap()]))
+                .expect("JSON");
         let roots = report["root_causes"].as_array().unwrap();
         for v in fx.verdicts() {
             let want: BTreeSet<u64> = v.root_cause_pids.iter().map(|p| u64::from(*p)).collect();
@@ -229,7 +231,8 @@ fn no_fact_in_the_report_contradicts_the_truth() {
     let m = manifest_all();
     for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
-            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+            serde_json::from_str(&holdup_report(fx, &["--json", path.to_str().unwrap()]))
+                .expect("JSON");
         let truth: Vec<Fact> = fx.facts();
         let truth_locks: BTreeSet<u64> = truth.iter().map(|f| parse_hex(&f.lock)).collect();
         for l in report["locks"].as_array().unwrap() {
@@ -263,7 +266,7 @@ fn no_fact_in_the_report_contradicts_the_truth() {
 fn the_seed_incident_reads_as_its_author_worked_it_out() {
     let m = manifest_all();
     for (fx, f, path) in truth_dumps(&m) {
-        let text = holdup_ok(&[path.to_str().unwrap()]);
+        let text = holdup_report(fx, &[path.to_str().unwrap()]);
         let truth = fx.facts();
         let fact = |comm: &str, role: Role, ty: LockType| {
             truth
@@ -321,7 +324,7 @@ fn no_line_of_the_report_is_printed_twice() {
     let m = manifest();
     for fx in m.fixtures.iter().filter(|fx| !fx.no_hang) {
         for f in fx.files_with_role("dump") {
-            let out = holdup_ok(&[fx.path(&f.file).to_str().unwrap()]);
+            let out = holdup_report(fx, &[fx.path(&f.file).to_str().unwrap()]);
             let body = out.split("\nBLOCKED TASKS").next().unwrap();
             let mut seen = BTreeSet::new();
             for l in body.lines() {
@@ -341,7 +344,8 @@ fn a_guessed_self_deadlock_is_said_as_a_guess() {
     let m = manifest_all();
     for (fx, f, path) in truth_dumps(&m) {
         let report: Value =
-            serde_json::from_str(&holdup_ok(&["--json", path.to_str().unwrap()])).expect("JSON");
+            serde_json::from_str(&holdup_report(fx, &["--json", path.to_str().unwrap()]))
+                .expect("JSON");
         for r in report["root_causes"].as_array().unwrap() {
             if r["kind"] != "self_deadlock" || r["confidence"].as_f64().unwrap() >= 1.0 {
                 continue;

@@ -112,7 +112,7 @@ fn too_wide(screen: &str, cols: usize) -> Vec<&str> {
 /// column).
 fn table_columns(screen: &str) -> Vec<(String, BTreeSet<String>)> {
     let table: Vec<Vec<char>> = screen
-        .split("\nBLOCKED TASKS\n")
+        .split("\nBLOCKED TASKS")
         .nth(1)
         .expect("a BLOCKED TASKS table")
         .lines()
@@ -201,7 +201,7 @@ fn the_report_fits_80_and_200_columns_without_breaking_a_word() {
     // narrow one; in the table, every word of a column the narrow table keeps is in that
     // column there.
     let words = |s: &str| -> BTreeSet<String> {
-        s.split("\nBLOCKED TASKS\n")
+        s.split("\nBLOCKED TASKS")
             .next()
             .unwrap()
             .split_whitespace()
@@ -257,9 +257,9 @@ fn columns_overrides_the_terminal_and_a_pipe_is_as_before() {
     let (status, unbounded, err) =
         holdup_env(&[&dump], &[("NO_COLOR", "1"), ("COLUMNS", "100000")], &[]);
     assert_eq!(status, 0, "{err}");
-    let prose = |s: &str| s.split("\nBLOCKED TASKS\n").next().unwrap().to_string();
+    let prose = |s: &str| s.split("\nBLOCKED TASKS").next().unwrap().to_string();
     assert_eq!(prose(&out), prose(&unbounded), "a pipe wraps no line");
-    let table = out.split("\nBLOCKED TASKS\n").nth(1).unwrap();
+    let table = out.split("\nBLOCKED TASKS").nth(1).unwrap();
     assert!(
         table
             .lines()
