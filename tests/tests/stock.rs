@@ -496,3 +496,47 @@ fn every_stock_verdict_is_a_root_cause() {
     }
     assert!(checked >= 2 * 5, "only {checked} verdicts checked");
 }
+
+/// The seven stock hangs sign the same on 6.1 and 6.12, each differently from the others,
+/// although the kernels differ on the way: a write(2) to tmpfs goes through
+/// generic_file_write_iter on 6.1 and shmem_file_write_iter on 6.12 (signed by the system
+/// call), jbd2 waits for the suspended device's I/O on a folio's writeback on one and on a
+/// buffer's lock on the other (behind a state, only who is held up counts).
+#[test]
+fn stock_hangs_sign_the_same_on_6_1_and_6_12() {
+    let m = manifest();
+    let stock: Vec<_> = m.fixtures.iter().filter(|fx| fx.hangs == "stock").collect();
+    let kernels: Vec<&str> = stock.iter().map(|fx| fx.kernel.as_str()).collect();
+    assert!(
+        kernels.contains(&"6.1") && kernels.contains(&"6.12"),
+        "stock fixtures of {kernels:?}"
+    );
+    let paths: Vec<String> = stock
+        .iter()
+        .map(|fx| fx.path("vmcore.kdump-zlib").display().to_string())
+        .collect();
+    let mut args = vec!["triage"];
+    args.extend(paths.iter().map(String::as_str));
+    let (st, out, err) = holdup(&args);
+    assert_eq!(st, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let sigs: Vec<std::collections::BTreeSet<String>> = lines
+        .iter()
+        .map(|l| {
+            l["root_causes"]
+                .as_array()
+                .expect("root_causes")
+                .iter()
+                .map(|r| r["signature"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(sigs[0].len(), 7, "seven distinct hangs: {:?}", lines[0]);
+    for (l, s) in lines.iter().zip(&sigs).skip(1) {
+        assert_eq!(&sigs[0], s, "{} vs {}", lines[0]["path"], l["path"]);
+        assert_eq!(lines[0]["signature"], l["signature"]);
+    }
+}

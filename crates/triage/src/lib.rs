@@ -399,6 +399,14 @@ fn root_input(
                 lock_kinds.insert(l.kind.clone());
             }
             let mode = wait.map_or_else(|| "?".to_string(), |w| w.mode.clone());
+            // Behind a state of the system (a suspended device, a frozen filesystem) what
+            // names the hang is the state and who is held up, not which object each task
+            // sleeps on: a kernel version waits on a folio's writeback where another waits on
+            // a buffer's lock for the same I/O.
+            if state.is_some() {
+                let callers = stacks.of(t).into_iter().skip(1).collect();
+                return (None, String::new(), callers);
+            }
             (lock, mode, stacks.of(t))
         })
         .collect();

@@ -80,6 +80,8 @@ pub const LOCK_KINDS: &[&str] = &[
     "page_lock",
     "page_writeback",
     "page_bit",
+    "percpu_rwsem",
+    "wait_bit",
 ];
 
 /// The part of a stack that names a hang: how the task sleeps (the kind of lock it is queued
@@ -128,7 +130,15 @@ pub fn stack_signature(frames: &[FrameName], sleep: Sleep<'_>) -> Vec<String> {
         })
         .collect();
     let modules: Vec<&&FrameName> = callers.iter().filter(|f| f.module.is_some()).collect();
-    if modules.is_empty() {
+    // Without a module: the system call when there is one (which filesystem's write_iter a
+    // write(2) went through, or how a kernel version splits it, is not the hang's name),
+    // else the first kernel function past the locking code.
+    let syscall = callers
+        .iter()
+        .find(|f| canonical_function(&f.function).starts_with("sys_"));
+    if let (true, Some(f)) = (modules.is_empty(), syscall) {
+        out.push(frame_text(f));
+    } else if modules.is_empty() {
         out.extend(callers.first().map(|f| frame_text(f)));
     } else {
         out.extend(modules.iter().take(2).map(|f| frame_text(f)));
@@ -236,9 +246,13 @@ pub fn root_signature(r: &RootInput) -> Signature {
     let behind: BTreeSet<String> = r
         .behind
         .iter()
-        .map(|(l, mode, s)| {
-            let lock = l.as_ref().map_or_else(|| "?".to_string(), LockSig::text);
-            format!("{lock}/{mode} {}", stack_text(s))
+        .map(|(l, mode, s)| match (l, mode.is_empty()) {
+            // Behind a state, only who is held up counts.
+            (None, true) => stack_text(s),
+            _ => {
+                let lock = l.as_ref().map_or_else(|| "?".to_string(), LockSig::text);
+                format!("{lock}/{mode} {}", stack_text(s))
+            }
         })
         .collect();
     let join = |set: &BTreeSet<String>| {
@@ -399,6 +413,23 @@ mod tests {
             stack_signature(&c, Sleep::OnLock("rwsem")),
             vec!["rwsem", "sys_mincore"]
         );
+        // A write(2) to tmpfs: the filesystem's write_iter differs between 6.1 and 6.12; the
+        // system call names it.
+        for write_iter in ["generic_file_write_iter", "shmem_file_write_iter"] {
+            let w = frames(&[
+                ("rwsem_down_write_slowpath", None),
+                ("down_write", None),
+                (write_iter, None),
+                ("vfs_write", None),
+                ("ksys_write", None),
+                ("__x64_sys_write", None),
+                ("do_syscall_64", None),
+            ]);
+            assert_eq!(
+                stack_signature(&w, Sleep::OnLock("rwsem")),
+                vec!["rwsem", "sys_write"]
+            );
+        }
         // A holder asleep: two module frames.
         let d = frames(&[
             ("__schedule", None),
