@@ -662,10 +662,20 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
             );
         }
     }
+    // A lock two root causes share (two waiters of a lock whose holder was not found) is
+    // described at the first and pointed to at the others: no line twice.
+    let described_at = |lock: u64| {
+        report.analysis.root_causes[..i]
+            .iter()
+            .position(|earlier| root_locks(report, earlier).contains(&lock))
+    };
     let locks: Vec<String> = root_locks(report, r)
         .iter()
         .filter_map(|l| g.locks.get(l))
-        .map(|node| format!("{} at {} ({})", node.name, hex(node.id), node.kind))
+        .map(|node| match described_at(node.id) {
+            Some(j) => format!("{} (as in root cause {})", node.name, j + 1),
+            None => format!("{} at {} ({})", node.name, hex(node.id), node.kind),
+        })
         .collect();
     match locks.len() {
         0 => {}
@@ -819,7 +829,9 @@ fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
     let g = &report.graph;
     let mut blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
     blocked.sort_by_key(|t| (t.pid, t.id));
-    let _ = writeln!(s, "\nBLOCKED TASKS (by pid)");
+    // The heading stays alone on its line (scripts and tests split the report at it); the
+    // order is said under the table.
+    let _ = writeln!(s, "\nBLOCKED TASKS");
     let mut table = TextTable::new(
         &[
             "PID",
@@ -881,7 +893,7 @@ fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
     s.push_str(&table.render(opts.width.unwrap_or(UNKNOWN_WIDTH)));
     let _ = writeln!(
         s,
-        "CALLER = the first function on the stack outside the locking and scheduling code."
+        "Rows by pid; CALLER = the first function on the stack outside the locking and scheduling code."
     );
     let _ = writeln!(
         s,
