@@ -82,12 +82,70 @@ pub struct CodeRef {
     pub points_to: Option<String>,
 }
 
-/// Function code (and the variables it loads) read once and shared.
+/// Function code (and the variables it loads) read once and shared, with an index of the
+/// addresses each function's code names: every lock is looked for in every frame of every
+/// task, so the scan of the code is done once per function, not once per lock.
 #[derive(Default)]
 pub struct CodeCache(
     Mutex<HashMap<u64, Option<Arc<[u8]>>>>,
     Mutex<HashMap<u64, Option<u64>>>,
+    Mutex<HashMap<u64, Option<Arc<CodeIndex>>>>,
 );
+
+/// The addresses a function's code names, as [`find_address_in_code`] and
+/// [`find_pointer_load`] would find them, each at its first place.
+pub struct CodeIndex {
+    code: Arc<[u8]>,
+    /// Address named -> the first offset naming it.
+    named: HashMap<u64, u64>,
+    /// RIP-relative operands that are 8-aligned variables of the image or a module, in code
+    /// order: (offset of the ModRM byte, the variable, the value it holds).
+    vars: Vec<(u64, u64, Option<u64>)>,
+}
+
+impl CodeIndex {
+    fn build(mem: &dyn KernelMemory, cache: &CodeCache, code: Arc<[u8]>, start: u64) -> CodeIndex {
+        let mut named: HashMap<u64, u64> = HashMap::new();
+        let mut vars = Vec::new();
+        let mut note = |addr: u64, off: u64| {
+            named.entry(addr).or_insert(off);
+        };
+        for i in 0..code.len().saturating_sub(4) {
+            let d = i32::from_le_bytes(code[i..i + 4].try_into().expect("4 bytes"));
+            if i > 0 && code[i - 1] & 0xc7 == 0x05 {
+                let target = (start + i as u64 + 4).wrapping_add(d as i64 as u64);
+                note(target, i as u64 - 1);
+                if target >= START_KERNEL_MAP && target & 7 == 0 {
+                    vars.push((i as u64 - 1, target, cache.word(mem, target)));
+                }
+            }
+            let imm = d as i64 as u64;
+            if imm >= START_KERNEL_MAP {
+                note(imm, i as u64);
+            }
+            if i + 8 <= code.len() {
+                note(
+                    u64::from_le_bytes(code[i..i + 8].try_into().expect("8 bytes")),
+                    i as u64,
+                );
+            }
+        }
+        CodeIndex { code, named, vars }
+    }
+
+    /// The first place the code names the address `lo` exactly.
+    fn names(&self, lo: u64) -> Option<u64> {
+        self.named.get(&lo).copied()
+    }
+
+    /// The first RIP-relative load of a variable holding a value in `[lo, hi)`.
+    fn loads_pointer_into(&self, lo: u64, hi: u64) -> Option<(u64, u64)> {
+        self.vars
+            .iter()
+            .find(|(_, _, v)| v.is_some_and(|v| v >= lo && v < hi))
+            .map(|&(off, var, _)| (off, var))
+    }
+}
 
 impl CodeCache {
     fn word(&self, mem: &dyn KernelMemory, addr: u64) -> Option<u64> {
@@ -97,6 +155,17 @@ impl CodeCache {
         let v = mem.read_u64(addr).ok();
         self.1.lock().ok()?.insert(addr, v);
         v
+    }
+
+    fn index(&self, mem: &dyn KernelMemory, start: u64, size: u64) -> Option<Arc<CodeIndex>> {
+        if let Some(c) = self.2.lock().ok()?.get(&start) {
+            return c.clone();
+        }
+        let i = self
+            .code(mem, start, size)
+            .map(|code| Arc::new(CodeIndex::build(mem, self, code, start)));
+        self.2.lock().ok()?.insert(start, i.clone());
+        i
     }
 
     fn code(&self, mem: &dyn KernelMemory, start: u64, size: u64) -> Option<Arc<[u8]>> {
@@ -129,17 +198,17 @@ pub fn code_references(
         if out.iter().any(|c| c.function == f.function) {
             continue;
         }
-        let Some(code) = cache.code(mem, f.func_start, f.func_size) else {
+        let Some(index) = cache.index(mem, f.func_start, f.func_size) else {
             continue;
         };
-        let (off, through) = match find_address_in_code(&code, f.func_start, lo, hi) {
+        let (off, through) = match index.names(lo) {
             Some(off) => (off, None),
-            None => match find_pointer_load(mem, cache, &code, f.func_start, lo, hi) {
+            None => match index.loads_pointer_into(lo, hi) {
                 Some((off, var)) => (off, Some(symbols.format_address(var))),
                 None => continue,
             },
         };
-        let callee = next_call(&code, f.func_start, off as usize)
+        let callee = next_call(&index.code, f.func_start, off as usize)
             .and_then(|t| symbols.resolve(t))
             .filter(|r| r.offset == 0)
             .map(|r| super::waits::base_name(r.symbol.name).to_string());
@@ -153,63 +222,6 @@ pub fn code_references(
         });
     }
     out
-}
-
-/// The first RIP-relative operand of `code` whose target — a variable in the kernel image
-/// or a module — holds a value in `[lo, hi)`; with the variable's address.
-fn find_pointer_load(
-    mem: &dyn KernelMemory,
-    cache: &CodeCache,
-    code: &[u8],
-    start: u64,
-    lo: u64,
-    hi: u64,
-) -> Option<(u64, u64)> {
-    for i in 1..code.len().saturating_sub(4) {
-        if code[i - 1] & 0xc7 != 0x05 {
-            continue;
-        }
-        let d = i32::from_le_bytes(code[i..i + 4].try_into().expect("4 bytes"));
-        let var = (start + i as u64 + 4).wrapping_add(d as i64 as u64);
-        // RIP-relative operands reach the kernel image and modules only.
-        if var < START_KERNEL_MAP || var & 7 != 0 {
-            continue;
-        }
-        if cache.word(mem, var).is_some_and(|v| v >= lo && v < hi) {
-            return Some((i as u64 - 1, var));
-        }
-    }
-    None
-}
-
-/// The offset in `code` (loaded at `start`) of the first operand that is the address `lo`
-/// exactly: code passes a lock by its address (`lea held_sem(%rip), %rdi`,
-/// `mov $held_sem, %rdi`), and nearby variables must not count. `hi` bounds nothing more and
-/// is kept for symmetry with [`stack_references`].
-pub fn find_address_in_code(code: &[u8], start: u64, lo: u64, _hi: u64) -> Option<u64> {
-    // The kernel image and modules (from __START_KERNEL_map up) are in the top 2 GiB.
-    let top_2g = lo >= START_KERNEL_MAP;
-    for i in 0..code.len().saturating_sub(4) {
-        let d = i32::from_le_bytes(code[i..i + 4].try_into().expect("4 bytes"));
-        // RIP-relative: ModRM mod=00 rm=101 before the displacement, the instruction ending
-        // right after it (no immediate: lea/mov/push/call operands).
-        if i > 0
-            && code[i - 1] & 0xc7 == 0x05
-            && (start + i as u64 + 4).wrapping_add(d as i64 as u64) == lo
-        {
-            return Some(i as u64 - 1);
-        }
-        // A sign-extended 32-bit immediate (kernel image and modules are in the top 2 GiB).
-        if top_2g && d as i64 as u64 == lo {
-            return Some(i as u64);
-        }
-        if i + 8 <= code.len()
-            && u64::from_le_bytes(code[i..i + 8].try_into().expect("8 bytes")) == lo
-        {
-            return Some(i as u64);
-        }
-    }
-    None
 }
 
 /// The target of the first `call rel32` (`e8`) within 32 bytes after offset `from`.
@@ -734,27 +746,37 @@ mod tests {
 
     #[test]
     fn code_references_find_rip_relative_and_immediates() {
-        let start = 0xffff_ffff_c02e_0000u64;
+        use crate::locking::testmem::FakeMem;
+        let (m, cache) = (FakeMem::new(), CodeCache::default());
+        let index = |code: &[u8]| CodeIndex::build(&m, &cache, code.into(), START);
+        const START: u64 = 0xffff_ffff_c02e_0000;
         let target = 0xffff_ffff_c02e_85d0u64;
         // lea disp(%rip), %rdi : 48 8d 3d <disp32>, the instruction ends at +7
-        let disp = (target - (start + 7)) as i64 as i32;
+        let disp = (target - (START + 7)) as i64 as i32;
         let mut code = vec![0x48, 0x8d, 0x3d];
         code.extend_from_slice(&disp.to_le_bytes());
         code.extend_from_slice(&[0x90; 8]);
-        assert_eq!(
-            find_address_in_code(&code, start, target, target + 24),
-            Some(2)
-        );
+        assert_eq!(index(&code).names(target), Some(2));
         // mov $imm32 (sign-extended), %rdi : 48 c7 c7 <imm32>
         let mut code = vec![0x48, 0xc7, 0xc7];
         code.extend_from_slice(&(target as i64 as i32).to_le_bytes());
         code.extend_from_slice(&[0x90; 8]);
+        assert_eq!(index(&code).names(target), Some(3));
+        assert_eq!(index(&[0x90; 32]).names(target), None);
+        // mov disp(%rip), %rdi : a variable (8-aligned) that holds a pointer into a range.
+        let var = 0xffff_ffff_c02e_9000u64;
+        m.u64(var, 0xffff_8880_0000_1040);
+        let disp = (var - (START + 7)) as i64 as i32;
+        let mut code = vec![0x48, 0x8b, 0x3d];
+        code.extend_from_slice(&disp.to_le_bytes());
+        code.extend_from_slice(&[0x90; 8]);
+        let i = index(&code);
         assert_eq!(
-            find_address_in_code(&code, start, target, target + 24),
-            Some(3)
+            i.loads_pointer_into(0xffff_8880_0000_1000, 0xffff_8880_0000_1100),
+            Some((2, var))
         );
         assert_eq!(
-            find_address_in_code(&[0x90; 32], start, target, target + 24),
+            i.loads_pointer_into(0xffff_8880_0000_2000, 0xffff_8880_0000_2100),
             None
         );
     }
