@@ -420,7 +420,22 @@ impl WaitGraph {
                 let Some(next) = holders.first() else {
                     let node = self.locks.get(&wait.lock);
                     let can_be_held = node.is_none_or(|l| l.can_be_held);
-                    let waiters: Vec<TaskId> = vec![at];
+                    // Every task queued on a lock whose holder is not found is one root: the
+                    // lock, with each of them (not one root per waiter of the same lock).
+                    let mut waiters: Vec<TaskId> = if can_be_held {
+                        self.waits
+                            .iter()
+                            .filter(|w| w.lock == wait.lock && self.holders_of(w.lock).is_empty())
+                            .map(|w| w.task)
+                            .collect()
+                    } else {
+                        vec![at]
+                    };
+                    waiters.sort_unstable();
+                    waiters.dedup();
+                    if waiters.is_empty() {
+                        waiters.push(at);
+                    }
                     if let Some(h) = node.and_then(|l| l.held_by.first()) {
                         // No task to blame: every waiter is behind the state, in one root.
                         confidence = confidence.min(h.certainty.confidence());
@@ -603,6 +618,28 @@ mod tests {
         assert_eq!(r.tasks, [1]);
         assert_eq!(r.blocked_behind, [2, 3]);
         assert!((r.confidence - 0.8).abs() < 1e-9, "{}", r.confidence);
+    }
+
+    #[test]
+    fn the_waiters_of_a_lock_with_no_holder_found_are_one_root() {
+        // Two tasks queued on a mutex whose holder is not in the dump; a third waits for a
+        // lock one of them holds.
+        let g = G::new()
+            .task(1, "w1")
+            .task(2, "w2")
+            .task(3, "behind")
+            .lock(0x10, "mutex")
+            .lock(0x20, "mutex")
+            .waits(1, 0x10, fact())
+            .waits(2, 0x10, fact())
+            .holds(2, 0x20, fact())
+            .waits(3, 0x20, fact());
+        let a = g.0.analyse();
+        assert_eq!(a.root_causes.len(), 1, "{:#?}", a.root_causes);
+        let r = &a.root_causes[0];
+        assert_eq!(r.kind, RootKind::HolderUnknown { lock: 0x10 });
+        assert_eq!(r.tasks, [1, 2]);
+        assert_eq!(r.blocked_behind, [3]);
     }
 
     #[test]

@@ -269,7 +269,8 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
             lock_name(report, *lock)
         ),
         RootKind::HolderUnknown { lock } => format!(
-            "{tasks} waits for {}, whose holder could not be found in the dump.",
+            "{tasks} {} for {}, whose holder could not be found in the dump.",
+            if r.tasks.len() > 1 { "wait" } else { "waits" },
             lock_name(report, *lock)
         ),
         RootKind::HeldByState { lock } => {
@@ -348,7 +349,10 @@ fn summary_what(report: &Report, r: &RootCause) -> String {
         RootKind::NothingToWake { .. } => {
             format!("waits for {lock}, which nothing is going to complete")
         }
-        RootKind::HolderUnknown { .. } => format!("waits for {lock}, holder not found"),
+        RootKind::HolderUnknown { .. } => format!(
+            "{} for {lock}, holder not found",
+            if r.tasks.len() > 1 { "wait" } else { "waits" }
+        ),
         RootKind::HeldByState { .. } => format!("holds {lock}"),
         RootKind::Stuck => format!("blocked in {first_blocked_in}, on no lock holdup recognises"),
     }
