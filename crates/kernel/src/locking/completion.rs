@@ -6,7 +6,7 @@
 //! `wait.task_list`.
 
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Known, QueueAt, missing, wait_list};
+use super::{Known, QueueAt, wait_list};
 use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -40,11 +40,9 @@ impl CompletionLayout {
     };
 
     pub fn from_types(t: &Types) -> Result<CompletionLayout, ReadError> {
-        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        let off = |p: &str| super::offset_of(t, p);
         Ok(CompletionLayout {
-            size: t
-                .sizeof("struct completion")
-                .map_err(|e| missing(format!("types: {e}")))?,
+            size: super::size_of(t, "struct completion")?,
             done: off("completion.done")?,
             task_list: off("completion.wait.task_list")?,
             waiter_task: off("swait_queue.task")?,

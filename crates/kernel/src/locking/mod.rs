@@ -450,6 +450,19 @@ pub fn rank_holders(holders: &mut [Holder]) {
     holders.sort_by_key(|h| std::cmp::Reverse(h.evidence.rank_key()));
 }
 
+/// `offsetof` of a member path from the kernel's types; what is missing as a [`ReadError`].
+pub(crate) fn offset_of(
+    t: &holdup_types::Types,
+    path: &str,
+) -> Result<u64, holdup_kmem::ReadError> {
+    t.offsetof(path).map_err(|e| missing(format!("types: {e}")))
+}
+
+/// `sizeof` of a type from the kernel's types; what is missing as a [`ReadError`].
+pub(crate) fn size_of(t: &holdup_types::Types, ty: &str) -> Result<u64, holdup_kmem::ReadError> {
+    t.sizeof(ty).map_err(|e| missing(format!("types: {e}")))
+}
+
 /// A `ReadError` for something holdup cannot find in the types or symbols.
 pub(crate) fn missing(what: impl Into<String>) -> holdup_kmem::ReadError {
     holdup_kmem::ReadError::Corrupt {

@@ -6,7 +6,7 @@
 
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
 use super::{Holder, HolderId, LockId, LockObject, QueueAt, Wait};
-use super::{Known, Mode, missing, wait_list};
+use super::{Known, Mode, wait_list};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
@@ -44,11 +44,9 @@ impl MutexLayout {
     };
 
     pub fn from_types(t: &Types) -> Result<MutexLayout, ReadError> {
-        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        let off = |p: &str| super::offset_of(t, p);
         Ok(MutexLayout {
-            size: t
-                .sizeof("struct mutex")
-                .map_err(|e| missing(format!("types: {e}")))?,
+            size: super::size_of(t, "struct mutex")?,
             owner: off("mutex.owner")?,
             wait_list: QueueAt::from_types(t, "mutex")?,
             waiter_list: off("mutex_waiter.list")?,

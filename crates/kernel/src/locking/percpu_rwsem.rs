@@ -13,7 +13,7 @@
 
 use super::holders::{ReadHeld, rwsem_readers};
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Evidence, Holder, Known, LockId, LockObject, Mode, Wait, missing};
+use super::{Evidence, Holder, Known, LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
 use serde::Serialize;
@@ -33,10 +33,9 @@ pub struct PercpuRwsemLayout {
 
 impl PercpuRwsemLayout {
     pub fn from_types(t: &holdup_types::Types) -> Result<PercpuRwsemLayout, ReadError> {
-        let ty = |e: holdup_types::TypeError| missing(format!("types: {e}"));
-        let off = |p: &str| t.offsetof(p).map_err(ty);
+        let off = |p: &str| super::offset_of(t, p);
         Ok(PercpuRwsemLayout {
-            size: t.sizeof("struct percpu_rw_semaphore").map_err(ty)?,
+            size: super::size_of(t, "struct percpu_rw_semaphore")?,
             read_count: off("percpu_rw_semaphore.read_count")?,
             writer_task: off("percpu_rw_semaphore.writer.task")?,
             waiters_list: off("percpu_rw_semaphore.waiters.head")?,

@@ -42,10 +42,9 @@ pub struct RtMutexLayout {
 
 impl RtMutexLayout {
     pub fn from_types(t: &Types) -> Result<RtMutexLayout, ReadError> {
-        let ty = |e: holdup_types::TypeError| missing(format!("types: {e}"));
-        let off = |p: &str| t.offsetof(p).map_err(ty);
+        let off = |p: &str| super::offset_of(t, p);
         Ok(RtMutexLayout {
-            size: t.sizeof("struct rt_mutex_base").map_err(ty)?,
+            size: super::size_of(t, "struct rt_mutex_base")?,
             wait_lock: off("rt_mutex_base.wait_lock")?,
             owner: off("rt_mutex_base.owner")?,
             waiters_root: off("rt_mutex_base.waiters.rb_root.rb_node")?,

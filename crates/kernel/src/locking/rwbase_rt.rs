@@ -17,7 +17,7 @@ use super::holders::{ReadHeld, rwsem_readers};
 use super::rt_mutex::{self, RtMutex, RtMutexLayout};
 use super::state::merge_waiters;
 use super::state::{KindState, LockSideWaiter, StateCx};
-use super::{Holder, HolderId, Known, LockId, LockObject, Mode, Wait, missing};
+use super::{Holder, HolderId, Known, LockId, LockObject, Mode, Wait};
 use holdup_kmem::{KernelMemory, ReadError};
 use holdup_types::Types;
 use serde::Serialize;
@@ -44,10 +44,9 @@ impl RwbaseLayout {
     /// The layout on a PREEMPT_RT kernel; an error on others (their `rw_semaphore` has no
     /// `rwbase`).
     pub fn from_types(t: &Types) -> Result<RwbaseLayout, ReadError> {
-        let ty = |e: holdup_types::TypeError| missing(format!("types: {e}"));
-        let off = |p: &str| t.offsetof(p).map_err(ty);
+        let off = |p: &str| super::offset_of(t, p);
         Ok(RwbaseLayout {
-            size: t.sizeof("struct rw_semaphore").map_err(ty)?,
+            size: super::size_of(t, "struct rw_semaphore")?,
             rwbase: off("rw_semaphore.rwbase")?,
             readers: off("rwbase_rt.readers")?,
             rtmutex: off("rwbase_rt.rtmutex")?,

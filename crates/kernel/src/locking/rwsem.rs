@@ -70,16 +70,14 @@ impl RwsemLayout {
 
     /// Reads the layout from the kernel's types.
     pub fn from_types(t: &Types) -> Result<RwsemLayout, ReadError> {
-        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        let off = |p: &str| super::offset_of(t, p);
         let val = |e: &str| {
             t.enum_value("rwsem_waiter_type", e)
                 .map(|v| v as u32)
                 .map_err(|e| missing(format!("types: {e}")))
         };
         Ok(RwsemLayout {
-            size: t
-                .sizeof("struct rw_semaphore")
-                .map_err(|e| missing(format!("types: {e}")))?,
+            size: super::size_of(t, "struct rw_semaphore")?,
             count: off("rw_semaphore.count")?,
             owner: off("rw_semaphore.owner")?,
             wait_list: QueueAt::from_types(t, "rw_semaphore")?,

@@ -6,7 +6,7 @@
 
 use super::holders::semaphore_holders;
 use super::state::{KindState, LockSideWaiter, StateCx, merge_waiters};
-use super::{Known, QueueAt, missing, wait_list};
+use super::{Known, QueueAt, wait_list};
 use super::{LockId, LockObject, Mode, Wait};
 use crate::Kernel;
 use holdup_kmem::{KernelMemory, ReadError};
@@ -42,11 +42,9 @@ impl SemaphoreLayout {
     };
 
     pub fn from_types(t: &Types) -> Result<SemaphoreLayout, ReadError> {
-        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        let off = |p: &str| super::offset_of(t, p);
         Ok(SemaphoreLayout {
-            size: t
-                .sizeof("struct semaphore")
-                .map_err(|e| missing(format!("types: {e}")))?,
+            size: super::size_of(t, "struct semaphore")?,
             lock: off("semaphore.lock")?,
             count: off("semaphore.count")?,
             wait_list: QueueAt::from_types(t, "semaphore")?,

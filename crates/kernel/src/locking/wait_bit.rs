@@ -11,7 +11,7 @@
 
 use super::holders::referencing_tasks;
 use super::state::{KindState, StateCx, in_queue_order};
-use super::{Evidence, LockId, LockKind, LockObject, Mode, Wait, missing};
+use super::{Evidence, LockId, LockKind, LockObject, Mode, Wait};
 use holdup_kmem::{KernelMemory, ReadError};
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ pub struct WaitBitLayout {
 
 impl WaitBitLayout {
     pub fn from_types(t: &holdup_types::Types) -> Result<WaitBitLayout, ReadError> {
-        let off = |p: &str| t.offsetof(p).map_err(|e| missing(format!("types: {e}")));
+        let off = |p: &str| super::offset_of(t, p);
         Ok(WaitBitLayout {
             wq_entry: off("wait_bit_queue_entry.wq_entry")?,
             key_flags: off("wait_bit_queue_entry.key.flags")?,
