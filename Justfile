@@ -22,7 +22,7 @@ test-vmlinux:
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --release -- -D warnings
 
 # The hang report on the committed 6.1 fixture.
 run *ARGS:
