@@ -16,6 +16,8 @@ Examples:
   holdup vmcore --dot | dot -Tsvg > hang.svg          the wait-for graph as a picture
   holdup bt vmcore --state D                          backtraces of the blocked tasks
   holdup bt vmcore ffff8a0ddfe9b080                   one task, by its address as ps prints it
+  holdup bt vmcore -a                                 the task on each CPU, as crash's bt -a
+                                                      (every task: --all)
   holdup ps vmcore --comm 'kworker/*'                 tasks by a glob of their names
   holdup triage /var/crash > triage.jsonl             one JSON line per dump found
   holdup triage -q /var/crash | jq -r .signature | sort | uniq -c
@@ -102,7 +104,7 @@ enum Command {
     Log(DumpArgs),
     /// Every task with its state, CPU and how long it has been blocked (crash's `ps`).
     Ps(cmd::ps::PsArgs),
-    /// Kernel backtraces of tasks (crash's `bt`, `foreach bt`).
+    /// Kernel backtraces of tasks (crash's `bt`; `-a`: crash's `bt -a`; `--all`: `foreach bt`).
     Bt(cmd::bt::BtArgs),
     /// Every lock with a holder or waiters: who holds it, who waits, and how each is known.
     Locks(DumpArgs),

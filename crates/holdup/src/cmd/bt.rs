@@ -1,5 +1,5 @@
-//! `holdup bt DUMP [PID|COMM|TASK]... [--state S] [--all]`: kernel backtraces, like crash's
-//! `bt` and `foreach bt`.
+//! `holdup bt DUMP [PID|COMM|TASK]... [--state S] [--all] [-a]`: kernel backtraces, like
+//! crash's `bt`, `bt -a` (`-a`: the task active on each CPU) and `foreach bt` (`--all`).
 
 use super::args::{TaskSelector, check_dump_first, comm_matches};
 use super::ps::{check_state, state_matches};
@@ -20,15 +20,19 @@ pub struct BtArgs {
     pub dump: DumpArgs,
     /// Tasks: a pid, a command name or a glob of them (`kworker/*`), or a `task_struct`
     /// address in hex, with or without 0x (as `holdup ps` prints it). Without any, and
-    /// without --state or --all, the task that panicked.
+    /// without --state, --all or -a, the task that panicked.
     #[arg(value_name = "PID|COMM|TASK")]
     pub targets: Vec<String>,
     /// Every task in this state (as for `holdup ps --state`).
     #[arg(long, value_name = "STATE")]
     pub state: Option<String>,
-    /// Every task.
-    #[arg(long, short)]
+    /// Every task (crash's `foreach bt`).
+    #[arg(long, conflicts_with = "active")]
     pub all: bool,
+    /// The task active on each CPU at the time of the dump, by CPU, each from the
+    /// registers its CPU saved (crash's `bt -a`). (`-a` used to mean --all.)
+    #[arg(short = 'a', long = "active", conflicts_with_all = ["targets", "state"])]
+    pub active: bool,
     /// Leave out the `?` entries (stale return addresses found by scanning the stack).
     #[arg(long)]
     pub reliable_only: bool,
@@ -66,6 +70,21 @@ pub fn run(args: &BtArgs) -> Result<(), Failure> {
     let mut unreadable_selected: Vec<&UnreadableTask> = Vec::new();
     if args.all {
         selected.extend(list.tasks.iter());
+    } else if args.active {
+        // crash's `bt -a`: each CPU's `rq->curr`, in CPU order.
+        selected.extend(list.tasks.iter().filter(|t| t.current));
+        selected.sort_by_key(|t| (t.cpu, t.pid));
+        unreadable_selected.extend(
+            list.unreadable
+                .iter()
+                .filter(|u| list.cpu_curr.iter().any(|c| c.task == u.task)),
+        );
+        if selected.is_empty() && unreadable_selected.is_empty() {
+            return Err(Failure::new(
+                exit::UNREADABLE,
+                "no CPU's running task could be read (the run queues' curr pointers): try `holdup bt --all` or `holdup ps`",
+            ));
+        }
     } else {
         if let Some(s) = &args.state {
             selected.extend(list.tasks.iter().filter(|t| state_matches(t, s)));

@@ -1,0 +1,147 @@
+//! holdup beside crash: what crash 8.0.6 showed on each fixture's dump (its `bt -a`, `sys`,
+//! `kmem -p` and `ps`, recorded in `crash-*.txt`), holdup shows too, on every fixture that
+//! has the oracle; and every fact of the report names the crash command that shows it.
+
+use holdup_e2e::{Fixture, fixture_text, holdup, holdup_ok, manifest, parse_hex};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// The kdump-compressed dump of a fixture (every fixture with oracles has one).
+fn dump_of(fx: &Fixture) -> String {
+    let f = fx
+        .files_with_role("dump")
+        .find(|f| f.format.as_deref().is_some_and(|s| s.starts_with("kdump")))
+        .or_else(|| fx.files_with_role("dump").next())
+        .unwrap_or_else(|| panic!("fixture {} has no dump", fx.name));
+    fx.path(&f.file).to_str().expect("UTF-8 path").to_string()
+}
+
+/// Fixtures that have oracle file `file`.
+fn with_oracle<'a>(m: &'a holdup_e2e::Manifest, file: &str) -> Vec<&'a Fixture> {
+    let v: Vec<&Fixture> = m
+        .fixtures
+        .iter()
+        .filter(|fx| fx.path(file).is_file())
+        .collect();
+    assert!(v.len() >= 5, "only {} fixtures have {file}", v.len());
+    v
+}
+
+/// The tasks crash's `ps` lists on the capture of `fx`: on an over-filtered dump crash lists
+/// no task whose `task_struct` page was left out, so the count is taken from the most
+/// complete dump of the same capture (6.12-overfiltered: 6.12's).
+fn crash_task_count(m: &holdup_e2e::Manifest, fx: &Fixture) -> usize {
+    let id = holdup_e2e::capture_id(fx);
+    m.fixtures
+        .iter()
+        .filter(|o| o.path("crash-ps.txt").is_file() && holdup_e2e::capture_id(o) == id)
+        .map(|o| {
+            fixture_text(o, "crash-ps.txt")
+                .lines()
+                .skip(1)
+                .filter(|l| !l.trim().is_empty())
+                .count()
+        })
+        .max()
+        .expect("the fixture itself")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = holdup_ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("holdup {args:?}: not JSON: {e}"))
+}
+
+/// The function of a holdup frame, without the compiler suffix (`watchdog.cold`).
+fn base(f: &str) -> &str {
+    f.split(['.', '+']).next().unwrap_or(f)
+}
+
+/// `holdup bt -a` is crash's `bt -a`: the task active on each CPU, not every task, with
+/// the same first frame. crash starts a CPU stopped by the capture kernel's NMI on the NMI
+/// stack; holdup from the registers the NMI saved, which are the interrupted context: there
+/// its first frame is crash's first after `--- <NMI exception stack> ---`.
+#[test]
+fn bt_a_shows_the_task_on_each_cpu_as_crash_bt_a() {
+    let m = manifest();
+    for fx in with_oracle(&m, "crash-bt-a.txt") {
+        let dump = dump_of(fx);
+        let crash = holdup_e2e::parse_crash_backtraces(&fixture_text(fx, "crash-bt-a.txt"));
+        assert!(!crash.is_empty(), "{}: crash-bt-a.txt has no task", fx.name);
+        let bt = json(&["bt", "-a", "--json", &dump]);
+        let tasks = bt["tasks"].as_array().expect("tasks");
+        let ours: BTreeSet<(u64, u64)> = tasks
+            .iter()
+            .map(|t| {
+                (
+                    t["task"]["cpu"].as_u64().expect("cpu"),
+                    t["task"]["pid"].as_u64().expect("pid"),
+                )
+            })
+            .collect();
+        let theirs: BTreeSet<(u64, u64)> = crash
+            .iter()
+            .map(|c| (u64::from(c.cpu), u64::from(c.pid)))
+            .collect();
+        assert_eq!(ours, theirs, "{}: (cpu, pid) of bt -a", fx.name);
+        assert_eq!(tasks.len(), crash.len(), "{}: one task per CPU", fx.name);
+        // In CPU order, as crash.
+        let cpus: Vec<u64> = tasks
+            .iter()
+            .map(|t| t["task"]["cpu"].as_u64().unwrap())
+            .collect();
+        assert!(cpus.is_sorted(), "{}: by CPU: {cpus:?}", fx.name);
+        for c in &crash {
+            let what = format!("{}: CPU {} {} (pid {})", fx.name, c.cpu, c.comm, c.pid);
+            let t = tasks
+                .iter()
+                .find(|t| t["task"]["cpu"].as_u64() == Some(u64::from(c.cpu)))
+                .unwrap();
+            assert_eq!(
+                parse_hex(t["task"]["task"].as_str().expect("task address")),
+                c.task,
+                "{what}: task_struct"
+            );
+            let first = t["backtrace"]["frames"]
+                .as_array()
+                .expect("frames")
+                .iter()
+                .find(|f| f["reliable"] == true)
+                .and_then(|f| f["function"].as_str())
+                .unwrap_or_else(|| panic!("{what}: holdup shows no frame"));
+            let want = &c.frames[c.nmi_frames].function;
+            assert_eq!(base(first), want, "{what}: first frame");
+        }
+        // Text: one PID block per CPU, every task is still --all.
+        let text = holdup_ok(&["bt", "-a", &dump]);
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("PID: ")).count(),
+            crash.len(),
+            "{}: bt -a text shows one task per CPU",
+            fx.name
+        );
+        let ps_tasks = crash_task_count(&m, fx);
+        let all = json(&["bt", "--all", "--json", "--reliable-only", &dump]);
+        let n =
+            all["tasks"].as_array().unwrap().len() + all["unreadable"].as_array().unwrap().len();
+        assert_eq!(
+            n, ps_tasks,
+            "{}: bt --all is every task crash's ps lists",
+            fx.name
+        );
+    }
+}
+
+/// `-a` with a task, or with --all, is refused with a message that says why.
+#[test]
+fn bt_a_takes_no_task() {
+    let m = manifest();
+    let dump = dump_of(m.fixture("6.1"));
+    for args in [
+        vec!["bt", "-a", dump.as_str(), "99"],
+        vec!["bt", "-a", "--all", dump.as_str()],
+    ] {
+        let (code, _, err) = holdup(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("cannot be used with"), "{args:?}: {err}");
+    }
+}
