@@ -2,7 +2,7 @@
 //! `kmem -p` and `ps`, recorded in `crash-*.txt`), holdup shows too, on every fixture that
 //! has the oracle; and every fact of the report names the crash command that shows it.
 
-use holdup_e2e::{Fixture, fixture_text, holdup, holdup_ok, manifest, parse_hex};
+use holdup_e2e::{Fixture, crash_sys_field, fixture_text, holdup, holdup_ok, manifest, parse_hex};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -143,5 +143,109 @@ fn bt_a_takes_no_task() {
         let (code, _, err) = holdup(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains("cannot be used with"), "{args:?}: {err}");
+    }
+}
+
+/// The taint letters the kernel's last `Tainted:` line in the log shows (`OE`; the `G` of an
+/// untainted-by-proprietary kernel left out, as holdup leaves it out): `None` when the log
+/// has none, `Some("")` for `Not tainted`.
+fn log_taint(log: &str, release: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        if l.contains(" Not tainted ") {
+            return Some(String::new());
+        }
+        let (_, rest) = l.split_once("Tainted: ")?;
+        if rest.starts_with('[') {
+            return None; // 6.12's verbose line: [O]=OOT_MODULE, ...
+        }
+        let flags = rest.split_once(release)?.0;
+        Some(
+            flags
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != 'G')
+                .collect(),
+        )
+    })
+}
+
+/// `holdup info` shows what crash's `sys` shows and it lacked: TASKS, LOAD AVERAGE and the
+/// taint (crash says only `[TAINTED]` after KERNEL; the letters are checked against the
+/// kernel's own `Tainted:` line in the log).
+#[test]
+fn info_has_crash_sys_tasks_load_average_and_taint() {
+    let m = manifest();
+    for fx in with_oracle(&m, "crash-sys.txt") {
+        let dump = dump_of(fx);
+        let what = fx.name.as_str();
+        let sys = fixture_text(fx, "crash-sys.txt");
+        let info = json(&["info", "--json", &dump]);
+        let text = holdup_ok(&["info", &dump]);
+        let row = |key: &str| -> String {
+            text.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(": ")?;
+                    (k.trim() == key).then(|| v.trim().to_string())
+                })
+                .unwrap_or_else(|| panic!("{what}: holdup info has no {key}:\n{text}"))
+        };
+
+        // LOAD AVERAGE: avenrun, as crash prints it.
+        let load = crash_sys_field(&sys, "LOAD AVERAGE");
+        assert_eq!(row("LOAD AVERAGE"), load, "{what}: LOAD AVERAGE");
+        let ours: Vec<&str> = info["load_average"]
+            .as_array()
+            .expect("load_average")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(ours.join(", "), load, "{what}: load_average");
+
+        // TASKS: crash's count; on an over-filtered dump crash misses the tasks whose
+        // task_struct was filtered out, and holdup's count is the complete dump's of the same
+        // capture.
+        let crash_tasks: u64 = crash_sys_field(&sys, "TASKS").parse().expect("TASKS");
+        let id = holdup_e2e::capture_id(fx);
+        let complete: u64 = m
+            .fixtures
+            .iter()
+            .filter(|o| o.path("crash-sys.txt").is_file() && holdup_e2e::capture_id(o) == id)
+            .map(|o| {
+                crash_sys_field(&fixture_text(o, "crash-sys.txt"), "TASKS")
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .max()
+            .unwrap();
+        assert_eq!(info["tasks"].as_u64(), Some(complete), "{what}: tasks");
+        assert_eq!(row("TASKS"), complete.to_string(), "{what}: TASKS");
+        assert!(complete >= crash_tasks, "{what}");
+
+        // Taint: crash marks a tainted kernel; the letters are the log's.
+        let release = info["release"].as_str().expect("release");
+        let letters = info["taint"].as_str().expect("taint");
+        let crash_tainted = crash_sys_field(&sys, "KERNEL").contains("[TAINTED]");
+        assert_eq!(
+            !letters.is_empty(),
+            crash_tainted,
+            "{what}: tainted as crash says"
+        );
+        let log = fixture_text(fx, "crash-log.txt");
+        let want = log_taint(&log, release)
+            .unwrap_or_else(|| panic!("{what}: the log has no Tainted: line"));
+        assert_eq!(
+            letters, want,
+            "{what}: taint letters against the log's Tainted: line"
+        );
+        assert!(
+            row("TAINTED").starts_with(&format!("{want} (")),
+            "{what}: TAINTED row: {}",
+            row("TAINTED")
+        );
+        let mask = info["tainted_mask"].as_u64().expect("tainted_mask");
+        assert_eq!(
+            mask.count_ones() as usize,
+            letters.len(),
+            "{what}: one letter per bit"
+        );
     }
 }

@@ -27,6 +27,19 @@ pub struct SystemInfo {
     /// `Oops:` line (with `panic_on_oops`, `oops_end` kexecs the capture kernel before
     /// `panic()` logs anything), as crash's `sys` shows it.
     pub panic_message: Option<String>,
+    /// `tainted_mask`: the kernel's taint flags, one bit each (`TAINT_*`).
+    pub tainted_mask: Option<u64>,
+    /// The letters of the set taint flags, as the kernel prints them after `Tainted:`
+    /// without the padding (`OE`; `P` for a proprietary module); empty when untainted.
+    pub taint: Option<String>,
+    /// The kernel's names of the set taint flags (`OOT_MODULE`, `UNSIGNED_MODULE`).
+    pub taint_names: Vec<String>,
+    /// Tasks (threads, and each CPU's idle task), as crash's `sys` counts its TASKS: the
+    /// process list, the pid table and the run queues' idle tasks.
+    pub tasks: Option<u64>,
+    /// `avenrun[]`, the 1, 5 and 15 minute load averages, rounded to hundredths as crash's
+    /// `sys` and `/proc/loadavg` print them (`4.95`, `1.13`, `0.37`).
+    pub load_average: Option<[String; 3]>,
     /// `panic_cpu`, and the task running there.
     pub panic_cpu: Option<u32>,
     pub panic_task: Option<TaskRef>,
@@ -100,7 +113,91 @@ pub const INFO_SYMBOLS: &[&str] = &[
     "prb",
     "modules",
     "btf_modules",
+    "tainted_mask",
+    "avenrun",
+    "init_task",
+    "init_pid_ns",
+    "__cpu_possible_mask",
+    // What opening the dump reads besides (the regions' bases, THREAD_SIZE).
+    "vmalloc_base",
+    "vmemmap_base",
+    "__start_init_task",
+    "__end_init_task",
+    "__start_init_stack",
+    "__end_init_stack",
 ];
+
+/// The kernel's taint flags in bit order (`taint_flags[]` of kernel/panic.c): the letter
+/// printed when set, and the name `Tainted: [O]=OOT_MODULE` uses. Bit 0 prints `G` when
+/// clear; the others print a space.
+pub const TAINT_FLAGS: &[(char, &str)] = &[
+    ('P', "PROPRIETARY_MODULE"),
+    ('F', "FORCED_MODULE"),
+    ('S', "CPU_OUT_OF_SPEC"),
+    ('R', "FORCED_RMMOD"),
+    ('M', "MACHINE_CHECK"),
+    ('B', "BAD_PAGE"),
+    ('U', "USER"),
+    ('D', "DIE"),
+    ('A', "OVERRIDDEN_ACPI_TABLE"),
+    ('W', "WARN"),
+    ('C', "CRAP"),
+    ('I', "FIRMWARE_WORKAROUND"),
+    ('O', "OOT_MODULE"),
+    ('E', "UNSIGNED_MODULE"),
+    ('L', "SOFTLOCKUP"),
+    ('K', "LIVEPATCH"),
+    ('X', "AUX"),
+    ('T', "RANDSTRUCT"),
+    ('N', "TEST"),
+    ('J', "FWCTL"),
+];
+
+/// The set flags of a `tainted_mask`: their letters (`OE`) and names; a bit the table does
+/// not know (a newer kernel's) is `?` and `TAINT_BIT_N`.
+pub fn decode_taint(mask: u64) -> (String, Vec<String>) {
+    let mut letters = String::new();
+    let mut names = Vec::new();
+    for bit in 0..64 {
+        if mask & (1 << bit) == 0 {
+            continue;
+        }
+        match TAINT_FLAGS.get(bit) {
+            Some(&(c, name)) => {
+                letters.push(c);
+                names.push(name.to_string());
+            }
+            None => {
+                letters.push('?');
+                names.push(format!("TAINT_BIT_{bit}"));
+            }
+        }
+    }
+    (letters, names)
+}
+
+/// `avenrun[i]` (fixed point, 11 fractional bits) as crash's `sys` prints it: rounded to
+/// hundredths (`FIXED_1/200` added), `LOAD_INT.LOAD_FRAC`.
+pub fn format_load(avenrun: u64) -> String {
+    const FSHIFT: u32 = 11;
+    const FIXED_1: u64 = 1 << FSHIFT;
+    let a = avenrun.saturating_add(FIXED_1 / 200);
+    let int = a >> FSHIFT;
+    let frac = ((a & (FIXED_1 - 1)) * 100) >> FSHIFT;
+    format!("{int}.{frac:02}")
+}
+
+/// Tasks as crash counts them: every task the process list and pid table give, and the
+/// idle task of each CPU.
+fn count_tasks(k: &Kernel) -> Result<u64, ReadError> {
+    let (mut tasks, _) = sched::for_each_task(k)?;
+    for (_, idle) in sched::idle_tasks(k)? {
+        if !tasks.contains(&idle) {
+            tasks.push(idle);
+        }
+    }
+    Ok(tasks.len() as u64)
+}
 
 /// Gathers [`SystemInfo`]; each field that cannot be read is `None` and says why in
 /// `problems`.
@@ -136,6 +233,28 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
             .collect();
         clocks.into_iter().max()
     });
+    let tainted_mask = note(
+        &mut problems,
+        "tainted_mask",
+        k.symbol("tainted_mask").and_then(|a| k.mem().read_u64(a)),
+    );
+    let (taint, taint_names) = match tainted_mask.map(decode_taint) {
+        Some((letters, names)) => (Some(letters), names),
+        None => (None, Vec::new()),
+    };
+    let tasks = note(&mut problems, "tasks", count_tasks(k));
+    let load_average = note(
+        &mut problems,
+        "load average (avenrun)",
+        k.symbol("avenrun").and_then(|a| {
+            let m = k.mem();
+            Ok([
+                format_load(m.read_u64(a)?),
+                format_load(m.read_u64(a + 8)?),
+                format_load(m.read_u64(a + 16)?),
+            ])
+        }),
+    );
     let panic_cpu = note(
         &mut problems,
         "panic_cpu",
@@ -182,6 +301,11 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         uptime_ns,
         crash_time: k.vmcoreinfo().crash_time().ok().flatten(),
         panic_message,
+        tainted_mask,
+        taint,
+        taint_names,
+        tasks,
+        load_average,
         panic_cpu,
         panic_task,
         paging_levels: if k.dump.mem.config().five_level { 5 } else { 4 },
@@ -227,4 +351,30 @@ fn note<T>(problems: &mut Vec<String>, what: &str, r: Result<T, ReadError>) -> O
 
 fn parse_int(s: &str) -> Option<i64> {
     s.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taint_letters_are_the_kernels() {
+        assert_eq!(decode_taint(0), (String::new(), vec![]));
+        // O (bit 12) and E (bit 13), as a Debian kernel with an unsigned external module.
+        let (l, n) = decode_taint(0x3000);
+        assert_eq!(l, "OE");
+        assert_eq!(n, ["OOT_MODULE", "UNSIGNED_MODULE"]);
+        assert_eq!(decode_taint(1 | 1 << 9).0, "PW");
+        assert_eq!(decode_taint(1 << 40).0, "?");
+    }
+
+    #[test]
+    fn load_is_rounded_as_crash_prints_it() {
+        assert_eq!(format_load(0), "0.00");
+        assert_eq!(format_load(2048), "1.00");
+        assert_eq!(format_load(2048 * 4 + 1946), "4.95");
+        // 0.005 rounds up: 10/2048 = 0.0049 + 0.0049 (FIXED_1/200 = 10).
+        assert_eq!(format_load(10), "0.00");
+        assert_eq!(format_load(11), "0.01");
+    }
 }

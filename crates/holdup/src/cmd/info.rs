@@ -37,6 +37,29 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             },
         ),
         (
+            "TASKS",
+            info.tasks.map_or("(unreadable)".into(), |n| n.to_string()),
+        ),
+        (
+            "LOAD AVERAGE",
+            info.load_average
+                .as_ref()
+                .map_or("(unreadable)".into(), |l| l.join(", ")),
+        ),
+        (
+            "TAINTED",
+            match (&info.taint, info.tainted_mask) {
+                (Some(t), _) if t.is_empty() => "no (tainted_mask 0)".into(),
+                (Some(t), Some(mask)) => {
+                    format!(
+                        "{t} ({}; tainted_mask {mask:#x})",
+                        info.taint_names.join(", ")
+                    )
+                }
+                _ => "(unreadable)".into(),
+            },
+        ),
+        (
             "UPTIME",
             info.uptime_ns.map_or("(unreadable)".into(), format_uptime),
         ),
