@@ -12,6 +12,12 @@ build:
 test:
     cargo test --workspace --release
 
+# A statically linked holdup (glibc, static-pie), stripped, in target/static/holdup: one file
+# to copy onto a hung machine or into a rescue initramfs (no musl target needed)
+static:
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p holdup --target-dir target/static
+    strip -o target/static/holdup target/static/x86_64-unknown-linux-gnu/release/holdup
+
 # The report with each fixture's -dbg vmlinux equals the report from the dump alone: fetches
 # the vmlinux files (hundreds of MB each) into dumps/work/kernels/ first
 test-vmlinux:
