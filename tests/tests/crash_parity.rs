@@ -249,3 +249,59 @@ fn info_has_crash_sys_tasks_load_average_and_taint() {
         );
     }
 }
+
+/// `holdup page` shows crash's `kmem -p` PHYSICAL and CNT (`page._refcount`) for every
+/// locked page crash listed, in --json and in its text row.
+#[test]
+fn page_has_kmem_p_physical_and_refcount() {
+    let m = manifest();
+    let mut checked = 0;
+    for fx in with_oracle(&m, "crash-kmem-p.txt") {
+        let dump = dump_of(fx);
+        for line in fixture_text(fx, "crash-kmem-p.txt").lines() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 6 || cols[0] == "PAGE" {
+                continue;
+            }
+            let (page, physical, cnt) = (cols[0], parse_hex(cols[1]), cols[4]);
+            let what = format!("{}: page {page}", fx.name);
+            let cnt: i64 = cnt
+                .parse()
+                .unwrap_or_else(|e| panic!("{what}: crash CNT {cnt:?}: {e}"));
+            let j = json(&["page", "--json", &dump, page]);
+            assert_eq!(
+                parse_hex(j["page"]["page"].as_str().unwrap()),
+                parse_hex(page),
+                "{what}: the page itself"
+            );
+            assert_eq!(
+                j["physical"].as_str().map(parse_hex),
+                Some(physical),
+                "{what}: PHYSICAL"
+            );
+            assert_eq!(j["refcount"].as_i64(), Some(cnt), "{what}: CNT (_refcount)");
+            let text = holdup_ok(&["page", &dump, page]);
+            let mut lines = text.lines();
+            let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+            let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+            let col = |name: &str| {
+                let i = head
+                    .iter()
+                    .position(|h| *h == name)
+                    .unwrap_or_else(|| panic!("{what}: no {name} column: {head:?}"));
+                row[i]
+            };
+            assert_eq!(
+                parse_hex(col("PHYSICAL")),
+                physical,
+                "{what}: text PHYSICAL"
+            );
+            assert_eq!(col("CNT"), cnt.to_string(), "{what}: text CNT");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} pages of crash's kmem -p checked"
+    );
+}

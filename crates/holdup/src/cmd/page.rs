@@ -25,6 +25,16 @@ pub struct PageArgs {
 #[derive(Serialize)]
 struct PageReport {
     page: holdup_kernel::mm::PageInfo,
+    /// The physical address of the page's frame (pfn times the page size), as crash's
+    /// `kmem -p` PHYSICAL; absent when the pfn is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    physical: Option<String>,
+    /// `page._refcount`, as crash's `kmem -p` CNT (a tail page's own, 0; its folio's is the
+    /// head page's); absent when unreadable (`refcount_error` says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refcount: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refcount_error: Option<String>,
     /// Tasks waiting on a bit of this folio (from `folio_wait_table`).
     waiters: Vec<Party>,
     /// Who holds its lock: inferences (the kernel records no page-lock owner).
@@ -106,20 +116,57 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
     let info = memmap
         .read_page(kernel.mem(), page)
         .map_err(|e| Failure::new(exit::UNREADABLE, format!("struct page {page:#x}: {e}")))?;
+    let page_size = kernel
+        .vmcoreinfo()
+        .page_size()
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
+    let physical = info
+        .pfn
+        .map(|pfn| format!("{:#x}", pfn.saturating_mul(page_size)));
+    let refcount = kernel
+        .types
+        .offsetof("page._refcount")
+        .map_err(|e| e.to_string())
+        .and_then(|off| {
+            kernel
+                .mem()
+                .read_u32(page.wrapping_add(off))
+                .map_err(|e| e.to_string())
+        })
+        .map(|v| v as i32);
     let mut report = page_story(&kernel, info)?;
+    report.physical = physical;
+    match refcount {
+        Ok(c) => report.refcount = Some(c),
+        Err(e) => report.refcount_error = Some(format!("page._refcount: {e}")),
+    }
+    if let Some(e) = &report.refcount_error
+        && !args.dump.json
+    {
+        super::note("page", format!("CNT unknown: {e}"));
+    }
     slab_story(&kernel, &memmap, page, addr, &mut report);
     if args.dump.json {
         return print_json(&report);
     }
     let p = &report.page;
-    println!("      PAGE        PFN        FOLIO            MAPPING          INDEX  FLAGS");
     println!(
-        "{:#x} {:>9} {:#x} {:#x} {:>6x}  {:#x} {}",
-        p.page,
+        "{:<18} {:>12} {:>9} {:<18} {:<18} {:>9} {:>4}  FLAGS",
+        "PAGE", "PHYSICAL", "PFN", "FOLIO", "MAPPING", "INDEX", "CNT"
+    );
+    println!(
+        "{:<18} {:>12} {:>9} {:<18} {:<18} {:>9x} {:>4}  {:#x} {}",
+        format!("{:#x}", p.page),
+        report.physical.as_deref().unwrap_or("?"),
         p.pfn.map_or_else(|| "?".into(), |v| v.to_string()),
-        p.folio.value,
-        p.mapping.value,
+        format!("{:#x}", p.folio.value),
+        format!("{:#x}", p.mapping.value),
         p.index,
+        report
+            .refcount
+            .map_or_else(|| "?".into(), |c| c.to_string()),
         p.flags.value.raw,
         p.flags.value.names.join(",")
     );
@@ -275,6 +322,9 @@ fn page_story(k: &Kernel, page: holdup_kernel::mm::PageInfo) -> Result<PageRepor
     }
     Ok(PageReport {
         page,
+        physical: None,
+        refcount: None,
+        refcount_error: None,
         waiters,
         holders,
         slab: None,
