@@ -56,6 +56,7 @@ pub fn build_report(
             .collect(),
         crash,
         crash_log,
+        crash_layout: crate::crash::CrashLayout::read(kernel),
         tasks_read: hang.tasks.tasks.len(),
         tasks_unreadable: hang.tasks.unreadable.len(),
         header,

@@ -136,6 +136,8 @@ struct Relation<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     position: Option<usize>,
     evidence: &'a Certainty,
+    /// The crash commands that show it: the task's stack, the lock, the wait list.
+    crash: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -155,6 +157,8 @@ struct Party<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     position: Option<usize>,
     evidence: &'a Certainty,
+    /// The crash commands that show it: the task's stack, the lock, the wait list.
+    crash: Vec<String>,
 }
 
 pub(crate) fn root_lock(r: &RootCause, report: &Report) -> Option<u64> {
@@ -309,6 +313,7 @@ pub fn to_json(report: &Report) -> String {
                         mode: &w.mode,
                         position: w.position,
                         evidence: &w.certainty,
+                        crash: report.crash_commands(w.task, w.lock, true, &w.certainty),
                     }),
                 holds: g
                     .holds
@@ -321,6 +326,7 @@ pub fn to_json(report: &Report) -> String {
                         mode: &h.mode,
                         position: None,
                         evidence: &h.certainty,
+                        crash: report.crash_commands(h.task, h.lock, false, &h.certainty),
                     })
                     .collect(),
                 root_cause: root_of(t.id),
@@ -342,6 +348,7 @@ pub fn to_json(report: &Report) -> String {
                         mode: &h.mode,
                         position: None,
                         evidence: &h.certainty,
+                        crash: report.crash_commands(h.task, h.lock, false, &h.certainty),
                     })
                     .collect(),
                 waiters: g
@@ -353,6 +360,7 @@ pub fn to_json(report: &Report) -> String {
                         mode: &w.mode,
                         position: w.position,
                         evidence: &w.certainty,
+                        crash: report.crash_commands(w.task, w.lock, true, &w.certainty),
                     })
                     .collect(),
             })

@@ -8,6 +8,7 @@
 //! `evidence` object, and in the graph inferred edges are dashed.
 
 mod build;
+pub mod crash;
 mod json;
 mod text;
 
@@ -16,7 +17,7 @@ pub use json::{SCHEMA_VERSION, to_json};
 pub use text::{TextOptions, UNKNOWN_WIDTH, render_dot, render_text, render_text_with};
 
 use holdup_analysis::crash::CrashSummary;
-use holdup_analysis::{Analysis, WaitGraph};
+use holdup_analysis::{Analysis, Certainty, WaitGraph};
 
 /// What the report says about the dump and the kernel, above the analysis.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +58,18 @@ pub struct Report {
     /// For a dump with no blocked task: the kernel log's lines a person reads first (the start
     /// of the last bug report, then the log's last lines; `...` where lines were left out).
     pub crash_log: Vec<String>,
+    /// What the crash commands beside each relation need (wait-list offsets, wait tables).
+    pub crash_layout: crash::CrashLayout,
+}
+
+impl Report {
+    /// The crash commands that show a relation of `task` with `lock`
+    /// ([`crash::commands`]).
+    pub fn crash_commands(&self, task: u64, lock: u64, waiter: bool, c: &Certainty) -> Vec<String> {
+        let pid = self.graph.tasks.get(&task).map(|t| t.pid);
+        let kind = self.graph.locks.get(&lock).map_or("", |l| l.kind.as_str());
+        crash::commands(&self.crash_layout, pid, task, kind, lock, waiter, c)
+    }
 }
 
 /// What a report concludes about the dump (`holdup DUMP`'s exit status).
@@ -191,6 +204,7 @@ mod tests {
             unreadable_tasks: Vec::new(),
             crash: None,
             crash_log: Vec::new(),
+            crash_layout: crash::CrashLayout::default(),
             header: Header {
                 dump_path: "vmcore".into(),
                 release: Some("6.1.0-56-amd64".into()),

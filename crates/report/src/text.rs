@@ -654,6 +654,12 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
                     .map_or_else(String::new, |p| format!(", position {p} in the queue")),
                 evidence(&w.certainty, full)
             );
+            if full {
+                write_crash_commands(
+                    s,
+                    &report.crash_commands(w.task, w.lock, true, &w.certainty),
+                );
+            }
         }
         for hd in g.holds.iter().filter(|hd| hd.task == *t) {
             let _ = writeln!(
@@ -664,6 +670,12 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
                 mode_suffix(&hd.mode),
                 evidence(&hd.certainty, full)
             );
+            if full {
+                write_crash_commands(
+                    s,
+                    &report.crash_commands(hd.task, hd.lock, false, &hd.certainty),
+                );
+            }
         }
     }
     // A lock two root causes share (two waiters of a lock whose holder was not found) is
@@ -736,6 +748,12 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
             lock_name(report, hd.lock),
             capped_list(&names, &comms)
         );
+        if full {
+            // The queue in crash: the lock and its wait list (the same for every waiter).
+            let mut cmds = report.crash_commands(queue[0].task, hd.lock, true, &queue[0].certainty);
+            cmds.remove(0);
+            write_crash_commands(s, &cmds);
+        }
     }
     for note in queue_notes(report, r) {
         let _ = writeln!(s, "  {note}");
@@ -759,6 +777,13 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
             )
         };
         let _ = writeln!(s, "  blocked behind it: {behind}");
+    }
+}
+
+/// With -v, under a line: the crash commands that show what it says.
+fn write_crash_commands(s: &mut String, commands: &[String]) {
+    if !commands.is_empty() {
+        let _ = writeln!(s, "    crash: {}", commands.join("  |  "));
     }
 }
 
