@@ -441,6 +441,15 @@ pub fn holdup_report(fx: &Fixture, args: &[&str]) -> String {
     stdout
 }
 
+/// The seed incident's dump: the 6.1 fixture's kdump-compressed file, as a string argument.
+pub fn seed_dump() -> String {
+    manifest()
+        .fixture("6.1")
+        .path("vmcore.kdump-zlib")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Where tests unpack compressed fixtures: `target/fixtures/`.
 pub fn scratch_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -3,15 +3,7 @@
 //! after the other words (crash's order) answered with the right order; `ps` with a
 //! selection that matches nothing exits 1 as `bt` does; `--comm` (and bt's COMM) as globs.
 
-use holdup_e2e::{holdup, manifest};
-
-fn seed_dump() -> String {
-    manifest()
-        .fixture("6.1")
-        .path("vmcore.kdump-zlib")
-        .to_string_lossy()
-        .into_owned()
-}
+use holdup_e2e::{holdup, seed_dump};
 
 /// The task_struct address of `pid`, as `holdup ps` prints it (16 hex digits, no 0x).
 fn task_address(dump: &str, pid: u32) -> String {

@@ -3,7 +3,7 @@
 //! columns when narrow (and says so); output longer than the screen goes through $PAGER;
 //! in a pipe nothing changes.
 
-use holdup_e2e::{holdup_bin, holdup_env, manifest};
+use holdup_e2e::{holdup_bin, holdup_env, seed_dump};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
@@ -89,14 +89,6 @@ fn run_on_pty(args: &[&str], cols: u16, rows: u16, env: &[(&str, &str)]) -> TtyR
         screen: String::from_utf8_lossy(&screen).replace("\r\n", "\n"),
         stderr,
     }
-}
-
-fn seed_dump() -> String {
-    manifest()
-        .fixture("6.1")
-        .path("vmcore.kdump-zlib")
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Lines wider than `cols` terminal columns (one per character: the report is escaped).
