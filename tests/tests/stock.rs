@@ -540,3 +540,40 @@ fn stock_hangs_sign_the_same_on_6_1_and_6_12() {
         assert_eq!(lines[0]["signature"], l["signature"]);
     }
 }
+
+/// The table of a pile-up fits a screen: the 200 writers of one i_rwsem, alike in all but
+/// their pids and times, are one row with a count; tasks that differ keep a row each (the
+/// seven hangs of the 6.1 fixture: 17 rows for 17 tasks).
+#[test]
+fn a_pile_up_is_one_row_of_the_table() {
+    let m = manifest();
+    let rows = |path: &std::path::Path| -> Vec<String> {
+        let (st, out, err) = holdup(&[path.to_str().unwrap()]);
+        assert_eq!(st, 0, "{err}");
+        let table = out.split("\nBLOCKED TASKS").nth(1).expect("a table");
+        table
+            .lines()
+            .filter_map(|l| l.strip_prefix("│ "))
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.parse::<u32>().is_ok())
+            })
+            .map(String::from)
+            .collect()
+    };
+    for fx in m.fixtures.iter().filter(|fx| fx.hangs == "stock") {
+        let r = rows(&fx.path("vmcore.kdump-zlib"));
+        let writers: Vec<&String> = r.iter().filter(|l| l.contains("tmp_writer")).collect();
+        assert_eq!(writers.len(), 1, "{}: {writers:#?}", fx.name);
+        assert!(
+            writers[0].contains("+199") && writers[0].contains("×200"),
+            "{}: {}",
+            fx.name,
+            writers[0]
+        );
+        assert!(r.len() < 30, "{}: {} rows", fx.name, r.len());
+    }
+    let seed = m.fixture("6.1");
+    assert_eq!(rows(&seed.path("vmcore.kdump-zlib")).len(), 17);
+}

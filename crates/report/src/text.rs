@@ -854,6 +854,55 @@ fn write_chains(s: &mut String, report: &Report) {
     }
 }
 
+/// Tasks alike in every cell but the pid and the time blocked share one row from this many.
+const GROUPED_ROWS: usize = 4;
+
+/// A task's cells of the table but its pid and how long it has been blocked: COMM, ST,
+/// WAITS ON, HOLDS, CALLER.
+fn task_cells(report: &Report, t: &holdup_analysis::TaskNode) -> Vec<Vec<Line>> {
+    let g = &report.graph;
+    // A lock's name may wrap between words; its mode and evidence stay together:
+    // "(read, fact)".
+    let relation = |lock: u64, mode: &str, c: &Certainty| {
+        let mut line = words(&lock_name(report, lock));
+        line.push(format!("({})", mode_and_certainty(mode, c)));
+        line
+    };
+    let waits: Vec<Line> = g
+        .waits
+        .iter()
+        .filter(|w| w.task == t.id)
+        .map(|w| relation(w.lock, &w.mode, &w.certainty))
+        .collect();
+    let holds: Vec<Line> = g
+        .holds
+        .iter()
+        .filter(|h| h.task == t.id && h.certainty.confidence() >= SHOWN_CONFIDENCE)
+        .map(|h| relation(h.lock, &h.mode, &h.certainty))
+        .collect();
+    let or_dash = |v: Vec<Line>| {
+        if v.is_empty() {
+            vec![vec!["-".into()]]
+        } else {
+            v
+        }
+    };
+    // The caller, or where it sleeps when no frame outside the locking and scheduling code
+    // was found.
+    let caller = t
+        .caller
+        .clone()
+        .or_else(|| t.blocked_in.as_ref().map(|b| format!("({b})")))
+        .unwrap_or_else(|| "?".into());
+    vec![
+        vec![words(&t.comm)],
+        vec![vec![t.state.clone()]],
+        or_dash(waits),
+        or_dash(holds),
+        vec![words(&caller)],
+    ]
+}
+
 fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
     let g = &report.graph;
     let mut blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
@@ -875,55 +924,75 @@ fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
         // the caller; what a task waits on and holds is the point of the table.
         &[2, 3, 6, 5],
     );
-    for t in &blocked {
-        // A lock's name may wrap between words; its mode and evidence stay together:
-        // "(read, fact)".
-        let relation = |lock: u64, mode: &str, c: &Certainty| {
-            let mut line = words(&lock_name(report, lock));
-            line.push(format!("({})", mode_and_certainty(mode, c)));
-            line
-        };
-        let waits: Vec<Line> = g
-            .waits
-            .iter()
-            .filter(|w| w.task == t.id)
-            .map(|w| relation(w.lock, &w.mode, &w.certainty))
+    // Each task's cells but its pid and how long it has been blocked: tasks alike in these
+    // (a pile-up of writers behind one lock) share one row with a count, at the place of the
+    // lowest pid, so that thousands of tasks behind a lock still make a table a person can
+    // read. Fewer than GROUPED_ROWS alike keep a row each.
+    let alike: Vec<Vec<Vec<Line>>> = blocked.iter().map(|t| task_cells(report, t)).collect();
+    let mut shown = vec![false; blocked.len()];
+    let mut grouped = 0;
+    for (i, t) in blocked.iter().enumerate() {
+        if shown[i] {
+            continue;
+        }
+        let same: Vec<usize> = (i..blocked.len())
+            .filter(|&j| !shown[j] && alike[j] == alike[i])
             .collect();
-        let holds: Vec<Line> = g
-            .holds
-            .iter()
-            .filter(|h| h.task == t.id && h.certainty.confidence() >= SHOWN_CONFIDENCE)
-            .map(|h| relation(h.lock, &h.mode, &h.certainty))
-            .collect();
-        let or_dash = |v: Vec<Line>| {
-            if v.is_empty() {
-                vec![vec!["-".into()]]
-            } else {
-                v
+        let mut cells = alike[i].clone().into_iter();
+        let mut next = || cells.next().unwrap_or_default();
+        let (mut comm, state, waits, holds, caller) = (next(), next(), next(), next(), next());
+        if same.len() >= GROUPED_ROWS {
+            grouped += 1;
+            for &j in &same {
+                shown[j] = true;
             }
-        };
-        // The caller, or where it sleeps when no frame outside the locking and scheduling
-        // code was found.
-        let caller = t
-            .caller
-            .clone()
-            .or_else(|| t.blocked_in.as_ref().map(|b| format!("({b})")))
-            .unwrap_or_else(|| "?".into());
-        table.add_row(vec![
-            vec![vec![t.pid.to_string()]],
-            vec![words(&t.comm)],
-            vec![vec![t.state.clone()]],
-            vec![vec![t.blocked_for_ns.map_or_else(|| "?".into(), seconds)]],
-            or_dash(waits),
-            or_dash(holds),
-            vec![words(&caller)],
-        ]);
+            let times: Vec<u64> = same
+                .iter()
+                .filter_map(|&j| blocked[j].blocked_for_ns)
+                .collect();
+            let span = match (times.iter().min(), times.iter().max()) {
+                (Some(&lo), Some(&hi)) if seconds(lo) != seconds(hi) => {
+                    format!("{}-{}", seconds(lo).trim_end_matches(" s"), seconds(hi))
+                }
+                (Some(&lo), _) => seconds(lo),
+                _ => "?".into(),
+            };
+            if let Some(line) = comm.first_mut() {
+                line.push(format!("×{}", same.len()));
+            }
+            table.add_row(vec![
+                vec![vec![t.pid.to_string(), format!("+{}", same.len() - 1)]],
+                comm,
+                state,
+                vec![vec![span]],
+                waits,
+                holds,
+                caller,
+            ]);
+        } else {
+            shown[i] = true;
+            table.add_row(vec![
+                vec![vec![t.pid.to_string()]],
+                comm,
+                state,
+                vec![vec![t.blocked_for_ns.map_or_else(|| "?".into(), seconds)]],
+                waits,
+                holds,
+                caller,
+            ]);
+        }
     }
     s.push_str(&table.render(opts.width.unwrap_or(UNKNOWN_WIDTH)));
     let _ = writeln!(
         s,
         "Rows by pid; CALLER = the first function on the stack outside the locking and scheduling code."
     );
+    if grouped > 0 {
+        let _ = writeln!(
+            s,
+            "PID +N, COMM ×N: N+1 tasks alike but for their pids and times (the lowest pid shown); `holdup ps` and --json list each."
+        );
+    }
     let _ = writeln!(
         s,
         "fact = read from memory where the kernel records it; guess N% = inferred: the text gives its main sign, -v and --json every reason."
