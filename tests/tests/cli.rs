@@ -126,6 +126,23 @@ fn completions_and_man_page_generate() {
     assert!(out.contains(".TH holdup 1"), "{out}");
     assert!(out.contains("triage"), "{out}");
     assert!(out.contains("\\-\\-color"), "{out}");
+    // Every page holdup(1) refers to exists: holdup-SUBCOMMAND(1), with its own options.
+    let referred: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("holdup\\-")?.strip_suffix("(1)"))
+        .map(String::from)
+        .collect();
+    assert!(referred.len() >= 8, "{referred:?}");
+    for sub in &referred {
+        let (s, page, err) = run(&["man", sub], &[]);
+        assert_eq!(s, 0, "man {sub}: {err}");
+        assert!(page.contains(&format!(".TH holdup-{sub} 1")), "man {sub}: {page}");
+    }
+    let (_, bt, _) = run(&["man", "bt"], &[]);
+    assert!(bt.contains("\\-\\-all") && bt.contains("\\-\\-state"), "{bt}");
+    let (s, _, err) = run(&["man", "nosuch"], &[]);
+    assert_eq!(s, 2);
+    assert!(err.contains("no such subcommand") && err.contains("triage"), "{err}");
 }
 
 #[test]

@@ -118,8 +118,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// The manual page (roff) on stdout (e.g. `holdup man > holdup.1; man ./holdup.1`).
-    Man,
+    /// The manual page (roff) on stdout (e.g. `holdup man > holdup.1; man ./holdup.1`); with a
+    /// subcommand, its own page, holdup-SUBCOMMAND(1) (`holdup man bt > holdup-bt.1`).
+    Man {
+        /// A subcommand (info, log, ps, bt, locks, page, triage, completions).
+        subcommand: Option<String>,
+    },
 }
 
 /// Exit statuses. Stable: scripts rely on them (README, `--help`).
@@ -185,7 +189,7 @@ fn main() -> ExitCode {
     // Output for a person is paged; triage streams JSON lines and its summary as it goes,
     // and completions and the man page are for files.
     let pager = match cli.command {
-        Some(Command::Triage(_) | Command::Completions { .. } | Command::Man) => None,
+        Some(Command::Triage(_) | Command::Completions { .. } | Command::Man { .. }) => None,
         _ => cmd::pager::start(cli.global.no_pager),
     };
     let result = match cli.command {
@@ -200,7 +204,7 @@ fn main() -> ExitCode {
             cmd::shell::completions(shell, Cli::command());
             Ok(())
         }
-        Some(Command::Man) => cmd::shell::man(Cli::command()),
+        Some(Command::Man { subcommand }) => cmd::shell::man(Cli::command(), subcommand.as_deref()),
         None => cmd::report::run(&cli.report, cli.global.verbose > 0),
     };
     // Triage checks each dump itself; any other command read one dump.
