@@ -21,18 +21,15 @@ pub fn man(mut cmd: clap::Command, subcommand: Option<&str>) -> Result<(), Failu
                 .get_subcommands()
                 .map(|c| c.get_name().to_string())
                 .collect();
-            let sub = cmd
-                .find_subcommand(name)
-                .cloned()
-                .ok_or_else(|| {
-                    Failure::new(
-                        exit::UNREADABLE,
-                        format!(
-                            "man {name}: no such subcommand (one of: {})",
-                            names.join(", ")
-                        ),
-                    )
-                })?;
+            let sub = cmd.find_subcommand(name).cloned().ok_or_else(|| {
+                Failure::new(
+                    exit::UNREADABLE,
+                    format!(
+                        "man {name}: no such subcommand (one of: {})",
+                        names.join(", ")
+                    ),
+                )
+            })?;
             // clap names commands with &'static str; the process prints one page and ends.
             let full: &'static str =
                 Box::leak(format!("holdup-{}", sub.get_name()).into_boxed_str());
