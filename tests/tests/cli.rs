@@ -136,13 +136,22 @@ fn completions_and_man_page_generate() {
     for sub in &referred {
         let (s, page, err) = run(&["man", sub], &[]);
         assert_eq!(s, 0, "man {sub}: {err}");
-        assert!(page.contains(&format!(".TH holdup-{sub} 1")), "man {sub}: {page}");
+        assert!(
+            page.contains(&format!(".TH holdup-{sub} 1")),
+            "man {sub}: {page}"
+        );
     }
     let (_, bt, _) = run(&["man", "bt"], &[]);
-    assert!(bt.contains("\\-\\-all") && bt.contains("\\-\\-state"), "{bt}");
+    assert!(
+        bt.contains("\\-\\-all") && bt.contains("\\-\\-state"),
+        "{bt}"
+    );
     let (s, _, err) = run(&["man", "nosuch"], &[]);
     assert_eq!(s, 2);
-    assert!(err.contains("no such subcommand") && err.contains("triage"), "{err}");
+    assert!(
+        err.contains("no such subcommand") && err.contains("triage"),
+        "{err}"
+    );
 }
 
 #[test]
