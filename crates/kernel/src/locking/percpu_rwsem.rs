@@ -202,26 +202,17 @@ pub(crate) fn lock_state(
                     .into(),
             );
         }
-        // The tasks on `waiters` were found from their stacks with their place in the queue.
-        let mut rest: Vec<Wait> = task_side
+        // The waiting writer first (the semaphore names it), then the tasks on `waiters`,
+        // found from their stacks with their place in that queue.
+        let writer_record = id.addr + l.writer_task;
+        let (writer_side, mut queued): (Vec<Wait>, Vec<Wait>) = task_side
             .iter()
-            .filter(|w| !lock_side.iter().any(|l| l.record == w.record))
             .cloned()
-            .collect();
-        rest.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
-        let mut waiters = merge_waiters(
-            id,
-            lock_side,
-            &task_side
-                .iter()
-                .filter(|w| s.writer.as_ref().is_some_and(|x| x.value == w.task))
-                .cloned()
-                .collect::<Vec<_>>(),
-            &mut notes,
-        );
-        let first = waiters.len();
-        for (i, mut w) in rest.into_iter().enumerate() {
-            w.position = Some(first + i);
+            .partition(|w| w.record == writer_record);
+        let mut waiters = merge_waiters(id, lock_side, &writer_side, &mut notes);
+        queued.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
+        for mut w in queued {
+            w.position = Some(waiters.len());
             waiters.push(w);
         }
         KindState {
