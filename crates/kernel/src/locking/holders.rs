@@ -252,6 +252,16 @@ fn acquires(kind: LockKind, f: &str) -> Option<bool> {
             Some(true)
         }
         LockKind::WaitBit if f.starts_with("unlock_buffer") => Some(false),
+        LockKind::PercpuRwsem
+            if f.starts_with("sb_start_write") || f.starts_with("percpu_down_read") =>
+        {
+            Some(true)
+        }
+        LockKind::PercpuRwsem
+            if f.starts_with("sb_end_write") || f.starts_with("percpu_up_read") =>
+        {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -423,6 +433,9 @@ fn finish(mut v: Vec<Holder>) -> Vec<Holder> {
 
 /// What the kernel records about the readers of an rw_semaphore that readers hold.
 pub(crate) struct ReadHeld<'s> {
+    /// The kind of lock (whose API calls take or release it) and how to name it.
+    pub kind: LockKind,
+    pub what: &'static str,
     pub addr: u64,
     pub size: u64,
     /// How many readers hold it.
@@ -435,6 +448,8 @@ impl<'s> ReadHeld<'s> {
     pub fn of(sem: &'s RwSemaphore, size: u64) -> ReadHeld<'s> {
         let c = sem.count.value;
         ReadHeld {
+            kind: LockKind::Rwsem,
+            what: "the rw_semaphore",
             addr: sem.addr,
             size,
             readers: if c.writer_locked { 0 } else { c.readers },
@@ -505,13 +520,7 @@ pub(crate) fn rwsem_readers(
             stale,
             live_related,
         };
-        let Some(mut c) = score(
-            &signs,
-            LockKind::Rwsem,
-            "the rw_semaphore",
-            related_name,
-            &mut reasons,
-        ) else {
+        let Some(mut c) = score(&signs, sem.kind, sem.what, related_name, &mut reasons) else {
             continue;
         };
         if waiting {

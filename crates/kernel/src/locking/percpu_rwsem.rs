@@ -163,6 +163,8 @@ pub(crate) fn lock_state(
         let mut holders: Vec<Holder> = Vec::new();
         if s.readers.value > 0 {
             let held = ReadHeld {
+                kind: super::LockKind::PercpuRwsem,
+                what: "the percpu_rw_semaphore",
                 addr: id.addr,
                 size: l.size,
                 readers: u64::from(s.readers.value),

@@ -231,6 +231,8 @@ pub(crate) fn lock_state(
         let n = readers.holding_readers();
         if n > 0 {
             let held = ReadHeld {
+                kind: super::LockKind::Rwsem,
+                what: "the rw_semaphore",
                 addr: id.addr,
                 size: l.size,
                 readers: u64::from(n),
