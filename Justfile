@@ -40,6 +40,17 @@ run *ARGS:
 dumps KERNEL:
     bash dumps/gen/make-dumps.sh {{KERNEL}}
 
+# The big dump (issue 17): a 16 GiB guest of the 6.1 kernel, ~10,300 tasks, 3,001 waiting on one
+# mmap_lock and 2,000 on one i_rwsem, plus hangmod's seven hangs; QEMU dumps it live. Cached in
+# dumps/work/big/ (never committed; ARGS=--force remakes it). See dumps/README.md "The big dump".
+dumps-big *ARGS:
+    bash dumps/gen/big.sh {{ARGS}}
+
+# holdup's report, ps and bt --all on the big dump (best of 3, CPU, peak RSS), checked against
+# its truth, then crash's ps and foreach bt and drgn's once; see benches/README.md "Big dump".
+bench-big *DUMP:
+    bash benches/big.sh {{DUMP}}
+
 # holdup vs crash and drgn on one dump (default: the 6.1 kdump-zlib fixture), then `holdup triage`
 # of every fixture vs the single runs (BENCH_ONLY=triage for only that); see benches/README.md.
 bench KERNEL="6.1" *DUMP:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """drgn's nearest equivalent of each benchmarked holdup command (see benches/run.sh).
 
-usage: drgn_peer.py VMLINUX DUMP info|log|bt|report
+usage: drgn_peer.py VMLINUX DUMP info|log|ps|bt|report
 
   info    release, machine, CPUs, memory, uptime and the panic message (crash's `sys`)
   log     the kernel log as dmesg prints it
+  ps      every task: pid, parent, CPU, state, comm (crash's `ps`)
   bt      the stack trace of every task
   report  every D-state task with its stack, and the owner of each rwsem or mutex its stack
           shows it waiting on (the frames' `sem`/`lock` arguments, where DWARF kept them)
@@ -37,6 +38,16 @@ def log(prog):
     for r in get_printk_records(prog):
         print(f"[{r.timestamp // 1_000_000_000:5d}.{r.timestamp % 1_000_000_000 // 1000:06d}] "
               f"{r.text.decode(errors='replace')}")
+
+
+def ps(prog):
+    from drgn.helpers.linux.sched import task_cpu
+    for t in for_each_task(prog):
+        try:
+            print(f"{t.pid.value_():>7} {t.real_parent.pid.value_():>7} {task_cpu(t):>3} "
+                  f"{task_state_to_char(t)} {t.comm.string_().decode()}")
+        except drgn.FaultError as e:
+            print(f"(task {t.value_():#x} unreadable: {e})")
 
 
 def stack(prog, t):
@@ -101,7 +112,7 @@ def bt(prog):
 def main():
     vmlinux, dump, what = sys.argv[1:4]
     prog = open_dump(vmlinux, dump)
-    {"info": info, "log": log, "bt": bt, "report": report}[what](prog)
+    {"info": info, "log": log, "ps": ps, "bt": bt, "report": report}[what](prog)
 
 
 if __name__ == "__main__":
