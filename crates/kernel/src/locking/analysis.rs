@@ -4,7 +4,7 @@
 use super::holders::HolderCx;
 use super::name::{MmUsers, lock_name};
 use super::state::{KindState, StateCx, read_state};
-use super::waits::{Layouts, Stacks, WaitCx, find_waits};
+use super::waits::{Layouts, StackBackedMemory, Stacks, WaitCx, find_waits};
 use super::{Holder, Known, LockId, LockKind, LockObject, LockState, Wait, rank_holders};
 use crate::Kernel;
 use crate::mm::{PageScan, PageWaiter};
@@ -75,12 +75,19 @@ pub fn analyze_with(
     tasks: &[u64],
     opts: &AnalyzeOptions,
 ) -> Result<LockAnalysis, ReadError> {
-    let mem = k.mem();
     let layouts = Layouts::new(k)?;
     let mut problems = layouts.problems.clone();
     let stacks = Stacks::read(k, &layouts, tasks);
     problems.extend(stacks.problems.iter().cloned());
-    let cx = WaitCx::new(k, &layouts, &stacks);
+    let stack_backed = StackBackedMemory {
+        inner: k.mem(),
+        stacks: &stacks,
+    };
+    let mem: &dyn holdup_kmem::KernelMemory = &stack_backed;
+    let cx = WaitCx {
+        mem,
+        ..WaitCx::new(k, &layouts, &stacks)
+    };
 
     let mut waits: Vec<Wait> = tasks.par_iter().flat_map(|&t| find_waits(&cx, t)).collect();
 
@@ -148,6 +155,7 @@ pub fn analyze_with(
     let mut locks = Vec::with_capacity(by_lock.len());
     let scx = StateCx {
         k,
+        mem,
         layouts: &layouts,
         hcx: &hcx,
         users: &users,

@@ -116,7 +116,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let lay = cx.layouts.completion.as_ref()?;
-    Some(read(cx.k.mem(), lay, id.addr).map(|c| {
+    Some(read(cx.mem, lay, id.addr).map(|c| {
         let mut notes = vec![NO_OWNER.to_string()];
         let lock_side = c
             .waiters

@@ -167,7 +167,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let lay = cx.layouts.mutex.as_ref()?;
-    Some(read(cx.k.mem(), lay, id.addr).map(|m| {
+    Some(read(cx.mem, lay, id.addr).map(|m| {
         let mut notes = Vec::new();
         let holders = m
             .holder

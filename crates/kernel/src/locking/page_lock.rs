@@ -14,7 +14,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let m = cx.layouts.memmap.as_ref()?;
-    Some(m.read_page(cx.k.mem(), id.addr).map(|info| {
+    Some(m.read_page(cx.mem, id.addr).map(|info| {
         let waiters = in_queue_order(task_side);
         let mut holders = Vec::new();
         let mut notes = Vec::new();

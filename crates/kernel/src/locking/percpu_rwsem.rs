@@ -174,7 +174,7 @@ pub(crate) fn lock_state(
             // often than to the lock itself.
             let container = match (&cx.layouts.memmap, &cx.layouts.slab) {
                 (Some(m), Some(sl)) => {
-                    crate::mm::slab::slab_object_info(cx.k.mem(), m, sl, id.addr)
+                    crate::mm::slab::slab_object_info(cx.mem, m, sl, id.addr)
                         .ok()
                         .flatten()
                 }

@@ -191,7 +191,7 @@ pub(crate) fn lock_state(
         LockKind::Mutex => id.addr.wrapping_add(cx.layouts.mutex_rtmutex?),
         _ => id.addr,
     };
-    Some(read(cx.k.mem(), l, base).map(|r| {
+    Some(read(cx.mem, l, base).map(|r| {
         let mut notes = Vec::new();
         if id.kind == LockKind::Mutex {
             notes.push(

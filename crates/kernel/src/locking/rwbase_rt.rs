@@ -195,7 +195,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let l = cx.layouts.rwbase.as_ref()?;
-    Some(read(cx.k.mem(), l, id.addr).map(|s| {
+    Some(read(cx.mem, l, id.addr).map(|s| {
         let mut holders = Vec::new();
         let mut notes = Vec::new();
         let mut lock_side = Vec::new();

@@ -300,7 +300,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let lay = cx.layouts.rwsem.as_ref()?;
-    Some(read(cx.k.mem(), lay, id.addr).map(|s| {
+    Some(read(cx.mem, lay, id.addr).map(|s| {
         let mut holders = Vec::new();
         let mut notes = Vec::new();
         if let Some(w) = &s.writer {

@@ -137,7 +137,7 @@ pub(crate) fn lock_state(
     task_side: &[Wait],
 ) -> Option<Result<KindState, ReadError>> {
     let lay = cx.layouts.semaphore.as_ref()?;
-    Some(read(cx.k.mem(), lay, id.addr).map(|s| {
+    Some(read(cx.mem, lay, id.addr).map(|s| {
         let lock_side: Vec<LockSideWaiter> = s
             .waiters
             .iter()

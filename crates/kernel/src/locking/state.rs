@@ -14,6 +14,8 @@ use holdup_kmem::ReadError;
 /// What a kind's reader needs.
 pub(crate) struct StateCx<'a> {
     pub k: &'a Kernel,
+    /// The kernel's memory, the stacks already read answered from their bytes.
+    pub mem: &'a dyn holdup_kmem::KernelMemory,
     pub layouts: &'a Layouts,
     pub hcx: &'a HolderCx<'a>,
     pub users: &'a MmUsers,

@@ -354,6 +354,23 @@ impl TaskStack {
         ))
     }
 
+    /// Copies `buf.len()` bytes from `addr` when they all lie in the readable part of this
+    /// stack; false (and nothing copied) otherwise.
+    pub fn copy_out(&self, addr: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = addr.checked_add(buf.len() as u64) else {
+            return false;
+        };
+        if !self.contains(addr) || end > self.top() || buf.is_empty() {
+            return false;
+        }
+        let (off, end_off) = ((addr - self.base) as usize, (end - self.base) as usize);
+        if !(off / 4096..=(end_off - 1) / 4096).all(|p| self.readable[p]) {
+            return false;
+        }
+        buf.copy_from_slice(&self.bytes[off..end_off]);
+        true
+    }
+
     /// Every readable aligned word: (address, value), lowest address first.
     pub fn words(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.bytes
@@ -517,6 +534,31 @@ impl Stacks {
     }
 }
 
+/// Kernel memory with the stacks already read answered from their bytes: waiter records live
+/// on stacks, and following a queue of thousands of them reads stack after stack; without
+/// this each read goes back to the dump's pages, which a small cache cannot all keep.
+pub struct StackBackedMemory<'a> {
+    pub inner: &'a dyn KernelMemory,
+    pub stacks: &'a Stacks,
+}
+
+impl KernelMemory for StackBackedMemory<'_> {
+    fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if let Some(st) = self.stacks.owner_of(vaddr)
+            && st.copy_out(vaddr, buf)
+        {
+            return Ok(());
+        }
+        self.inner.read(vaddr, buf)
+    }
+    fn kernel_space_start(&self) -> u64 {
+        self.inner.kernel_space_start()
+    }
+    fn region(&self, v: u64) -> holdup_kmem::Region {
+        self.inner.region(v)
+    }
+}
+
 /// Everything [`find_waits`] needs.
 pub struct WaitCx<'a> {
     pub mem: &'a dyn KernelMemory,
@@ -525,6 +567,40 @@ pub struct WaitCx<'a> {
     pub symbols: Option<&'a SymbolTable>,
     pub layouts: &'a Layouts,
     pub stacks: &'a Stacks,
+    /// Wait lists already walked, by each of their nodes: thousands of tasks queued on one
+    /// lock share one walk instead of each walking the whole list again.
+    pub walked: WalkedLists,
+}
+
+/// A wait list walked once: its head and its nodes in order, and how the walk ended.
+#[derive(Debug)]
+pub struct WalkedList {
+    pub head: u64,
+    pub nodes: Vec<u64>,
+    pub end: crate::list::ListEnd,
+}
+
+/// Walked lists by node (every node of a list, its head too, maps to the same walk).
+#[derive(Default)]
+pub struct WalkedLists(std::sync::Mutex<HashMap<u64, std::sync::Arc<WalkedList>>>);
+
+impl WalkedLists {
+    fn get(&self, node: u64) -> Option<std::sync::Arc<WalkedList>> {
+        self.0.lock().ok()?.get(&node).cloned()
+    }
+
+    /// The list whose head is `head`, walked now (bounded, cycle-checked) and remembered.
+    fn walk(&self, mem: &dyn KernelMemory, head: u64) -> std::sync::Arc<WalkedList> {
+        let (nodes, end) = list_nodes(mem, head, MAX_WAITERS);
+        let w = std::sync::Arc::new(WalkedList { head, nodes, end });
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(head, w.clone());
+            for &n in &w.nodes {
+                m.insert(n, w.clone());
+            }
+        }
+        w
+    }
 }
 
 impl<'a> WaitCx<'a> {
@@ -534,6 +610,7 @@ impl<'a> WaitCx<'a> {
             symbols: Some(&k.symbols),
             layouts,
             stacks,
+            walked: WalkedLists::default(),
         }
     }
 
@@ -974,9 +1051,17 @@ fn waiter_in_list(
     if next == node {
         return None;
     }
-    let head = find_head(cx, shape, node, true).or_else(|| find_head(cx, shape, node, false))?;
-    // The proof: the list walked from the head (bounded, cycle-checked) contains the record.
-    let (nodes, end) = list_nodes(mem, head, MAX_WAITERS);
+    // The proof: the list walked from its head (bounded, cycle-checked) contains the record.
+    // Each list is walked once; the other records on it find their place in that walk.
+    let walked = match cx.walked.get(node).filter(|w| w.head != node) {
+        Some(w) => w,
+        None => {
+            let head =
+                find_head(cx, shape, node, true).or_else(|| find_head(cx, shape, node, false))?;
+            cx.walked.walk(mem, head)
+        }
+    };
+    let (head, nodes, end) = (walked.head, &walked.nodes, walked.end.clone());
     let position = nodes.iter().position(|&n| n == node)?;
     let candidates: Vec<(LockKind, u64)> = shape
         .kinds
@@ -1248,21 +1333,26 @@ fn wait_queue_waiter(
     if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) || next == node {
         return None;
     }
-    let mut n = next;
-    let mut head = None;
-    let mut seen = HashSet::new();
-    for _ in 0..MAX_WALK {
-        if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
-            break;
+    let walked = match cx.walked.get(node).filter(|w| w.head != node) {
+        Some(w) => w,
+        None => {
+            let mut n = next;
+            let mut head = None;
+            let mut seen = HashSet::new();
+            for _ in 0..MAX_WALK {
+                if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
+                    break;
+                }
+                if !cx.is_wait_queue_entry(n) {
+                    head = Some(n);
+                    break;
+                }
+                n = mem.read_u64(n).ok()?;
+            }
+            cx.walked.walk(mem, head?)
         }
-        if !cx.is_wait_queue_entry(n) {
-            head = Some(n);
-            break;
-        }
-        n = mem.read_u64(n).ok()?;
-    }
-    let head = head?;
-    let (nodes, _) = list_nodes(mem, head, MAX_WAITERS);
+    };
+    let (head, nodes) = (walked.head, &walked.nodes);
     let position = nodes.iter().position(|&x| x == node)?;
     let flags = mem.read_u32(entry.wrapping_add(l.entry_flags)).ok()?;
     // A wait for a bit: what is waited on is the word and bit its key names, not the hashed
@@ -1507,6 +1597,7 @@ mod tests {
             symbols: None,
             layouts: &l,
             stacks: &st,
+            walked: WalkedLists::default(),
         };
         let w0 = find_waits(&cx, T[0]);
         assert_eq!(w0.len(), 1, "{w0:?}");
@@ -1557,6 +1648,7 @@ mod tests {
             symbols: None,
             layouts: &l,
             stacks: &st,
+            walked: WalkedLists::default(),
         };
         assert!(find_waits(&cx, T[0]).is_empty());
         let w = find_waits(&cx, T[1]);
