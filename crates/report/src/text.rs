@@ -396,15 +396,30 @@ pub(crate) fn queue_notes(report: &Report, r: &RootCause) -> Vec<String> {
         };
         let on_rt =
             matches!(&writer.certainty, Certainty::Fact { source } if source.contains("rwbase_rt"));
-        for reader in queue
+        let why = if on_rt {
+            "holding the lock's rt_mutex until the readers leave, and on PREEMPT_RT every reader must take that rt_mutex"
+        } else {
+            "and an rw_semaphore lets no new reader pass a waiting writer"
+        };
+        let readers: Vec<_> = queue
             .iter()
             .filter(|w| w.mode == "read" && w.position > writer.position)
-        {
-            let why = if on_rt {
-                "holding the lock's rt_mutex until the readers leave, and on PREEMPT_RT every reader must take that rt_mutex"
-            } else {
-                "and an rw_semaphore lets no new reader pass a waiting writer"
-            };
+            .collect();
+        // A few readers get a sentence each; a pile-up of them, one sentence for all.
+        if readers.len() > 2 {
+            let names: Vec<String> = readers.iter().map(|w| who(report, w.task)).collect();
+            let comms: Vec<String> = readers.iter().map(|w| comm_of(report, w.task)).collect();
+            notes.push(format!(
+                "{} readers ({}) cannot take {} for read although it is held for read: {} waits ahead of them (#{}) to write, {why}.",
+                readers.len(),
+                capped_list(&names, &comms),
+                lock_name(report, hd.lock),
+                who_in(report, writer.task),
+                writer.position.unwrap_or(0),
+            ));
+            continue;
+        }
+        for reader in readers {
             notes.push(format!(
                 "{} cannot take {} for read although it is held for read: {} waits ahead of it (#{}) to write, {why}.",
                 who_in(report, reader.task),
