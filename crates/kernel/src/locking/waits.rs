@@ -29,7 +29,7 @@ use crate::mm::{MemMap, WaitTable};
 use holdup_kmem::{KernelMemory, ReadError, Region};
 use holdup_symbols::SymbolTable;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// `THREAD_SIZE` of the unit tests' fake kernels.
@@ -478,9 +478,12 @@ pub fn slowpath_kind(function: &str) -> Option<LockKind> {
 /// The stacks of a set of tasks, with an index from stack address to task.
 #[derive(Debug, Default)]
 pub struct Stacks {
-    map: HashMap<u64, TaskStack>,
-    order: Vec<u64>,
-    by_base: BTreeMap<u64, u64>,
+    /// In the order the tasks were given.
+    stacks: Vec<TaskStack>,
+    by_task: HashMap<u64, usize>,
+    /// (base, top, index into `stacks`) by base: every read of the analysis asks which stack
+    /// an address is on, so a binary search over a flat array (built once).
+    by_base: OnceLock<Vec<(u64, u64, usize)>>,
     /// Tasks whose stack could not be read, with why.
     pub problems: Vec<String>,
 }
@@ -503,34 +506,48 @@ impl Stacks {
     }
 
     pub fn insert(&mut self, st: TaskStack) {
-        self.by_base.insert(st.base, st.task);
-        if !self.map.contains_key(&st.task) {
-            self.order.push(st.task);
+        match self.by_task.get(&st.task) {
+            Some(&i) => self.stacks[i] = st,
+            None => {
+                self.by_task.insert(st.task, self.stacks.len());
+                self.stacks.push(st);
+            }
         }
-        self.map.insert(st.task, st);
+        self.by_base = OnceLock::new();
     }
 
     pub fn get(&self, task: u64) -> Option<&TaskStack> {
-        self.map.get(&task)
+        self.by_task.get(&task).map(|&i| &self.stacks[i])
     }
 
     /// The stack `addr` lies on.
     pub fn owner_of(&self, addr: u64) -> Option<&TaskStack> {
-        let (_, task) = self.by_base.range(..=addr).next_back()?;
-        self.map.get(task).filter(|s| s.contains(addr))
+        let v = self.by_base.get_or_init(|| {
+            let mut v: Vec<(u64, u64, usize)> = self
+                .stacks
+                .iter()
+                .enumerate()
+                .map(|(i, st)| (st.base, st.top(), i))
+                .collect();
+            v.sort_unstable();
+            v
+        });
+        let i = v.partition_point(|e| e.0 <= addr);
+        let &(_, top, idx) = v.get(i.checked_sub(1)?)?;
+        (addr < top).then(|| &self.stacks[idx])
     }
 
     /// In the order the tasks were given.
     pub fn iter(&self) -> impl Iterator<Item = &TaskStack> {
-        self.order.iter().filter_map(|t| self.map.get(t))
+        self.stacks.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.stacks.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.stacks.is_empty()
     }
 }
 
