@@ -589,32 +589,45 @@ pub struct WaitCx<'a> {
     pub walked: WalkedLists,
 }
 
-/// A wait list walked once: its head and its nodes in order, and how the walk ended.
+/// A wait list walked once: its head and its nodes in order (with each one's place), and how
+/// the walk ended.
 #[derive(Debug)]
 pub struct WalkedList {
     pub head: u64,
     pub nodes: Vec<u64>,
+    place: HashMap<u64, usize>,
     pub end: crate::list::ListEnd,
 }
 
-/// Walked lists by node (every node of a list, its head too, maps to the same walk).
+impl WalkedList {
+    /// The place of `node` in the list, from 0.
+    pub fn position(&self, node: u64) -> Option<usize> {
+        self.place.get(&node).copied()
+    }
+}
+
+/// Lists walked, by their head. Only by the head the record's own walk reached: a node of a
+/// list is never taken as proof that another record belongs to it (a stale record found on
+/// a stack can lead into a list from a wrong place).
 #[derive(Default)]
 pub struct WalkedLists(std::sync::Mutex<HashMap<u64, std::sync::Arc<WalkedList>>>);
 
 impl WalkedLists {
-    fn get(&self, node: u64) -> Option<std::sync::Arc<WalkedList>> {
-        self.0.lock().ok()?.get(&node).cloned()
-    }
-
-    /// The list whose head is `head`, walked now (bounded, cycle-checked) and remembered.
-    fn walk(&self, mem: &dyn KernelMemory, head: u64) -> std::sync::Arc<WalkedList> {
+    /// The list whose head is `head`: walked now (bounded, cycle-checked) the first time.
+    fn walk_from(&self, mem: &dyn KernelMemory, head: u64) -> std::sync::Arc<WalkedList> {
+        if let Some(w) = self.0.lock().ok().and_then(|m| m.get(&head).cloned()) {
+            return w;
+        }
         let (nodes, end) = list_nodes(mem, head, MAX_WAITERS);
-        let w = std::sync::Arc::new(WalkedList { head, nodes, end });
+        let place = nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let w = std::sync::Arc::new(WalkedList {
+            head,
+            nodes,
+            place,
+            end,
+        });
         if let Ok(mut m) = self.0.lock() {
             m.insert(head, w.clone());
-            for &n in &w.nodes {
-                m.insert(n, w.clone());
-            }
         }
         w
     }
@@ -1070,16 +1083,10 @@ fn waiter_in_list(
     }
     // The proof: the list walked from its head (bounded, cycle-checked) contains the record.
     // Each list is walked once; the other records on it find their place in that walk.
-    let walked = match cx.walked.get(node).filter(|w| w.head != node) {
-        Some(w) => w,
-        None => {
-            let head =
-                find_head(cx, shape, node, true).or_else(|| find_head(cx, shape, node, false))?;
-            cx.walked.walk(mem, head)
-        }
-    };
-    let (head, nodes, end) = (walked.head, &walked.nodes, walked.end.clone());
-    let position = nodes.iter().position(|&n| n == node)?;
+    let head = find_head(cx, shape, node, true).or_else(|| find_head(cx, shape, node, false))?;
+    let walked = cx.walked.walk_from(mem, head);
+    let end = walked.end.clone();
+    let position = walked.position(node)?;
     let candidates: Vec<(LockKind, u64)> = shape
         .kinds
         .iter()
@@ -1350,27 +1357,22 @@ fn wait_queue_waiter(
     if !kernel_ptr(mem, next) || !kernel_ptr(mem, prev) || next == node {
         return None;
     }
-    let walked = match cx.walked.get(node).filter(|w| w.head != node) {
-        Some(w) => w,
-        None => {
-            let mut n = next;
-            let mut head = None;
-            let mut seen = HashSet::new();
-            for _ in 0..MAX_WALK {
-                if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
-                    break;
-                }
-                if !cx.is_wait_queue_entry(n) {
-                    head = Some(n);
-                    break;
-                }
-                n = mem.read_u64(n).ok()?;
-            }
-            cx.walked.walk(mem, head?)
+    let mut n = next;
+    let mut head = None;
+    let mut seen = HashSet::new();
+    for _ in 0..MAX_WALK {
+        if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
+            break;
         }
-    };
-    let (head, nodes) = (walked.head, &walked.nodes);
-    let position = nodes.iter().position(|&x| x == node)?;
+        if !cx.is_wait_queue_entry(n) {
+            head = Some(n);
+            break;
+        }
+        n = mem.read_u64(n).ok()?;
+    }
+    let walked = cx.walked.walk_from(mem, head?);
+    let head = walked.head;
+    let position = walked.position(node)?;
     let flags = mem.read_u32(entry.wrapping_add(l.entry_flags)).ok()?;
     // A wait for a bit: what is waited on is the word and bit its key names, not the hashed
     // queue it is linked into.
