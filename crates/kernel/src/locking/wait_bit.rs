@@ -69,14 +69,17 @@ pub struct BitWord {
     pub bits: Vec<(u32, Option<String>)>,
 }
 
-/// The name of bit `bit` of the word at member `path` of a `ty`: the enumerator of the
-/// kernel's enum for it, where it has one.
+/// The enum whose enumerators name the bits of a word, by the word's member: a
+/// `buffer_head`'s `b_state` bits are `enum bh_state_bits` (`BH_Lock`...). Words of other
+/// types keep their bits by number.
+const BIT_ENUMS: &[(&str, &str, &str)] = &[("buffer_head", "b_state", "bh_state_bits")];
+
+/// The name of bit `bit` of the word at member `path` of a `ty`, where the kernel names it.
 fn bit_name(k: &crate::Kernel, ty: &str, path: &str, bit: u32) -> Option<String> {
-    let e = match (ty, path.rsplit('.').next()?) {
-        (_, "b_state") => "bh_state_bits",
-        _ => return None,
-    };
-    let _ = ty;
+    let member = path.rsplit('.').next()?;
+    let (_, _, e) = BIT_ENUMS
+        .iter()
+        .find(|(t, m, _)| *m == member && (*t == ty || path.contains(t)))?;
     k.types.enumerator_name(e, i128::from(bit))
 }
 
