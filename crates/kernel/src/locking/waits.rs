@@ -373,9 +373,16 @@ impl TaskStack {
 
     /// Every readable aligned word: (address, value), lowest address first.
     pub fn words(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.bytes
+        self.words_from(0)
+    }
+
+    /// The readable aligned words from the `first`-th on.
+    fn words_from(&self, first: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first = first.min(self.bytes.len() / 8);
+        self.bytes[first * 8..]
             .chunks_exact(8)
             .enumerate()
+            .map(move |(i, w)| (first + i, w))
             .filter(|(i, _)| self.readable[i * 8 / 4096])
             .map(|(i, w)| {
                 (
@@ -385,9 +392,15 @@ impl TaskStack {
             })
     }
 
-    /// The live words (at or above `sp`).
+    /// The live words (at or above `sp`). A sleeping task's live part is a small fraction of
+    /// its stack, so the walk starts at `sp` rather than filtering every word.
     pub fn live_words(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.words().filter(|(a, _)| self.is_live(*a))
+        let first = if self.sp_valid {
+            (self.sp - self.base).div_ceil(8) as usize
+        } else {
+            0
+        };
+        self.words_from(first)
     }
 
     /// The return addresses in the live part of the stack: words pointing just after a call
