@@ -125,5 +125,14 @@ fn addresses_that_are_not_struct_pages_are_named_not_decoded() {
         // The struct page itself is still decoded.
         let out = holdup_ok(&["page", d, &format!("{page:#x}")]);
         assert!(out.contains("LOCKED"), "{out}");
+        // Decimal digits are a pfn: one past the last frame is said to be that, not
+        // described as a user-space address.
+        let (st, out, err) = holdup_e2e::holdup(&["page", d, "12345678"]);
+        assert_eq!(st, 1, "{name}: {out}{err}");
+        assert!(
+            err.contains("pfn 12345678 is past the machine's last page frame"),
+            "{name}: {err}"
+        );
+        assert!(!out.contains("user-space"), "{name}: {out}");
     }
 }

@@ -1,7 +1,7 @@
 //! `holdup page DUMP ADDR|PFN`: one page decoded, like crash's `kmem -p`, with the story of
 //! its lock: who waits for it (the folio wait table) and who may hold it.
 
-use super::args::{check_dump_first, parse_address_or_number};
+use super::args::{check_dump_first, parse_address, parse_address_or_number};
 use super::{Failure, blocked_locks, open, print_json};
 use crate::{DumpArgs, exit};
 use clap::Args;
@@ -82,6 +82,17 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
         )
     })?;
     let mut addr = None;
+    if parse_address(&args.page).is_none() && value >= memmap.max_pfn {
+        // Decimal digits are a pfn: past the last frame it is not an address to describe.
+        return Err(Failure::new(
+            exit::NO_HANG,
+            format!(
+                "pfn {value} is past the machine's last page frame (max_pfn {}); give an \
+                 address in hex (with or without 0x) for anything else",
+                memmap.max_pfn
+            ),
+        ));
+    }
     let page = if value < memmap.max_pfn {
         memmap.pfn_to_page(value)
     } else {
