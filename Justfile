@@ -25,6 +25,11 @@ test-vmlinux:
     cargo build --release
     cargo test --release -p holdup-e2e --test with_vmlinux -- --ignored
 
+# Rewrite docs/schemas/ (each command's --json schema) from the types that print the JSON
+schemas:
+    cargo build --release
+    for c in report ps bt locks page info log triage; do ./target/release/holdup schema $c > docs/schemas/$c.schema.json; done
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all --check

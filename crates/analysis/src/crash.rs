@@ -10,7 +10,7 @@ use serde::Serialize;
 const SHOWN_FRAMES: usize = 12;
 
 /// The function an oops faulted in, or that called `panic()`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FaultSite {
     /// `oops` when the panicking task took an exception in kernel code (its stack holds the
     /// exception frame: a page fault, a general protection fault, a BUG's invalid opcode),
@@ -24,7 +24,7 @@ pub struct FaultSite {
 }
 
 /// The task that panicked and its stack, read from the CPU that panicked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CrashSummary {
     pub pid: u32,
     pub comm: String,

@@ -9,7 +9,7 @@ pub type TaskId = u64;
 pub type LockId = u64;
 
 /// How a relation is known.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Certainty {
     /// Read from memory: the kernel records it (`source` says where, e.g. `mutex.owner`).
@@ -46,7 +46,7 @@ impl Certainty {
 }
 
 /// A task of the graph.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TaskNode {
     pub id: TaskId,
     pub pid: u32,
@@ -68,7 +68,7 @@ pub struct TaskNode {
 }
 
 /// A lock, or any object tasks wait on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LockNode {
     pub id: LockId,
     /// `rwsem`, `mutex`, `semaphore`, `completion`, `page_lock`, ...
@@ -84,7 +84,7 @@ pub struct LockNode {
 }
 
 /// A holder that is not a task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StateHolder {
     /// The kind of state, the same on every machine: `io`, `frozen_filesystem`,
     /// `suspended_dm_device`.
@@ -94,7 +94,7 @@ pub struct StateHolder {
 }
 
 /// A task waiting for a lock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Wait {
     pub task: TaskId,
     pub lock: LockId,
@@ -106,7 +106,7 @@ pub struct Wait {
 }
 
 /// A task holding a lock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Hold {
     pub lock: LockId,
     pub task: TaskId,
@@ -115,7 +115,7 @@ pub struct Hold {
 }
 
 /// Everything the kernel-object layer found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct WaitGraph {
     pub tasks: BTreeMap<TaskId, TaskNode>,
     pub locks: BTreeMap<LockId, LockNode>,
@@ -124,7 +124,7 @@ pub struct WaitGraph {
 }
 
 /// A deadlock: tasks each waiting for a lock the next one holds (one task: a self-deadlock).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Cycle {
     /// In wait order: `tasks[i]` waits for `locks[i]`, held by `tasks[i + 1]` (wrapping).
     pub tasks: Vec<TaskId>,
@@ -135,7 +135,7 @@ pub struct Cycle {
 }
 
 /// One link of a chain: the task waits for `lock`, which `holders` hold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChainStep {
     pub task: TaskId,
     pub lock: LockId,
@@ -146,7 +146,7 @@ pub struct ChainStep {
 }
 
 /// From a blocked task to what it ultimately waits for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Chain {
     pub task: TaskId,
     pub steps: Vec<ChainStep>,
@@ -155,7 +155,7 @@ pub struct Chain {
 }
 
 /// Why the tasks of a root cause are where everything ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RootKind {
     /// A task waits for a lock it holds itself.
@@ -211,7 +211,7 @@ impl RootKind {
 }
 
 /// Where chains end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RootCause {
     pub tasks: Vec<TaskId>,
     pub kind: RootKind,
@@ -222,7 +222,7 @@ pub struct RootCause {
 }
 
 /// What the graph says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Analysis {
     pub cycles: Vec<Cycle>,
     pub chains: Vec<Chain>,

@@ -121,8 +121,14 @@ enum Command {
     /// The manual page (roff) on stdout (e.g. `holdup man > holdup.1; man ./holdup.1`); with a
     /// subcommand, its own page, holdup-SUBCOMMAND(1) (`holdup man bt > holdup-bt.1`).
     Man {
-        /// A subcommand (info, log, ps, bt, locks, page, triage, completions).
+        /// A subcommand (info, log, ps, bt, locks, page, triage, completions, schema).
         subcommand: Option<String>,
+    },
+    /// The JSON Schema of a command's `--json` output (`report` for `holdup DUMP --json`,
+    /// `triage` for one triage line), as in docs/schemas/.
+    Schema {
+        #[arg(value_enum)]
+        command: cmd::schema::JsonCommand,
     },
 }
 
@@ -189,7 +195,12 @@ fn main() -> ExitCode {
     // Output for a person is paged; triage streams JSON lines and its summary as it goes,
     // and completions and the man page are for files.
     let pager = match cli.command {
-        Some(Command::Triage(_) | Command::Completions { .. } | Command::Man { .. }) => None,
+        Some(
+            Command::Triage(_)
+            | Command::Completions { .. }
+            | Command::Man { .. }
+            | Command::Schema { .. },
+        ) => None,
         _ => cmd::pager::start(cli.global.no_pager),
     };
     let result = match cli.command {
@@ -205,6 +216,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Man { subcommand }) => cmd::shell::man(Cli::command(), subcommand.as_deref()),
+        Some(Command::Schema { command }) => cmd::schema::run(command),
         None => cmd::report::run(&cli.report, cli.global.verbose > 0),
     };
     // Triage checks each dump itself; any other command read one dump.

@@ -107,7 +107,7 @@ impl PrintkLayout {
 }
 
 /// One record of the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LogRecord {
     pub seq: u64,
     /// Nanoseconds since boot (`local_clock()`).
@@ -147,7 +147,7 @@ impl LogRecord {
 }
 
 /// The log, and what could not be read of it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Log {
     pub records: Vec<LogRecord>,
     /// Records skipped: unreadable, or in a state that cannot be trusted, with the reason.

@@ -601,10 +601,11 @@ impl TaskLayout {
 }
 
 /// What `ps` shows about one task, plus what `bt` needs to start unwinding it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Task {
     /// `struct task_struct *`.
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     pub pid: u32,
     pub tgid: u32,
@@ -631,21 +632,24 @@ pub struct Task {
     /// One of the per-CPU idle tasks (`swapper/N`).
     pub idle: bool,
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub mm: u64,
     /// No `mm`: a kernel thread (crash puts its name in brackets).
     pub kernel_thread: bool,
     /// `task->stack`: the base of its `THREAD_SIZE` kernel stack.
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub stack: u64,
     /// `task->thread.sp`: the stack pointer saved when it was last switched out.
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub thread_sp: u64,
     /// How long it has been off the CPU; `None` for running tasks or when unknown.
     pub blocked: Option<Blocked>,
 }
 
 /// How long a task has been off the CPU, from the dump's own clocks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Blocked {
     /// `sched_info.last_arrival`: the run-queue clock (ns since boot) when it last got the CPU.
     pub last_arrival_ns: Option<u64>,
@@ -807,9 +811,10 @@ pub fn read_task(
 }
 
 /// A task that was found (its address is known) but could not be read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UnreadableTask {
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     /// Its pid, when the pid table names it.
     pub pid: Option<u32>,
@@ -817,7 +822,7 @@ pub struct UnreadableTask {
 }
 
 /// Every task of the dump, as crash's `ps` lists them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TaskList {
     /// Sorted by pid; the idle tasks (pid 0) by CPU.
     pub tasks: Vec<Task>,
@@ -846,10 +851,11 @@ impl TaskList {
 }
 
 /// The task a CPU was running.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CpuCurr {
     pub cpu: u32,
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
 }
 

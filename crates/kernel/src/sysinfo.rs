@@ -5,7 +5,7 @@ use holdup_kmem::{KernelDump, KernelMemory, ReadError};
 use serde::Serialize;
 
 /// A summary of the system at the time of the dump.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SystemInfo {
     pub release: Option<String>,
     pub version: Option<String>,
@@ -56,7 +56,7 @@ pub struct SystemInfo {
 }
 
 /// A task named the way crash names it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TaskRef {
     pub pid: u32,
     pub comm: String,

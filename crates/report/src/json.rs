@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Bumped on any change that could break a consumer (a field removed or changing meaning).
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Json<'a> {
     schema_version: u32,
     dump: Dump<'a>,
@@ -18,6 +18,7 @@ struct Json<'a> {
     summary: Summary,
     /// `hang`, `partial` (blocked tasks, but the dump lacks memory the analysis needed: see
     /// `gaps`), `no_hang`, `undecided` (no blocked task among those read, some unreadable).
+    #[schemars(extend("enum" = ["hang", "partial", "no_hang", "undecided"]))]
     outcome: &'static str,
     /// What the dump lacks, grouped by what each gap may hide; empty for a complete reading.
     gaps: Vec<GapJ>,
@@ -36,7 +37,7 @@ struct Json<'a> {
     problems: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Dump<'a> {
     path: &'a str,
     format: &'a str,
@@ -44,7 +45,7 @@ struct Dump<'a> {
     excluded: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Kernel<'a> {
     release: Option<&'a str>,
     uptime_ns: Option<u64>,
@@ -52,7 +53,7 @@ struct Kernel<'a> {
     types: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Panic<'a> {
     message: &'a str,
     cpu: Option<u32>,
@@ -60,7 +61,7 @@ struct Panic<'a> {
     comm: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Summary {
     blocked_tasks: usize,
     longest_blocked_ns: Option<u64>,
@@ -68,21 +69,21 @@ struct Summary {
     cycles: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct GapJ {
     gap: String,
     count: usize,
     may_hide: String,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, schemars::JsonSchema)]
 struct TaskRef {
     task: String,
     pid: u32,
     comm: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Root {
     rank: usize,
     kind: &'static str,
@@ -103,7 +104,7 @@ struct Root {
     held_by: Vec<StateHolder>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct CycleJ {
     tasks: Vec<TaskRef>,
     locks: Vec<String>,
@@ -111,7 +112,7 @@ struct CycleJ {
     all_facts: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Task<'a> {
     task: String,
     pid: u32,
@@ -127,7 +128,7 @@ struct Task<'a> {
     root_cause: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Relation<'a> {
     lock: String,
     lock_type: &'a str,
@@ -140,7 +141,7 @@ struct Relation<'a> {
     crash: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Lock<'a> {
     lock: String,
     lock_type: &'a str,
@@ -149,7 +150,7 @@ struct Lock<'a> {
     waiters: Vec<Party<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Party<'a> {
     #[serde(flatten)]
     task: TaskRef,
@@ -182,6 +183,15 @@ fn task_ref(report: &Report, id: TaskId) -> TaskRef {
 }
 
 /// The report as pretty JSON.
+/// The JSON Schema of [`to_json`]'s output (`docs/schemas/report.schema.json`): what is
+/// written (a field skipped when empty is optional), not what a reader would accept.
+pub fn json_schema() -> schemars::Schema {
+    schemars::generate::SchemaSettings::default()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Json<'static>>()
+}
+
 pub fn to_json(report: &Report) -> String {
     let g = &report.graph;
     let a = &report.analysis;

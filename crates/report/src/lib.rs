@@ -13,7 +13,7 @@ mod json;
 mod text;
 
 pub use build::build_report;
-pub use json::{SCHEMA_VERSION, to_json};
+pub use json::{SCHEMA_VERSION, json_schema, to_json};
 pub use text::{TextOptions, UNKNOWN_WIDTH, render_dot, render_text, render_text_with};
 
 use holdup_analysis::crash::CrashSummary;

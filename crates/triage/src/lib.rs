@@ -30,7 +30,7 @@ use std::time::Instant;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What became of a dump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Blocked tasks, explained.
@@ -42,7 +42,7 @@ pub enum Status {
 }
 
 /// One line of `holdup triage`: one dump.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TriageLine {
     pub schema_version: u32,
     /// The dump, as found (relative if the folder given was).
@@ -77,7 +77,7 @@ pub struct TriageLine {
 }
 
 /// The crash of a dump with no blocked task, as a line summarises it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CrashLine {
     /// `oops` (an exception in kernel code) or `panic` (a call to `panic()`).
     pub kind: String,
@@ -90,7 +90,7 @@ pub struct CrashLine {
 }
 
 /// One root cause, as a line summarises it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RootLine {
     /// 1-based, as in the report: most tasks blocked behind first.
     pub rank: usize,

@@ -39,8 +39,8 @@ pub struct BtArgs {
 }
 
 /// `holdup bt --json`.
-#[derive(Serialize)]
-struct BtOutput<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct BtOutput<'a> {
     tasks: Vec<TaskBacktrace<'a>>,
     /// Selected tasks that could not be read (with --all: every one).
     unreadable: &'a [UnreadableTask],
@@ -51,7 +51,7 @@ struct BtOutput<'a> {
     problems: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct TaskBacktrace<'a> {
     task: &'a Task,
     backtrace: Backtrace,

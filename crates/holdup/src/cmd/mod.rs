@@ -9,6 +9,7 @@ pub mod page;
 pub mod pager;
 pub mod ps;
 pub mod report;
+pub mod schema;
 pub mod shell;
 pub mod style;
 pub mod term;
@@ -164,10 +165,26 @@ pub fn note(cmd: &str, msg: impl std::fmt::Display) {
     }
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// The version of the JSON of `ps`, `bt`, `locks`, `page`, `info` and `log`, first in each
+/// (`docs/schemas/`): within a version fields are only added; removing one or changing its
+/// meaning bumps it. (The report and triage lines carry their own.)
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// A command's JSON with its schema version first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Versioned<'a, T: serde::Serialize> {
+    schema_version: u32,
+    #[serde(flatten)]
+    value: &'a T,
+}
+
+/// Prints a command's output as pretty JSON on stdout, `schema_version` first.
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::new(exit::UNREADABLE, format!("JSON: {e}")))?;
+    let text = serde_json::to_string_pretty(&Versioned {
+        schema_version: JSON_SCHEMA_VERSION,
+        value,
+    })
+    .map_err(|e| Failure::new(exit::UNREADABLE, format!("JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }

@@ -22,8 +22,8 @@ pub struct PageArgs {
     pub page: String,
 }
 
-#[derive(Serialize)]
-struct PageReport {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct PageReport {
     page: holdup_kernel::mm::PageInfo,
     /// The physical address of the page's frame (pfn times the page size), as crash's
     /// `kmem -p` PHYSICAL; absent when the pfn is unknown.
@@ -50,7 +50,32 @@ struct PageReport {
     slab_error: Option<String>,
 }
 
-#[derive(Serialize)]
+/// What `page --json` prints for an address that is not a struct page, a pfn or a
+/// direct-map address (exit status 1).
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct NotAPage {
+    #[schemars(with = "String")]
+    address: String,
+    /// Always false.
+    struct_page: bool,
+    /// What the address is instead.
+    is: Identity,
+    /// The same, in a sentence.
+    description: String,
+}
+
+/// The two forms of `page --json`, for its schema.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)] // never built: it only describes the output
+pub(crate) enum PageJson {
+    /// A struct page decoded.
+    Page(PageReport),
+    /// An address that is none.
+    NotAPage(NotAPage),
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
 struct Party {
     pid: Option<u32>,
     comm: Option<String>,
@@ -108,12 +133,12 @@ pub fn run(args: &PageArgs) -> Result<(), Failure> {
             }
             other => {
                 if args.dump.json {
-                    print_json(&serde_json::json!({
-                        "address": format!("{value:#x}"),
-                        "struct_page": false,
-                        "is": other,
-                        "description": other.describe(value),
-                    }))?;
+                    print_json(&NotAPage {
+                        address: format!("{value:#x}"),
+                        struct_page: false,
+                        description: other.describe(value),
+                        is: other.clone(),
+                    })?;
                 } else {
                     println!("{}", other.describe(value));
                 }

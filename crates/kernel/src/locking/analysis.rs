@@ -27,7 +27,7 @@ impl Default for AnalyzeOptions {
 }
 
 /// The result of [`analyze`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LockAnalysis {
     /// Every wait found, in the order of the tasks given.
     pub waits: Vec<Wait>,

@@ -9,6 +9,28 @@ use serde::ser::{Serialize, SerializeStruct};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hex(pub u64);
 
+impl schemars::JsonSchema for Hex {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hex".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^0x[0-9a-f]+$",
+            "description": "A kernel address or raw word in hex (JSON numbers lose precision above 2^53)."
+        })
+    }
+}
+
+/// How [`known`] serializes a `Known<u64>`, for its JSON Schema only.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub struct KnownHex {
+    value: Hex,
+    evidence: super::Evidence,
+}
+
 impl Serialize for Hex {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{:#x}", self.0))

@@ -31,13 +31,16 @@ pub const MAX_CANDIDATES: usize = 8;
 const MAX_FUNCTION_BYTES: u64 = 64 << 10;
 
 /// A word on a task's stack pointing into a range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct StackRef {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub slot: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub value: u64,
     /// In the live part of the stack (at or above the saved stack pointer).
     pub live: bool,
@@ -64,11 +67,12 @@ pub fn stack_references(
 }
 
 /// A function on a task's live stack whose code addresses `[lo, hi)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CodeRef {
     pub function: String,
     /// The return address into it found on the stack.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub ret: u64,
     /// Where in the function the reference is.
     pub insn_offset: u64,

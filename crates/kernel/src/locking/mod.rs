@@ -56,9 +56,31 @@ use std::fmt;
 /// How sure an inference is, in percent (0–100). Only inferences have one: a fact is read
 /// from memory and needs none. Ranking compares these numbers; [`Confidence::label`] gives
 /// the word a report prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Confidence(pub u8);
+
+/// In JSON a confidence is a fraction between 0 and 1, as the report and triage give it
+/// (`docs/schemas/`): one vocabulary in every command's output.
+impl Serialize for Confidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(f64::from(self.0) / 100.0)
+    }
+}
+
+impl schemars::JsonSchema for Confidence {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Confidence".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "How sure an inference is, from 0 to 1 (a fact is certain and has none)."
+        })
+    }
+}
 
 impl Confidence {
     /// Strong, converging signs (e.g. the owner hint and the code on the stack agree).
@@ -91,7 +113,7 @@ impl fmt::Display for Confidence {
 }
 
 /// Why holdup believes something.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// Read from memory where the kernel records it. `source` names the field or structure
@@ -101,6 +123,7 @@ pub enum Evidence {
         source: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         #[serde(serialize_with = "crate::locking::hex::opt")]
+        #[schemars(with = "Option<crate::locking::hex::Hex>")]
         at: Option<u64>,
     },
     /// Concluded from signs the kernel does not intend as a record.
@@ -173,7 +196,8 @@ impl fmt::Display for Evidence {
 }
 
 /// A value with the evidence for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Known_{T}")]
 pub struct Known<T> {
     pub value: T,
     pub evidence: Evidence,
@@ -199,7 +223,9 @@ impl<T> Known<T> {
 
 /// What kind of lock (or wait) an address is. The names are the truth schema's
 /// (`dumps/TRUTH.md`), plus the waits that are not locks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LockKind {
     /// `struct rw_semaphore`.
@@ -274,7 +300,7 @@ impl fmt::Display for LockKind {
 }
 
 /// How a lock is held or wanted (the truth schema's `mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// rwsem, shared.
@@ -308,10 +334,13 @@ impl fmt::Display for Mode {
 }
 
 /// A lock: its kind and address (for page locks, the folio).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 pub struct LockId {
     pub kind: LockKind,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
 }
 
@@ -323,22 +352,24 @@ impl fmt::Display for LockId {
 
 /// A human name for a lock (`abba_m1 [hangmod]`, `mmap_lock of mm 0x... (bench, pid 96)`),
 /// with how it was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LockName {
     pub text: String,
     pub evidence: Evidence,
 }
 
 /// One task queued on one lock: what the kernel's wait list (or the page wait table) says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Wait {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     pub lock: LockId,
     pub mode: Mode,
     /// The waiter record (`struct rwsem_waiter`, `mutex_waiter`, `semaphore_waiter`,
     /// `swait_queue`, `wait_page_queue`, `rt_mutex_waiter`), normally on the task's stack.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub record: u64,
     /// 0-based place in the lock's wait queue, when the queue was walked.
     pub position: Option<usize>,
@@ -349,12 +380,13 @@ pub struct Wait {
 }
 
 /// Who holds a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HolderId {
     /// A task.
     Task {
         #[serde(serialize_with = "crate::locking::hex::u64")]
+        #[schemars(with = "crate::locking::hex::Hex")]
         task: u64,
     },
     /// Nobody in particular: I/O in flight holds it (e.g. `PG_writeback`, a read not yet
@@ -394,7 +426,7 @@ impl HolderId {
 }
 
 /// A holder of a lock, recorded by the kernel (fact) or a ranked candidate (inference).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Holder {
     pub who: HolderId,
     pub mode: Mode,
@@ -402,7 +434,7 @@ pub struct Holder {
 }
 
 /// The decoded object behind a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LockObject {
     Rwsem(rwsem::RwSemaphore),
@@ -425,7 +457,7 @@ pub enum LockObject {
 }
 
 /// A lock with everyone who holds or waits for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LockState {
     pub id: LockId,
     pub name: Option<LockName>,
@@ -563,7 +595,7 @@ mod tests {
         let i = Evidence::inference(Confidence::MEDIUM, vec!["owner hint".into()]);
         assert_eq!(
             serde_json::to_string(&i).unwrap(),
-            r#"{"kind":"inference","confidence":55,"reasons":["owner hint"]}"#
+            r#"{"kind":"inference","confidence":0.55,"reasons":["owner hint"]}"#
         );
         assert_eq!(i.to_string(), "inference, medium (55%): owner hint");
     }

@@ -57,12 +57,14 @@ impl MutexLayout {
 }
 
 /// `mutex.owner`, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MutexOwner {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub raw: u64,
     /// The owner with the flags stripped; `None` when unlocked.
     #[serde(serialize_with = "crate::locking::hex::opt")]
+    #[schemars(with = "Option<crate::locking::hex::Hex>")]
     pub task: Option<u64>,
     pub waiters: bool,
     pub handoff: bool,
@@ -83,26 +85,31 @@ impl MutexOwner {
 }
 
 /// One `struct mutex_waiter`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MutexWaiter {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub record: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     /// `ww_ctx`: non-zero for a wound/wait mutex acquire context.
     #[serde(serialize_with = "crate::locking::hex::opt")]
+    #[schemars(with = "Option<crate::locking::hex::Hex>")]
     pub ww_ctx: Option<u64>,
 }
 
 /// A decoded `struct mutex`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Mutex {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     /// `owner` with its flags (a fact).
     pub owner: Known<MutexOwner>,
     /// The holder, `owner` without flags (a fact); `None` when unlocked.
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub holder: Option<Known<u64>>,
     /// In queue order.
     pub waiters: Vec<Known<MutexWaiter>>,

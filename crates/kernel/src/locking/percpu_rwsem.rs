@@ -50,9 +50,10 @@ impl PercpuRwsemLayout {
 }
 
 /// A decoded `struct percpu_rw_semaphore`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PercpuRwsem {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     /// Readers holding it: the sum of `read_count` over every possible CPU.
     pub readers: Known<u32>,
@@ -60,6 +61,7 @@ pub struct PercpuRwsem {
     pub block: Known<u32>,
     /// `writer.task`: the writer waiting for the readers to leave.
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub writer: Option<Known<u64>>,
 }
 

@@ -59,24 +59,29 @@ impl RtMutexLayout {
 }
 
 /// One `struct rt_mutex_waiter`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RtWaiter {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub record: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
 }
 
 /// A decoded `struct rt_mutex_base`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RtMutex {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     /// `owner` as read.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub owner_raw: u64,
     /// The holder: `owner` with `RT_MUTEX_HAS_WAITERS` stripped (a fact).
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub owner: Option<Known<u64>>,
     pub has_waiters: bool,
     /// By priority, the top waiter first; only records whose `lock` names this rt_mutex.

@@ -66,7 +66,7 @@ impl RwbaseLayout {
 }
 
 /// `rwbase_rt.readers`, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Readers {
     /// `READER_BIAS` + n: n readers hold it (0: free).
@@ -107,15 +107,18 @@ impl Readers {
 }
 
 /// A decoded RT `rw_semaphore`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RwbaseRt {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub readers_raw: u64,
     pub readers: Known<Readers>,
     /// The writer: holding it (`WriteLocked`) or waiting for the readers (`WriterWaiting`).
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub writer: Option<Known<u64>>,
     pub rtmutex: RtMutex,
 }

@@ -93,9 +93,10 @@ impl RwsemLayout {
 }
 
 /// `rw_semaphore.count`, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RwsemCount {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub raw: u64,
     pub writer_locked: bool,
     pub waiters: bool,
@@ -120,12 +121,14 @@ impl RwsemCount {
 }
 
 /// `rw_semaphore.owner`, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RwsemOwner {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub raw: u64,
     /// The task pointer with the flag bits stripped; `None` when zero.
     #[serde(serialize_with = "crate::locking::hex::opt")]
+    #[schemars(with = "Option<crate::locking::hex::Hex>")]
     pub task: Option<u64>,
     pub reader_owned: bool,
     pub nonspinnable: bool,
@@ -144,13 +147,15 @@ impl RwsemOwner {
 }
 
 /// One `struct rwsem_waiter`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RwsemWaiter {
     /// Address of the record (on the waiter's stack).
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub record: u64,
     /// `waiter->task`; 0 once a waker has granted the lock and the reader has not run yet.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     /// Read or Write from `waiter->type`.
     pub mode: Mode,
@@ -162,18 +167,21 @@ pub struct RwsemWaiter {
 }
 
 /// A decoded `struct rw_semaphore`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RwSemaphore {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     pub count: Known<RwsemCount>,
     pub owner: Known<RwsemOwner>,
     /// The writer holding it: `owner` while `count` has `RWSEM_WRITER_LOCKED` (a fact).
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub writer: Option<Known<u64>>,
     /// The last reader to take it (`owner` flagged `RWSEM_READER_OWNED`): an inference, since
     /// `up_read` leaves it in place and other readers may hold the lock too.
     #[serde(serialize_with = "crate::locking::hex::opt_known")]
+    #[schemars(with = "Option<crate::locking::hex::KnownHex>")]
     pub last_reader: Option<Known<u64>>,
     /// In queue order.
     pub waiters: Vec<Known<RwsemWaiter>>,

@@ -58,11 +58,13 @@ pub fn key_of(
 }
 
 /// A decoded word waited on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BitWord {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub value: u64,
     /// The bits the waiters wait for, with their names where the word's type has them
     /// (`BH_Lock`).

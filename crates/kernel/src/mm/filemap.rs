@@ -244,13 +244,15 @@ impl WaitTable {
 }
 
 /// One `struct wait_page_queue` on the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PageWaiter {
     /// The record (on the waiter's stack).
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub record: u64,
     pub bucket: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub folio: u64,
     pub bit_nr: u32,
     /// `PageLock` for `PG_locked`, `PageWriteback` for `PG_writeback`, else `PageBit`.
@@ -259,6 +261,7 @@ pub struct PageWaiter {
     pub mode: Mode,
     /// `wait.private`.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub task: u64,
     /// `wait.flags`.
     pub flags: u32,

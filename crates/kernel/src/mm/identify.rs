@@ -11,18 +11,20 @@ use crate::Kernel;
 use crate::sched::Task;
 
 /// What an address is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Identity {
     /// The start of a `struct page` in the vmemmap.
     StructPage {
         #[serde(serialize_with = "crate::locking::hex::u64")]
+        #[schemars(with = "crate::locking::hex::Hex")]
         page: u64,
         pfn: u64,
     },
     /// Inside a `struct page`, not at its start.
     InsideStructPage {
         #[serde(serialize_with = "crate::locking::hex::u64")]
+        #[schemars(with = "crate::locking::hex::Hex")]
         page: u64,
         pfn: u64,
         offset: u64,
@@ -37,6 +39,7 @@ pub enum Identity {
     /// On the kernel stack of a task.
     TaskStack {
         #[serde(serialize_with = "crate::locking::hex::u64")]
+        #[schemars(with = "crate::locking::hex::Hex")]
         task: u64,
         pid: u32,
         comm: String,

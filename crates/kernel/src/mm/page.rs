@@ -406,14 +406,16 @@ impl ScanAcc {
 }
 
 /// `page->flags`, decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PageFlags {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub raw: u64,
     /// Names of the flags set, lowest bit first.
     pub names: Vec<String>,
     /// The bits above `__NR_PAGEFLAGS` (node, zone, last_cpupid...), not flags.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub fields: u64,
     pub locked: bool,
     pub writeback: bool,
@@ -423,14 +425,16 @@ pub struct PageFlags {
 }
 
 /// One struct page and its folio.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PageInfo {
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub page: u64,
     pub pfn: Option<u64>,
     pub flags: Known<PageFlags>,
     /// `compound_head(page)`.
     #[serde(serialize_with = "crate::locking::hex::known")]
+    #[schemars(with = "crate::locking::hex::KnownHex")]
     pub folio: Known<u64>,
     pub folio_pfn: Option<u64>,
     /// The folio's (head page's) flags: those that `folio_lock` and writeback use.
@@ -439,24 +443,27 @@ pub struct PageInfo {
     pub nr_pages: u64,
     /// `folio->mapping` (an `address_space *`, or an `anon_vma *` | 1 for anonymous).
     #[serde(serialize_with = "crate::locking::hex::known")]
+    #[schemars(with = "crate::locking::hex::KnownHex")]
     pub mapping: Known<u64>,
     pub index: u64,
 }
 
 /// A page found with `PG_locked` by the scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LockedPage {
     /// The struct page (a head or order-0 page: the folio).
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub page: u64,
     pub pfn: u64,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub flags: u64,
     pub names: Vec<String>,
 }
 
 /// What [`MemMap::scan_locked_pages`] found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PageScan {
     pub max_pfn: u64,
     pub struct_pages_read: u64,

@@ -50,7 +50,7 @@ const MAX_SYSFS_NODES: usize = 8192;
 const PAGE_TYPE_BASE: u32 = 0xf000_0000;
 
 /// How a slab page is recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SlabTest {
     /// `PG_slab` set in the folio's flags (up to 6.9).
@@ -89,7 +89,7 @@ impl SlabTest {
 
 /// Where `struct slab` and `struct kmem_cache` keep what is needed, and how a slab page is
 /// marked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SlabLayout {
     pub test: SlabTest,
     /// `slab.slab_cache`.
@@ -190,16 +190,19 @@ pub fn virt_to_page(m: &MemMap, addr: u64) -> Option<u64> {
 }
 
 /// A slab: a folio the slab allocator owns, with its cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SlabPage {
     /// The `struct slab` (the folio's head page).
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub slab: u64,
     /// `slab_address()`: where its first object's slot starts.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub base: u64,
     /// `slab.slab_cache`.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub cache: u64,
     /// `kmem_cache.name`.
     pub cache_name: String,
@@ -317,19 +320,22 @@ pub fn virt_to_slab(
 }
 
 /// The slab object holding an address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SlabObject {
     /// The address asked about.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub addr: u64,
     /// Its struct page.
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub page: u64,
     pub slab: SlabPage,
     /// Index of the object in the slab.
     pub index: u64,
     /// Where the object starts (after its left red zone).
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub object: u64,
     /// `addr - object`.
     pub offset: u64,
@@ -585,7 +591,7 @@ pub fn cache_aliases(k: &Kernel, l: &SlabLayout) -> Result<HashMap<u64, Vec<Stri
 }
 
 /// A lock's place in its object: the object's type and the member path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ObjectMember {
     /// The object's struct (`ext4_inode_info`).
     pub ty: String,
@@ -594,11 +600,12 @@ pub struct ObjectMember {
     /// The innermost struct holding the lock (`inode`), and its address.
     pub inner: String,
     #[serde(serialize_with = "crate::locking::hex::u64")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub inner_addr: u64,
 }
 
 /// A lock inside a slab object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LockContainer {
     pub object: SlabObject,
     /// The object's type and the lock's member: a fact when the cache is the type's own, an

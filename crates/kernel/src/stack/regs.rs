@@ -63,7 +63,7 @@ impl Regs {
 }
 
 /// One CPU's saved registers and where they were found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CpuRegs {
     pub cpu: u32,
     /// `pr_pid` of the note (0 for an idle task; vCPU index + 1 in QEMU dumps).

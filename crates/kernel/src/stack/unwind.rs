@@ -41,7 +41,7 @@ const MAX_RESYNCS: usize = 4;
 const MAX_RESYNC_CANDIDATES: usize = 64;
 
 /// Which stack a frame is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StackKind {
     /// The task's `THREAD_SIZE` kernel stack.
@@ -53,7 +53,7 @@ pub enum StackKind {
 }
 
 /// How a frame was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// The return address in the task's switch frame (`inactive_task_frame.ret_addr`).
@@ -80,15 +80,17 @@ pub enum Via {
 }
 
 /// One frame of a backtrace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Frame {
     /// `#N` for reliable frames, counted from 0; `None` for `?` entries.
     pub level: Option<usize>,
     /// The stack slot the address was read from (crash's `[sp]`), or for an ip from
     /// registers the interrupted stack pointer.
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub sp: u64,
     #[serde(serialize_with = "hex")]
+    #[schemars(with = "crate::locking::hex::Hex")]
     pub ip: u64,
     /// `func+0x1c/0x80 [module]`, or the bare address.
     pub symbol: String,
@@ -109,10 +111,11 @@ pub struct Frame {
 }
 
 /// Registers shown with a frame, crash-style.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FrameRegs {
     /// Where the `pt_regs` is, when it is on a stack.
     #[serde(serialize_with = "opt_hex")]
+    #[schemars(with = "Option<crate::locking::hex::Hex>")]
     pub at: Option<u64>,
     /// The interrupted context was user space (the end of a system call's kernel stack).
     pub user_mode: bool,
@@ -120,11 +123,12 @@ pub struct FrameRegs {
     pub full: bool,
     /// Name → value, in `pt_regs` order.
     #[serde(serialize_with = "named_hex")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub values: Vec<(&'static str, u64)>,
 }
 
 /// How unwinding ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "reason", rename_all = "snake_case")]
 pub enum StackEnd {
     /// At the known bottom: ORC's end-of-stack mark, or user-mode registers.
@@ -146,7 +150,7 @@ impl StackEnd {
 }
 
 /// A task's kernel backtrace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Backtrace {
     /// Where unwinding started: `thread.sp`, or which CPU's registers.
     pub start: String,
