@@ -622,13 +622,37 @@ impl WalkedList {
 /// Lists walked, by their head. Only by the head the record's own walk reached: a node of a
 /// list is never taken as proof that another record belongs to it (a stale record found on
 /// a stack can lead into a list from a wrong place).
+///
+/// Also the heads [`find_head`] reached, by every node its walk went through: the way from a
+/// node to its head depends on nothing but that node (and the record shape), so a record
+/// whose walk meets a node seen before takes the head found then instead of walking on.
+/// That is only a shortcut to the head: the proof stays the walk from the head, which must
+/// hold the record's own node. Without it, N records queued on one lock cost N²/2 steps.
 #[derive(Default)]
-pub struct WalkedLists(std::sync::Mutex<HashMap<u64, std::sync::Arc<WalkedList>>>);
+pub struct WalkedLists {
+    lists: std::sync::Mutex<HashMap<u64, std::sync::Arc<WalkedList>>>,
+    heads: std::sync::Mutex<HashMap<HeadKey, u64>>,
+}
+
+/// A node, the record shape (`task` and list offsets) and the walk's strictness.
+type HeadKey = (u64, u64, u64, bool);
 
 impl WalkedLists {
+    fn head_of(&self, key: HeadKey) -> Option<u64> {
+        self.heads.lock().ok()?.get(&key).copied()
+    }
+
+    fn remember_head(&self, shape: &Shape, strict: bool, nodes: &[u64], head: u64) {
+        if let Ok(mut m) = self.heads.lock() {
+            for &n in nodes {
+                m.insert((n, shape.task_off, shape.list_off, strict), head);
+            }
+        }
+    }
+
     /// The list whose head is `head`: walked now (bounded, cycle-checked) the first time.
     fn walk_from(&self, mem: &dyn KernelMemory, head: u64) -> std::sync::Arc<WalkedList> {
-        if let Some(w) = self.0.lock().ok().and_then(|m| m.get(&head).cloned()) {
+        if let Some(w) = self.lists.lock().ok().and_then(|m| m.get(&head).cloned()) {
             return w;
         }
         let (nodes, end) = list_nodes(mem, head, MAX_WAITERS);
@@ -639,7 +663,7 @@ impl WalkedLists {
             place,
             end,
         });
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.lists.lock() {
             m.insert(head, w.clone());
         }
         w
@@ -1040,10 +1064,21 @@ fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<
     let mem = cx.mem;
     let mut n = mem.read_u64(node).ok()?;
     let mut seen = HashSet::new();
+    // The waiter nodes passed, in order, to remember the head found by.
+    let mut passed = Vec::new();
     for _ in 0..MAX_WALK {
         // Back at the start, off the kernel's addresses, or a cycle that misses both.
         if n == node || !kernel_ptr(mem, n) || !seen.insert(n) {
             return None;
+        }
+        // A node whose head is known leads there: from it the walk is the same as before
+        // (and `node` is not on it, or that walk would have come back to it, not to a head).
+        if let Some(head) = cx
+            .walked
+            .head_of((n, shape.task_off, shape.list_off, strict))
+        {
+            cx.walked.remember_head(shape, strict, &passed, head);
+            return Some(head);
         }
         if !is_waiter_node(mem, cx.stacks, shape, n) {
             let unknown_waiter = mem.region(n) == Region::Vmalloc
@@ -1055,12 +1090,14 @@ fn find_head(cx: &WaitCx<'_>, shape: &Shape, node: u64, strict: bool) -> Option<
                 QueueAt::FirstWaiter(_) => false,
             });
             if fits && !(strict && unknown_waiter) {
+                cx.walked.remember_head(shape, strict, &passed, n);
                 return Some(n);
             }
             if !unknown_waiter {
                 return None;
             }
         }
+        passed.push(n);
         n = mem.read_u64(n).ok()?;
     }
     None
