@@ -122,7 +122,7 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
         ));
     }
     let blocked_ids = tasks.blocked();
-    let locks = locking::analyze_with(
+    let (locks, stacks) = locking::analyze_keeping_stacks(
         k,
         &blocked_ids,
         &locking::AnalyzeOptions {
@@ -131,7 +131,13 @@ pub fn analyse_hang(k: &Kernel, opts: &HangOptions) -> Result<Hang, holdup_kmem:
     )?;
     problems.extend(locks.problems.iter().cloned());
 
-    let unwinder = Unwinder::new(k);
+    // The blocked tasks' stacks were read for the analysis: unwound from those bytes, not
+    // read from the dump a second time.
+    let stack_backed = locking::StackBackedMemory {
+        inner: k.mem(),
+        stacks: &stacks,
+    };
+    let unwinder = Unwinder::with_memory(k, &stack_backed);
     let mut graph = WaitGraph::default();
     let blocked_set: BTreeSet<u64> = blocked_ids.iter().copied().collect();
     let node = |t: &sched::Task| {

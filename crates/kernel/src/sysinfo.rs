@@ -202,6 +202,14 @@ fn count_tasks(k: &Kernel) -> Result<u64, ReadError> {
 /// Gathers [`SystemInfo`]; each field that cannot be read is `None` and says why in
 /// `problems`.
 pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
+    let mut info = system_info_but_task_count(k, log);
+    info.tasks = note(&mut info.problems, "tasks", count_tasks(k));
+    info
+}
+
+/// [`system_info`] without `tasks`, which walks every task: for a caller that lists the
+/// tasks anyway (the report), or needs no count.
+pub fn system_info_but_task_count(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
     let mut problems = Vec::new();
     let uts = |field: u64| -> Result<String, ReadError> {
         let base = k.symbol("init_uts_ns")? + sched::offset_of(k, "uts_namespace.name")?;
@@ -242,7 +250,6 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         Some((letters, names)) => (Some(letters), names),
         None => (None, Vec::new()),
     };
-    let tasks = note(&mut problems, "tasks", count_tasks(k));
     let load_average = note(
         &mut problems,
         "load average (avenrun)",
@@ -304,7 +311,7 @@ pub fn system_info(k: &Kernel, log: Option<&printk::Log>) -> SystemInfo {
         tainted_mask,
         taint,
         taint_names,
-        tasks,
+        tasks: None,
         load_average,
         panic_cpu,
         panic_task,

@@ -7,7 +7,7 @@ use crate::{Header, Report};
 use holdup_analysis::crash::crash_summary;
 use holdup_analysis::hang::{HangOptions, analyse_hang};
 use holdup_kernel::Kernel;
-use holdup_kernel::sysinfo::{kernel_log, system_info};
+use holdup_kernel::sysinfo::{kernel_log, system_info_but_task_count};
 use holdup_kmem::ReadError;
 
 /// Reads the dump behind `kernel` and builds its report; `dump_path` is the name the header
@@ -19,7 +19,8 @@ pub fn build_report(
     opts: &HangOptions,
 ) -> Result<Report, ReadError> {
     let log = kernel_log(kernel).ok();
-    let info = system_info(kernel, log.as_ref());
+    // The report lists the tasks itself: no separate walk to count them.
+    let info = system_info_but_task_count(kernel, log.as_ref());
     let hang = analyse_hang(kernel, opts)?;
     // A dump with no blocked task is explained by its crash, when one was recorded: the
     // task that panicked, where, and the log's last lines.

@@ -75,6 +75,17 @@ pub fn analyze_with(
     tasks: &[u64],
     opts: &AnalyzeOptions,
 ) -> Result<LockAnalysis, ReadError> {
+    analyze_keeping_stacks(k, tasks, opts).map(|(a, _)| a)
+}
+
+/// [`analyze_with`], also giving back the stacks it read, so that a caller going on to
+/// unwind them reads them from memory rather than from the dump again (through
+/// [`super::waits::StackBackedMemory`]).
+pub fn analyze_keeping_stacks(
+    k: &Kernel,
+    tasks: &[u64],
+    opts: &AnalyzeOptions,
+) -> Result<(LockAnalysis, Stacks), ReadError> {
     let layouts = Layouts::new(k)?;
     let mut problems = layouts.problems.clone();
     let stacks = Stacks::read(k, &layouts, tasks);
@@ -191,13 +202,14 @@ pub fn analyze_with(
     }
     let order: HashMap<u64, usize> = tasks.iter().enumerate().map(|(i, &t)| (t, i)).collect();
     waits.sort_by_key(|w| (order.get(&w.task).copied().unwrap_or(usize::MAX), w.record));
-    Ok(LockAnalysis {
+    let analysis = LockAnalysis {
         waits,
         locks,
         page_waiters,
         page_scan,
         problems,
-    })
+    };
+    Ok((analysis, stacks))
 }
 
 fn lock_state(cx: &StateCx<'_>, id: LockId, task_side: Vec<Wait>) -> LockState {

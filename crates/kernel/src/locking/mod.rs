@@ -45,10 +45,10 @@ mod holders;
 pub mod kinds;
 mod name;
 
-pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_with};
+pub use analysis::{AnalyzeOptions, LockAnalysis, analyze, analyze_keeping_stacks, analyze_with};
 pub use holders::{StackRef, code_references, stack_references};
 pub use name::{MmUsers, lock_name};
-pub use waits::{Layouts, Stacks, TaskStack};
+pub use waits::{Layouts, StackBackedMemory, Stacks, TaskStack};
 
 use serde::Serialize;
 use std::fmt;
