@@ -30,6 +30,13 @@ schemas:
     cargo build --release
     for c in report ps bt locks page info log triage; do ./target/release/holdup schema $c > docs/schemas/$c.schema.json; done
 
+# Run in crash (with each fixture's -dbg vmlinux) every crash command the report names, into
+# each fixture's crash-holdup-commands.txt (tests/tests/crash_commands.rs checks the claims)
+crash-commands:
+    cargo build --release
+    for k in 5.10 6.1 6.12 6.12-rt; do bash dumps/gen/vmlinux.sh $k; done
+    bash dumps/gen/crash-commands.sh 6.1 6.12 6.1-la57 6.12-rt 6.1-stock 6.12-stock 5.10 6.12-overfiltered
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all --check
