@@ -1,7 +1,7 @@
 //! The graph, its cycles, chains and root causes.
 
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A task, named by its `struct task_struct *`.
 pub type TaskId = u64;
@@ -112,6 +112,79 @@ pub struct Hold {
     pub task: TaskId,
     pub mode: String,
     pub certainty: Certainty,
+}
+
+/// A graph's waits and holds by task and by lock, in the graph's order: see
+/// [`WaitGraph::index`].
+pub struct GraphIndex<'g> {
+    waits_by_task: HashMap<TaskId, Vec<&'g Wait>>,
+    waits_by_lock: HashMap<LockId, Vec<&'g Wait>>,
+    holds_by_lock: HashMap<LockId, Vec<&'g Hold>>,
+    holds_by_task: HashMap<TaskId, Vec<&'g Hold>>,
+}
+
+impl<'g> GraphIndex<'g> {
+    fn new(g: &'g WaitGraph) -> GraphIndex<'g> {
+        let mut ix = GraphIndex {
+            waits_by_task: HashMap::new(),
+            waits_by_lock: HashMap::new(),
+            holds_by_lock: HashMap::new(),
+            holds_by_task: HashMap::new(),
+        };
+        for w in &g.waits {
+            ix.waits_by_task.entry(w.task).or_default().push(w);
+            ix.waits_by_lock.entry(w.lock).or_default().push(w);
+        }
+        for h in &g.holds {
+            ix.holds_by_lock.entry(h.lock).or_default().push(h);
+            ix.holds_by_task.entry(h.task).or_default().push(h);
+        }
+        ix
+    }
+
+    /// What a task waits for, in the graph's order.
+    pub fn task_waits(&self, task: TaskId) -> &[&'g Wait] {
+        self.waits_by_task.get(&task).map_or(&[], Vec::as_slice)
+    }
+
+    /// The locks a task waits for, most certain first (equally certain ones in the graph's
+    /// order).
+    pub fn waits_of(&self, task: TaskId) -> Vec<&'g Wait> {
+        let mut w = self.task_waits(task).to_vec();
+        w.sort_by(|a, b| {
+            b.certainty
+                .confidence()
+                .total_cmp(&a.certainty.confidence())
+        });
+        w
+    }
+
+    /// The waits queued on a lock, in the graph's order.
+    pub fn waiters_of(&self, lock: LockId) -> &[&'g Wait] {
+        self.waits_by_lock.get(&lock).map_or(&[], Vec::as_slice)
+    }
+
+    /// What holds a lock, in the graph's order.
+    pub fn lock_holds(&self, lock: LockId) -> &[&'g Hold] {
+        self.holds_by_lock.get(&lock).map_or(&[], Vec::as_slice)
+    }
+
+    /// The holders of a lock, most certain first (then by task).
+    pub fn holders_of(&self, lock: LockId) -> Vec<&'g Hold> {
+        let mut h = self.lock_holds(lock).to_vec();
+        h.sort_by(|a, b| {
+            b.certainty
+                .confidence()
+                .total_cmp(&a.certainty.confidence())
+                .then(a.task.cmp(&b.task))
+        });
+        h
+    }
+
+    /// What a task holds, in the graph's order.
+    pub fn holds_of(&self, task: TaskId) -> &[&'g Hold] {
+        self.holds_by_task.get(&task).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Everything the kernel-object layer found.
@@ -248,31 +321,18 @@ impl WaitGraph {
         self.tasks.get(&task).map_or(u32::MAX, |t| t.pid)
     }
 
-    /// The locks a task waits for, most certain first.
-    fn waits_of(&self, task: TaskId) -> Vec<&Wait> {
-        let mut w: Vec<&Wait> = self.waits.iter().filter(|w| w.task == task).collect();
-        w.sort_by(|a, b| {
-            b.certainty
-                .confidence()
-                .total_cmp(&a.certainty.confidence())
-        });
-        w
-    }
-
-    /// The holders of a lock, most certain first.
-    fn holders_of(&self, lock: LockId) -> Vec<&Hold> {
-        let mut h: Vec<&Hold> = self.holds.iter().filter(|h| h.lock == lock).collect();
-        h.sort_by(|a, b| {
-            b.certainty
-                .confidence()
-                .total_cmp(&a.certainty.confidence())
-                .then(a.task.cmp(&b.task))
-        });
-        h
+    /// The graph's relations by task and by lock, built once: a pass over every wait or hold
+    /// per task would make thousands of tasks behind one lock cost millions of steps.
+    pub fn index(&self) -> GraphIndex<'_> {
+        GraphIndex::new(self)
     }
 
     /// Cycles among tasks: strongly connected components of "waits for a lock held by".
     pub fn cycles(&self) -> Vec<Cycle> {
+        self.cycles_with(&self.index())
+    }
+
+    fn cycles_with(&self, ix: &GraphIndex<'_>) -> Vec<Cycle> {
         let mut cycles = Vec::new();
         let mut seen_sets: BTreeSet<Vec<TaskId>> = BTreeSet::new();
         for start in self.tasks.keys() {
@@ -281,10 +341,10 @@ impl WaitGraph {
             let mut path: Vec<(TaskId, LockId, f64, bool)> = Vec::new();
             let mut at = *start;
             for _ in 0..MAX_CHAIN {
-                let Some(wait) = self.waits_of(at).into_iter().next() else {
+                let Some(wait) = ix.waits_of(at).into_iter().next() else {
                     break;
                 };
-                let Some(hold) = self.holders_of(wait.lock).into_iter().next() else {
+                let Some(hold) = ix.holders_of(wait.lock).into_iter().next() else {
                     break;
                 };
                 let link = wait.certainty.confidence().min(hold.certainty.confidence());
@@ -319,7 +379,8 @@ impl WaitGraph {
 
     /// Cycles, chains and ranked root causes.
     pub fn analyse(&self) -> Analysis {
-        let cycles = self.cycles();
+        let ix = self.index();
+        let cycles = self.cycles_with(&ix);
         let cycle_of: HashMap<TaskId, usize> = cycles
             .iter()
             .enumerate()
@@ -354,6 +415,10 @@ impl WaitGraph {
 
         let waiting: BTreeSet<TaskId> = self.waits.iter().map(|w| w.task).collect();
         let mut chains = Vec::new();
+        // The root each holder-less lock's waiters end at, once one of them got there.
+        let mut holderless_root: HashMap<LockId, usize> = HashMap::new();
+        // Each root's tasks and the tasks behind it, to add each task once.
+        let mut members: Vec<HashSet<TaskId>> = Vec::new();
         for task in self
             .tasks
             .values()
@@ -363,7 +428,7 @@ impl WaitGraph {
             let mut at = task.id;
             let mut confidence = 1.0f64;
             let mut visited = BTreeSet::new();
-            let (kind, root_tasks) = loop {
+            let (kind, root_tasks, known_root) = loop {
                 if let Some(&c) = cycle_of.get(&at) {
                     let cyc = &cycles[c];
                     confidence = confidence.min(cyc.confidence);
@@ -371,15 +436,16 @@ impl WaitGraph {
                         (
                             RootKind::SelfDeadlock { lock: cyc.locks[0] },
                             cyc.tasks.clone(),
+                            None,
                         )
                     } else {
-                        (RootKind::Deadlock { cycle: c }, cyc.tasks.clone())
+                        (RootKind::Deadlock { cycle: c }, cyc.tasks.clone(), None)
                     };
                 }
-                let Some(wait) = self.waits_of(at).into_iter().next() else {
+                let Some(wait) = ix.waits_of(at).into_iter().next() else {
                     // Not waiting for anything known: the end of the chain is this task.
                     break if at == task.id {
-                        (RootKind::Stuck, vec![at])
+                        (RootKind::Stuck, vec![at], None)
                     } else {
                         let lock = steps.last().map_or(0, |s: &ChainStep| s.lock);
                         let running = self.tasks.get(&at).is_some_and(|t| t.running);
@@ -399,13 +465,13 @@ impl WaitGraph {
                             })
                             .unwrap_or_else(|| vec![at]);
                         if running {
-                            (RootKind::HolderRunning { lock }, holders)
+                            (RootKind::HolderRunning { lock }, holders, None)
                         } else {
-                            (RootKind::HolderSleeping { lock }, holders)
+                            (RootKind::HolderSleeping { lock }, holders, None)
                         }
                     };
                 };
-                let holders = self.holders_of(wait.lock);
+                let holders = ix.holders_of(wait.lock);
                 confidence = confidence.min(wait.certainty.confidence());
                 steps.push(ChainStep {
                     task: at,
@@ -420,14 +486,20 @@ impl WaitGraph {
                 let Some(next) = holders.first() else {
                     let node = self.locks.get(&wait.lock);
                     let can_be_held = node.is_none_or(|l| l.can_be_held);
+                    // Every waiter of a holder-less lock ends at the same root: found once.
+                    if let Some(&i) = holderless_root.get(&wait.lock) {
+                        break (RootKind::Stuck, Vec::new(), Some(i));
+                    }
+                    if let Some(h) = node.and_then(|l| l.held_by.first()) {
+                        // No task to blame: every waiter is behind the state, in one root.
+                        confidence = confidence.min(h.certainty.confidence());
+                        break (RootKind::HeldByState { lock: wait.lock }, Vec::new(), None);
+                    }
                     // Every task queued on a lock whose holder is not found is one root: the
                     // lock, with each of them (not one root per waiter of the same lock).
                     let mut waiters: Vec<TaskId> = if can_be_held {
-                        self.waits
-                            .iter()
-                            .filter(|w| w.lock == wait.lock && self.holders_of(w.lock).is_empty())
-                            .map(|w| w.task)
-                            .collect()
+                        // No holder: `holders` is empty, and so for every waiter of the lock.
+                        ix.waiters_of(wait.lock).iter().map(|w| w.task).collect()
                     } else {
                         vec![at]
                     };
@@ -436,26 +508,46 @@ impl WaitGraph {
                     if waiters.is_empty() {
                         waiters.push(at);
                     }
-                    if let Some(h) = node.and_then(|l| l.held_by.first()) {
-                        // No task to blame: every waiter is behind the state, in one root.
-                        confidence = confidence.min(h.certainty.confidence());
-                        break (RootKind::HeldByState { lock: wait.lock }, Vec::new());
-                    }
                     break if can_be_held {
-                        (RootKind::HolderUnknown { lock: wait.lock }, waiters)
+                        (RootKind::HolderUnknown { lock: wait.lock }, waiters, None)
                     } else {
-                        (RootKind::NothingToWake { lock: wait.lock }, waiters)
+                        (RootKind::NothingToWake { lock: wait.lock }, waiters, None)
                     };
                 };
                 confidence = confidence.min(next.certainty.confidence());
                 if !visited.insert(at) || steps.len() >= MAX_CHAIN {
-                    break (RootKind::HolderUnknown { lock: wait.lock }, vec![at]);
+                    break (RootKind::HolderUnknown { lock: wait.lock }, vec![at], None);
                 }
                 at = next.task;
             };
-            let i = root_index(&mut roots, kind, root_tasks);
+            let i = match known_root {
+                Some(i) => i,
+                None => {
+                    // (Not NothingToWake: each of its waiters is a root of its own.)
+                    let ends_at = match kind {
+                        RootKind::HolderUnknown { lock } | RootKind::HeldByState { lock } => {
+                            Some(lock)
+                        }
+                        _ => None,
+                    };
+                    let i = root_index(&mut roots, kind, root_tasks);
+                    // A chain that ended at a lock with no holder task (the chain, not a
+                    // cut at MAX_CHAIN: its lock then has holders) ends there for every
+                    // other waiter too.
+                    if let Some(lock) = ends_at
+                        && ix.lock_holds(lock).is_empty()
+                    {
+                        holderless_root.insert(lock, i);
+                    }
+                    i
+                }
+            };
             roots[i].confidence = roots[i].confidence.min(confidence);
-            if !roots[i].tasks.contains(&task.id) && !roots[i].blocked_behind.contains(&task.id) {
+            while members.len() < roots.len() {
+                let r = &roots[members.len()];
+                members.push(r.tasks.iter().chain(&r.blocked_behind).copied().collect());
+            }
+            if members[i].insert(task.id) {
                 roots[i].blocked_behind.push(task.id);
             }
             chains.push(Chain {

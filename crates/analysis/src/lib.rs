@@ -16,6 +16,6 @@ mod graph;
 pub mod hang;
 
 pub use graph::{
-    Analysis, Certainty, Chain, ChainStep, Cycle, Hold, LockId, LockNode, RootCause, RootKind,
-    StateHolder, TaskId, TaskNode, Wait, WaitGraph,
+    Analysis, Certainty, Chain, ChainStep, Cycle, GraphIndex, Hold, LockId, LockNode, RootCause,
+    RootKind, StateHolder, TaskId, TaskNode, Wait, WaitGraph,
 };

@@ -5,6 +5,7 @@ use crate::{Outcome, Report, hex};
 use holdup_analysis::crash::CrashSummary;
 use holdup_analysis::{Certainty, RootCause, RootKind, StateHolder, TaskId};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Bumped on any change that could break a consumer (a field removed or changing meaning).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -198,17 +199,19 @@ pub fn to_json(report: &Report) -> String {
     let h = &report.header;
     let lock_type = |l: u64| g.locks.get(&l).map_or("unknown", |l| l.kind.as_str());
     let lock_name = |l: u64| g.locks.get(&l).map_or("", |l| l.name.as_str());
+    let ix = g.index();
+    // A task's chain, by task: the first of its chains (one pass, not one per task).
+    let mut chain_root: HashMap<TaskId, usize> = HashMap::new();
+    for c in &a.chains {
+        chain_root.entry(c.task).or_insert(c.root_cause);
+    }
     let root_of = |t: TaskId| {
-        a.chains
-            .iter()
-            .find(|c| c.task == t)
-            .map(|c| c.root_cause + 1)
-            .or_else(|| {
-                a.root_causes
-                    .iter()
-                    .position(|r| r.tasks.contains(&t))
-                    .map(|i| i + 1)
-            })
+        chain_root.get(&t).map(|&i| i + 1).or_else(|| {
+            a.root_causes
+                .iter()
+                .position(|r| r.tasks.contains(&t))
+                .map(|i| i + 1)
+        })
     };
     let blocked: Vec<_> = g.tasks.values().filter(|t| t.blocked).collect();
     // Tasks by pid, as the text's table: the same order in every dump of the same hang.
@@ -307,10 +310,9 @@ pub fn to_json(report: &Report) -> String {
                 blocked_for_ns: t.blocked_for_ns,
                 blocked_in: t.blocked_in.as_deref(),
                 caller: t.caller.as_deref(),
-                waits_on: g
-                    .waits
+                waits_on: ix
+                    .task_waits(t.id)
                     .iter()
-                    .filter(|w| w.task == t.id)
                     .max_by(|x, y| {
                         x.certainty
                             .confidence()
@@ -325,10 +327,9 @@ pub fn to_json(report: &Report) -> String {
                         evidence: &w.certainty,
                         crash: report.crash_commands(w.task, w.lock, true, &w.certainty),
                     }),
-                holds: g
-                    .holds
+                holds: ix
+                    .holds_of(t.id)
                     .iter()
-                    .filter(|h| h.task == t.id)
                     .map(|h| Relation {
                         lock: hex(h.lock),
                         lock_type: lock_type(h.lock),

@@ -271,6 +271,67 @@ mod tests {
         );
     }
 
+    /// The seed with `n` more bench threads queued for read behind kcollapsed.
+    fn seed_with_readers(n: u64) -> Report {
+        let mut r = seed();
+        for i in 0..n {
+            let id = 0x1000 + i;
+            let mut t = r.graph.tasks[&0xa3].clone();
+            t.id = id;
+            t.pid = 1000 + i as u32;
+            t.blocked_for_ns = Some(13_000_000_000 + i % 7 * 100_000_000);
+            r.graph.tasks.insert(id, t);
+            r.graph.waits.push(Wait {
+                task: id,
+                lock: 0x10,
+                mode: "read".into(),
+                position: Some(2 + i as usize),
+                certainty: Certainty::fact("rw_semaphore.wait_list"),
+            });
+        }
+        r.analysis = r.graph.analyse();
+        r
+    }
+
+    #[test]
+    fn a_pile_up_of_any_size_reads_in_the_same_lines_and_json_keeps_every_waiter() {
+        let text_of = |n| {
+            render_text_with(
+                &seed_with_readers(n),
+                TextOptions {
+                    width: Some(120),
+                    ..TextOptions::default()
+                },
+            )
+        };
+        let lines = |t: &str| t.lines().count();
+        let (ten, thousand, most) = (text_of(10), text_of(1_000), text_of(100_000));
+        // Grouped: the text does not grow with the waiters; only the counts' digits may
+        // wrap a line or two more.
+        assert!(lines(&thousand) <= lines(&ten) + 2, "{thousand}");
+        assert!(lines(&most) <= lines(&ten) + 3, "{most}");
+        assert!(
+            most.contains("+100000"),
+            "the group row counts every reader: {most}"
+        );
+        assert!(most.contains("bench ×100001"), "{most}");
+        assert!(most.contains("... and 99993 more (bench ×99993"), "{most}");
+        // JSON lists every task and every relation.
+        let v: serde_json::Value =
+            serde_json::from_str(&to_json(&seed_with_readers(100_000))).unwrap();
+        assert_eq!(v["tasks"].as_array().unwrap().len(), 100_003);
+        let waiters = v["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lock"] == "0x10")
+            .unwrap()["waiters"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(waiters, 100_002);
+    }
+
     #[test]
     fn json_is_versioned_and_keeps_addresses_as_strings() {
         let v: serde_json::Value = serde_json::from_str(&to_json(&seed())).unwrap();

@@ -276,11 +276,12 @@ pub(crate) fn explain(report: &Report, r: &RootCause) -> String {
         RootKind::HeldByState { lock } => {
             let n = r.blocked_behind.len();
             // One root may gather waits on several objects held by the same state.
+            let behind: std::collections::HashSet<u64> = r.blocked_behind.iter().copied().collect();
             let objects: std::collections::BTreeSet<u64> = report
                 .graph
                 .waits
                 .iter()
-                .filter(|w| r.blocked_behind.contains(&w.task))
+                .filter(|w| behind.contains(&w.task))
                 .filter(|w| {
                     report
                         .graph
@@ -657,8 +658,9 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
         root_title(report, r)
     );
     let _ = writeln!(s, "  {}", explain(report, r));
+    let ix = g.index();
     for t in &r.tasks {
-        for w in g.waits.iter().filter(|w| w.task == *t) {
+        for w in ix.task_waits(*t) {
             let _ = writeln!(
                 s,
                 "  {} waits for {}{}{}  [{}]",
@@ -676,7 +678,7 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
                 );
             }
         }
-        for hd in g.holds.iter().filter(|hd| hd.task == *t) {
+        for hd in ix.holds_of(*t) {
             let _ = writeln!(
                 s,
                 "  {} holds {}{}  [{}]",
@@ -874,8 +876,11 @@ const GROUPED_ROWS: usize = 4;
 
 /// A task's cells of the table but its pid and how long it has been blocked: COMM, ST,
 /// WAITS ON, HOLDS, CALLER.
-fn task_cells(report: &Report, t: &holdup_analysis::TaskNode) -> Vec<Vec<Line>> {
-    let g = &report.graph;
+fn task_cells(
+    report: &Report,
+    ix: &holdup_analysis::GraphIndex<'_>,
+    t: &holdup_analysis::TaskNode,
+) -> Vec<Vec<Line>> {
     // A lock's name may wrap between words; its mode and evidence stay together:
     // "(read, fact)".
     let relation = |lock: u64, mode: &str, c: &Certainty| {
@@ -883,16 +888,15 @@ fn task_cells(report: &Report, t: &holdup_analysis::TaskNode) -> Vec<Vec<Line>> 
         line.push(format!("({})", mode_and_certainty(mode, c)));
         line
     };
-    let waits: Vec<Line> = g
-        .waits
+    let waits: Vec<Line> = ix
+        .task_waits(t.id)
         .iter()
-        .filter(|w| w.task == t.id)
         .map(|w| relation(w.lock, &w.mode, &w.certainty))
         .collect();
-    let holds: Vec<Line> = g
-        .holds
+    let holds: Vec<Line> = ix
+        .holds_of(t.id)
         .iter()
-        .filter(|h| h.task == t.id && h.certainty.confidence() >= SHOWN_CONFIDENCE)
+        .filter(|h| h.certainty.confidence() >= SHOWN_CONFIDENCE)
         .map(|h| relation(h.lock, &h.mode, &h.certainty))
         .collect();
     let or_dash = |v: Vec<Line>| {
@@ -943,7 +947,8 @@ fn write_table(s: &mut String, report: &Report, opts: TextOptions) {
     // (a pile-up of writers behind one lock) share one row with a count, at the place of the
     // lowest pid, so that thousands of tasks behind a lock still make a table a person can
     // read. Fewer than GROUPED_ROWS alike keep a row each.
-    let alike: Vec<Vec<Vec<Line>>> = blocked.iter().map(|t| task_cells(report, t)).collect();
+    let ix = report.graph.index();
+    let alike: Vec<Vec<Vec<Line>>> = blocked.iter().map(|t| task_cells(report, &ix, t)).collect();
     let mut shown = vec![false; blocked.len()];
     let mut grouped = 0;
     for (i, t) in blocked.iter().enumerate() {
