@@ -168,7 +168,7 @@ def made_by(cmds, src_name, dst, role):
             return f"{how} (itself every 8th page of {base}: {cmds.get(base, 'makedumpfile')})"
         return f"{how} ({base}: {cmds.get(base, 'makedumpfile')})"
     if src_name.endswith(".zst"):
-        return cmds.get(src_name[:-4], "makedumpfile") + " | zstd -19"
+        return cmds.get(src_name[:-4], "makedumpfile") + " | zstd -19 --long=27"
     return cmds.get(src_name, "dumps/gen/formats.sh")
 
 
