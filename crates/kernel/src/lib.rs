@@ -25,6 +25,7 @@ pub mod sched;
 pub mod stack;
 pub mod sysinfo;
 mod vmlinux_match;
+pub mod workqueue;
 
 pub use build_cache::BuildCache;
 pub use holdup_dump::file_faults_total;

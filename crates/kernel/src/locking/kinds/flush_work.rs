@@ -48,7 +48,7 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
         return false;
     }
     let flusher = mem.read_u64(barr.wrapping_add(task_off)).unwrap_or(0);
-    let flusher_name = who(cx, flusher);
+    let flusher_name = cx.who(flusher);
     // Walk from the barrier's entry to the head of the list it is on: the first node that is
     // not a work_struct's entry (whose func is a function).
     let node = barr.wrapping_add(work).wrapping_add(entry);
@@ -93,14 +93,14 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
                 evidence: Evidence::fact(
                     format!(
                         "the barrier's work is queued on worker.scheduled of worker {w:#x} ({}), which runs {current} (worker.current_func) and completes the barrier when it returns",
-                        who(cx, task)
+                        cx.who(task)
                     ),
                     w,
                 ),
             });
             lock.notes.push(format!(
                 "{flusher_name} flushes {current}: it waits until {current} returns in {}",
-                who(cx, task)
+                cx.who(task)
             ));
         }
         None => {
@@ -114,12 +114,4 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
         }
     }
     true
-}
-
-fn who(cx: &KindCx<'_>, task: u64) -> String {
-    format!(
-        "{} (pid {})",
-        sched::task_comm(cx.k, task).unwrap_or_else(|_| "?".into()),
-        sched::task_pid(cx.k, task).map_or("?".into(), |p| p.to_string())
-    )
 }

@@ -57,7 +57,7 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
         ));
         return false;
     };
-    let name = who(cx, task);
+    let name = cx.who(task);
     let what = if api == "kthread_stop" {
         "exit"
     } else {
@@ -109,12 +109,4 @@ fn kthread_task(cx: &KindCx<'_>, kthread: u64) -> Option<(u64, &'static str)> {
                 },
             )
         })
-}
-
-fn who(cx: &KindCx<'_>, task: u64) -> String {
-    format!(
-        "{} (pid {})",
-        sched::task_comm(cx.k, task).unwrap_or_else(|_| "?".into()),
-        sched::task_pid(cx.k, task).map_or("?".into(), |p| p.to_string())
-    )
 }

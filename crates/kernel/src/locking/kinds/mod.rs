@@ -8,10 +8,13 @@
 //! tasks (each a fact or an inference with its evidence) and notes what ends the wait.
 
 mod bio_wait;
+mod blk_mq_tag;
 mod block_io;
 mod buffer_io;
 mod flush_work;
+mod flush_workqueue;
 mod frozen_fs;
+mod jbd2;
 mod kthread_stop;
 
 use super::waits::Stacks;
@@ -27,6 +30,7 @@ pub struct KindCx<'a> {
     /// The blocked tasks' stacks.
     pub stacks: &'a Stacks,
     super_blocks: OnceLock<Vec<SuperBlock>>,
+    all_tasks: OnceLock<Vec<u64>>,
 }
 
 impl<'a> KindCx<'a> {
@@ -35,7 +39,30 @@ impl<'a> KindCx<'a> {
             k,
             stacks,
             super_blocks: OnceLock::new(),
+            all_tasks: OnceLock::new(),
         }
+    }
+
+    /// `comm (pid N)` of a task, `? (pid ?)` where memory does not say.
+    pub fn who(&self, task: u64) -> String {
+        format!(
+            "{} (pid {})",
+            crate::sched::task_comm(self.k, task).unwrap_or_else(|_| "?".into()),
+            crate::sched::task_pid(self.k, task).map_or("?".into(), |p| p.to_string())
+        )
+    }
+
+    /// Every task, blocked or not (for holders that need not be blocked, such as a task
+    /// with a journal handle open): read on first use.
+    pub fn all_tasks(&self) -> &[u64] {
+        self.all_tasks
+            .get_or_init(|| match crate::sched::for_each_task(self.k) {
+                Ok((tasks, _)) => tasks,
+                Err(e) => {
+                    log::debug!("tasks: {e}");
+                    self.stacks.iter().map(|st| st.task).collect()
+                }
+            })
     }
 
     /// Every super block (none when they cannot be read).
@@ -56,10 +83,13 @@ pub type Explain = fn(&KindCx<'_>, &mut LockState) -> bool;
 pub const KINDS: &[Explain] = &[
     frozen_fs::explain,
     flush_work::explain,
+    flush_workqueue::explain,
     kthread_stop::explain,
+    jbd2::explain,
     block_io::explain,
     buffer_io::explain,
     bio_wait::explain,
+    blk_mq_tag::explain,
 ];
 
 /// Runs the explainers on `lock`.
