@@ -24,6 +24,18 @@ use rayon::prelude::*;
 const SCAN_LIMIT: u64 = 256 << 20;
 /// Read this much at a time.
 const CHUNK: usize = 1 << 20;
+/// Probes for `kallsyms_offsets` this far apart (see [`probe_for_offsets`]).
+const PROBE_STRIDE: u64 = 64 << 10;
+/// Probes read at once.
+const PROBE_BATCH: usize = 16;
+/// Chunks searched up from a page of offsets for the token index (the names between them
+/// take a few MiB at most).
+const TABLE_CHUNKS: u64 = 8;
+/// Pages that looked like offsets but led to no tables before the probing gives up.
+const MAX_FALSE_HITS: usize = 4;
+/// Largest step between two sorted symbol offsets believed (a few MiB: the largest gaps
+/// in a kernel's text and data).
+const MAX_SYMBOL_GAP: i64 = 64 << 20;
 /// Most symbols believed (as for tables VMCOREINFO names).
 const MAX_SYMS: u64 = 4_000_000;
 
@@ -74,6 +86,9 @@ pub fn scan(mem: &dyn KernelMemory, stext: u64, data: Option<u64>) -> Option<Kal
         }
         None => starts.extend((0..).map(|i| stext + i * chunk).take_while(|&a| a < end)),
     }
+    if let Some(a) = data.and_then(|d| probe_for_offsets(mem, stext, d)) {
+        return Some(a);
+    }
     // Chunks are read and searched a core's worth at a time, in the order above: most of
     // the time goes into decompressing their pages, and the first batch that holds the
     // tables ends the search (a wider fan-out would decompress chunks far from them).
@@ -88,6 +103,60 @@ pub fn scan(mem: &dyn KernelMemory, stext: u64, data: Option<u64>) -> Option<Kal
         }
     }
     None
+}
+
+/// The quick way down from `data`: one page every [`PROBE_STRIDE`] until a page of
+/// `kallsyms_offsets` is met (the first table, hundreds of KiB long: several probes land in
+/// it), then the chunks from there up, where the token index that ends the tables is. Most
+/// of the read-only data between the tables and `data` (BTF, the export tables...) is never
+/// decompressed. `None` when no probe leads to tables: the caller then reads every chunk.
+fn probe_for_offsets(mem: &dyn KernelMemory, stext: u64, data: u64) -> Option<KallsymsAddrs> {
+    let top = data & !(PROBE_STRIDE - 1);
+    let probes: Vec<u64> = (0..)
+        .map(|i| top.wrapping_sub(i * PROBE_STRIDE))
+        .take_while(|&a| a >= stext && a <= top)
+        .collect();
+    let mut tried = 0;
+    for group in probes.chunks(PROBE_BATCH) {
+        let hits: Vec<u64> = group
+            .par_iter()
+            .filter(|&&at| {
+                let mut page = [0u8; 4096];
+                mem.read(at, &mut page).is_ok() && looks_like_offsets(&page)
+            })
+            .copied()
+            .collect();
+        for hit in hits {
+            let first = hit & !(CHUNK as u64 - 1);
+            let found = (0..TABLE_CHUNKS)
+                .map(|i| first + i * CHUNK as u64)
+                .find_map(|at| tables_in_chunk(mem, at, stext));
+            if found.is_some() {
+                return found;
+            }
+            tried += 1;
+            if tried >= MAX_FALSE_HITS {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// Whether a page holds only `kallsyms_offsets`: 1024 `.long`s sorted by the address they
+/// encode, so monotonic (rising when offsets grow with addresses; falling for the negative
+/// offsets of the absolute-percpu encoding), each step under [`MAX_SYMBOL_GAP`], and not one
+/// value repeated (zeros, fill patterns).
+fn looks_like_offsets(page: &[u8; 4096]) -> bool {
+    let v: Vec<i64> = page
+        .chunks_exact(4)
+        .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect();
+    let steps = || v.windows(2).map(|w| w[1] - w[0]);
+    let rising = steps().all(|d| (0..MAX_SYMBOL_GAP).contains(&d));
+    let falling = steps().all(|d| (0..MAX_SYMBOL_GAP).contains(&-d));
+    let moves = steps().filter(|&d| d != 0).count();
+    (rising || falling) && moves >= v.len() / 4
 }
 
 /// The tables, if a token index that leads to them starts in the chunk at `at`.
@@ -269,4 +338,61 @@ fn read_lossy(mem: &dyn KernelMemory, addr: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     fill_lossy(mem, addr, &mut v);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(values: impl Fn(i64) -> i64) -> [u8; 4096] {
+        let mut p = [0u8; 4096];
+        for (i, c) in p.chunks_exact_mut(4).enumerate() {
+            c.copy_from_slice(&(values(i as i64) as i32).to_le_bytes());
+        }
+        p
+    }
+
+    #[test]
+    fn sorted_offsets_are_recognised_either_way() {
+        // base-relative: offsets grow with addresses; absolute-percpu: text symbols are
+        // negative offsets that fall as addresses grow.
+        assert!(looks_like_offsets(&page(|i| 0x1000 + i * 48)));
+        assert!(looks_like_offsets(&page(|i| -0x2000 - i * 48)));
+        // Aliases (two symbols at one address) are allowed.
+        assert!(looks_like_offsets(&page(|i| 0x1000 + (i / 2) * 32)));
+    }
+
+    #[test]
+    fn other_pages_are_not_offsets() {
+        assert!(!looks_like_offsets(&[0u8; 4096]));
+        assert!(!looks_like_offsets(&[0xffu8; 4096]));
+        // One step back breaks the order.
+        assert!(!looks_like_offsets(&page(|i| if i == 700 {
+            0
+        } else {
+            0x1000 + i * 48
+        })));
+        // Mostly the same value: a fill, not a table.
+        assert!(!looks_like_offsets(&page(|i| if i < 900 {
+            7
+        } else {
+            7 + i
+        })));
+        // A step larger than any gap between symbols.
+        assert!(!looks_like_offsets(&page(|i| if i < 512 {
+            i
+        } else {
+            i + (1 << 30)
+        })));
+        // Pseudo-random words.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut p = [0u8; 4096];
+        for b in p.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        assert!(!looks_like_offsets(&p));
+    }
 }
