@@ -577,3 +577,62 @@ fn a_pile_up_is_one_row_of_the_table() {
     let seed = m.fixture("6.1");
     assert_eq!(rows(&seed.path("vmcore.kdump-zlib")).len(), 17);
 }
+
+/// A place in a lock's queue is one task's: on every fixture no two waiters of a lock share
+/// one. The freezer of `freeze_wait` waits in the percpu_rw_semaphore's writer slot, apart from
+/// the queue: it has no place in it, and the writer queued behind it is first there.
+#[test]
+fn no_two_waiters_share_a_place_and_the_freezer_is_not_queued() {
+    let m = manifest();
+    let mut freezers = 0;
+    for fx in m.fixtures.iter().filter(|fx| !fx.no_hang) {
+        let Some(f) = fx.files.iter().find(|f| f.role == "dump") else {
+            continue;
+        };
+        let path = fx.path(&f.file);
+        let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
+        assert!(st == 0 || st == 4, "{}: {err}", fx.name);
+        let report: Value = serde_json::from_str(&out).expect("the report's JSON");
+        for l in report["locks"].as_array().expect("locks") {
+            let mut places: Vec<u64> = l["waiters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w["position"].as_u64())
+                .collect();
+            let n = places.len();
+            places.sort_unstable();
+            places.dedup();
+            assert_eq!(places.len(), n, "{}: {l}", fx.name);
+        }
+        if fx.hangs != "stock" {
+            continue;
+        }
+        for l in fx.truth() {
+            let holdup_e2e::TruthLine::Task(t) = l else {
+                continue;
+            };
+            if t.scenario != "freeze_wait" || t.role != holdup_e2e::Role::Waiter {
+                continue;
+            }
+            let task = report["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["pid"].as_u64() == Some(u64::from(t.pid)))
+                .unwrap_or_else(|| panic!("{}: pid {} not in the report", fx.name, t.pid));
+            let place = &task["waits_on"]["position"];
+            if t.mode == "write" {
+                assert!(
+                    place.is_null(),
+                    "{}: the freezer is placed: {task}",
+                    fx.name
+                );
+                freezers += 1;
+            } else {
+                assert_eq!(place.as_u64(), Some(0), "{}: {task}", fx.name);
+            }
+        }
+    }
+    assert!(freezers >= 2, "only {freezers} freezers checked");
+}

@@ -745,9 +745,12 @@ fn write_root_cause(s: &mut String, report: &Report, i: usize, r: &RootCause, fu
         if queue.is_empty() {
             continue;
         }
+        // Waiters with no place in the list first: a percpu_rw_semaphore's writer waits in
+        // its own slot, ahead of the queue (and a wait known only from task_struct.blocker
+        // has no known place).
         queue.sort_by_key(|w| {
             (
-                w.position.unwrap_or(usize::MAX),
+                w.position.map_or(0, |p| p.saturating_add(1)),
                 report.graph.pid_of(w.task),
             )
         });

@@ -214,11 +214,13 @@ pub(crate) fn lock_state(
             .cloned()
             .partition(|w| w.record == writer_record);
         let mut waiters = merge_waiters(id, lock_side, &writer_side, &mut notes);
-        queued.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
-        for mut w in queued {
-            w.position = Some(waiters.len());
-            waiters.push(w);
+        // The writer waits in a slot of its own, ahead of the queue but not in it: it has no
+        // place in the queue, and the queued keep theirs (as crash's `waitq` lists them).
+        for w in &mut waiters {
+            w.position = None;
         }
+        queued.sort_by_key(|w| (w.position.unwrap_or(usize::MAX), w.record));
+        waiters.extend(queued);
         KindState {
             object: LockObject::PercpuRwsem(s),
             holders,

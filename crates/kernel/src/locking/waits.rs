@@ -993,7 +993,8 @@ fn percpu_writer_wait(cx: &WaitCx<'_>, stack: &TaskStack, out: &mut Vec<Wait>) {
         },
         mode: Mode::Write,
         record: sem + l.writer_task,
-        position: Some(0),
+        // Not in the waiters queue: the writer slot (rcuwait) is apart from it, ahead of it.
+        position: None,
         detail: vec![("blocked_in".into(), f.function.clone())],
         evidence: Evidence::fact(
             "percpu_rw_semaphore.writer.task (rcuwait) names it and block is set: a writer waiting in percpu_down_write for the readers to leave",
