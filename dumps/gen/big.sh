@@ -3,12 +3,13 @@
 # >= 10,000 tasks and thousands of them piled up on two shared locks, dumped live by QEMU.
 #   usage: big.sh [--force]     env: HOLDUP_BIG=BENCH,WRITERS,NPROC,NTHREADS (3000,2000,4,1300)
 #                                    HOLDUP_BIG_MEM (16G)
+#                                    HOLDUP_BIG_OUT (dumps/work/big: another for other sizes)
 # Writes $WORK_DIR/big/ (dumps/work/big/, ignored by git; never commit it): vmcore.kdump-zlib,
 # truth.jsonl, serial.log, meta.json. Cached: does nothing when vmcore.kdump-zlib and meta.json
 # are there (--force makes it again). See dumps/README.md "The big dump".
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-OUT=$WORK_DIR/big
+OUT=${HOLDUP_BIG_OUT:-$WORK_DIR/big}
 BIG=${HOLDUP_BIG:-3000,2000,4,1300}
 MEM=${HOLDUP_BIG_MEM:-16G}
 if [ "${1:-}" != --force ] && [ -s "$OUT/vmcore.kdump-zlib" ] && [ -s "$OUT/meta.json" ]; then
