@@ -10,6 +10,7 @@
 //! - [`stack`]: kernel stacks (ORC unwinding, saved CPU registers).
 //! - [`sysinfo`]: what crash's `sys` shows.
 
+pub mod blk_mq;
 pub mod block;
 pub mod btf_modules;
 pub mod build_cache;

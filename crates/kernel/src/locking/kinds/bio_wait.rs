@@ -5,7 +5,7 @@
 
 use super::KindCx;
 use crate::block::disk;
-use crate::locking::{Evidence, LockKind, LockName, LockState};
+use crate::locking::{Evidence, Holder, HolderId, LockKind, LockName, LockState, Mode};
 use crate::sched::read_member;
 
 pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
@@ -60,6 +60,36 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
     {
         let io = Evidence::fact("bio.bi_private and bio.bi_end_io", bio);
         lock.holders.insert(0, super::dm_suspension(d, dm, &io));
+        return true;
+    }
+    // On a blk-mq queue, the request that carries the bio: the wait ends when the device
+    // completes it. The same holder as the tags its request holds, so that the waiters for
+    // tags and for this bio share one root.
+    let queue = read_member(k, bio, "bio.bi_bdev")
+        .ok()
+        .and_then(|b| read_member(k, b, "block_device.bd_disk").ok())
+        .and_then(|g| read_member(k, g, "gendisk.queue").ok());
+    if let Some(queue) = queue {
+        let requests = crate::blk_mq::queue_requests(k, queue);
+        if let Some(rq) = requests.iter().find(|r| r.bios.contains(&bio)) {
+            lock.notes.push(format!(
+                "the bio is carried by request {:#x} (tag {}, {}), which the device has not completed",
+                rq.addr, rq.tag, rq.state
+            ));
+            lock.holders.push(Holder {
+                who: HolderId::Io {
+                    what: crate::blk_mq::in_flight_text(k, &requests),
+                },
+                mode: Mode::Exclusive,
+                evidence: Evidence::fact(
+                    format!(
+                        "request.bio of request {:#x} (blk_mq_tags.rqs of its queue's tag set) is the bio",
+                        rq.addr
+                    ),
+                    rq.addr,
+                ),
+            });
+        }
     }
     true
 }
