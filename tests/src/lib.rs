@@ -166,7 +166,8 @@ pub enum TruthLine {
 
 /// A task holding or waiting in a hang in stock kernel code (dumps/TRUTH.md, "Task"): a fact
 /// with the lock types `percpu_rwsem`, `io`, `work`, `mutex`, `rwsem`, `kthread_exit`,
-/// `buffer_lock` and a recorded state.
+/// `buffer_lock` (and, in `6.12-stock`, `workqueue`, `jbd2_transaction`, `jbd2_commit`,
+/// `blk_mq_tag`) and a recorded state.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StockTask {
@@ -197,8 +198,9 @@ pub struct StockTask {
 }
 
 /// A kernel object of a hang in stock kernel code (dumps/TRUTH.md, "Object"): `object` names
-/// its type (`super_block`, `mapped_device`, `folio`, `work_struct`, `inode`), which fixes the
-/// fields it has (tests/manifest.rs checks them).
+/// its type (`super_block`, `mapped_device`, `folio`, `work_struct`, `inode`, `kthread`,
+/// `buffer_head`, `workqueue_struct`, `journal`, `request_queue`), which fixes the fields it
+/// has (tests/manifest.rs checks them).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TruthObject {
@@ -272,6 +274,46 @@ pub struct TruthObject {
     pub b_state: Option<String>,
     #[serde(default)]
     pub page: Option<String>,
+    /// A `workqueue_struct` object (with `name`, `func`, `worker_pid`): the work item running
+    /// on it, the task in `flush_workqueue()` and its `struct wq_flusher` (`first_flusher`).
+    #[serde(default)]
+    pub work: Option<String>,
+    #[serde(default)]
+    pub flusher_pid: Option<u32>,
+    #[serde(default)]
+    pub first_flusher: Option<String>,
+    /// A `journal` object (with `device`, `mount`, `holder_pid`): its running and committing
+    /// transactions, the running one's `t_updates`, `t_state` (the kernel's enum name) and
+    /// `tid`, and the holder's open handle (`task->journal_info`).
+    #[serde(default)]
+    pub running_transaction: Option<String>,
+    #[serde(default)]
+    pub committing_transaction: Option<String>,
+    #[serde(default)]
+    pub t_updates: Option<u32>,
+    #[serde(default)]
+    pub t_state: Option<String>,
+    #[serde(default)]
+    pub tid: Option<u64>,
+    #[serde(default)]
+    pub handle: Option<String>,
+    /// A `request_queue` object (with `device`): hardware queue 0's `struct blk_mq_tags`, its
+    /// depth and tags in use, the request in flight and its `start_time_ns`, the I/O
+    /// scheduler, the request timeout.
+    #[serde(default)]
+    pub tags: Option<String>,
+    #[serde(default)]
+    pub depth: Option<u32>,
+    #[serde(default)]
+    pub tags_in_use: Option<u32>,
+    #[serde(default)]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub start_time_ns: Option<u64>,
+    #[serde(default)]
+    pub scheduler: Option<String>,
+    #[serde(default)]
+    pub io_timeout_ms: Option<u64>,
 }
 
 /// The oops of a capture without a hang: which task faulted, where, and on what address.

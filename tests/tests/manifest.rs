@@ -298,6 +298,22 @@ fn object_fields(o: &TruthObject) -> BTreeSet<&'static str> {
     has("size", o.size.is_some());
     has("b_state", o.b_state.is_some());
     has("page", o.page.is_some());
+    has("work", o.work.is_some());
+    has("flusher_pid", o.flusher_pid.is_some());
+    has("first_flusher", o.first_flusher.is_some());
+    has("running_transaction", o.running_transaction.is_some());
+    has("committing_transaction", o.committing_transaction.is_some());
+    has("t_updates", o.t_updates.is_some());
+    has("t_state", o.t_state.is_some());
+    has("tid", o.tid.is_some());
+    has("handle", o.handle.is_some());
+    has("tags", o.tags.is_some());
+    has("depth", o.depth.is_some());
+    has("tags_in_use", o.tags_in_use.is_some());
+    has("request", o.request.is_some());
+    has("start_time_ns", o.start_time_ns.is_some());
+    has("scheduler", o.scheduler.is_some());
+    has("io_timeout_ms", o.io_timeout_ms.is_some());
     f
 }
 
@@ -311,9 +327,14 @@ const STOCK_SCENARIOS: [&str; 7] = [
     "buffer",
 ];
 
+/// The stock scenarios only `6.12-stock` has so far (dumps/guest/init-stock.sh,
+/// `holdup_stock_extra=1`): `6.1-stock` was captured before them.
+const STOCK_EXTRA_SCENARIOS: [&str; 3] = ["wq_flush", "jbd2", "blk_tags"];
+
 /// The stock fixture's truth (dumps/TRUTH.md, "Hangs in stock kernel code"): every line in
 /// its schema, each object type with exactly its fields, each scenario with its shape, and
-/// every one of the 200 writers of scenario i_rwsem listed once.
+/// every one of the 200 writers of scenario i_rwsem listed once. The 6.12 stock fixture has
+/// the three extra scenarios too, each with its shape; another has all three or none.
 #[test]
 fn stock_truth_is_complete_and_strict() {
     let m = manifest_all();
@@ -337,6 +358,7 @@ fn stock_truth_is_complete_and_strict() {
                 fx.name
             )
         };
+        let known = |s: &str| STOCK_SCENARIOS.contains(&s) || STOCK_EXTRA_SCENARIOS.contains(&s);
         let (mut tasks, mut objects, mut verdicts) = (Vec::new(), Vec::new(), BTreeMap::new());
         for line in fx.truth() {
             match line {
@@ -353,7 +375,7 @@ fn stock_truth_is_complete_and_strict() {
             }
         }
         for t in &tasks {
-            assert!(STOCK_SCENARIOS.contains(&t.scenario.as_str()), "{t:?}");
+            assert!(known(&t.scenario), "{t:?}");
             hex("task", &t.task);
             hex("lock", &t.lock);
             assert!(
@@ -364,7 +386,11 @@ fn stock_truth_is_complete_and_strict() {
                     "mutex",
                     "rwsem",
                     "kthread_exit",
-                    "buffer_lock"
+                    "buffer_lock",
+                    "workqueue",
+                    "jbd2_transaction",
+                    "jbd2_commit",
+                    "blk_mq_tag"
                 ]
                 .contains(&t.lock_type.as_str()),
                 "{t:?}"
@@ -433,11 +459,49 @@ fn stock_truth_is_complete_and_strict() {
                     "device", "mount", "block", "size", "b_state", "locked", "page",
                 ][..],
             ),
+            (
+                "workqueue_struct",
+                &[
+                    "name",
+                    "work",
+                    "func",
+                    "worker_pid",
+                    "flusher_pid",
+                    "first_flusher",
+                ][..],
+            ),
+            (
+                "journal",
+                &[
+                    "device",
+                    "mount",
+                    "running_transaction",
+                    "committing_transaction",
+                    "t_updates",
+                    "t_state",
+                    "tid",
+                    "handle",
+                    "holder_pid",
+                ][..],
+            ),
+            (
+                "request_queue",
+                &[
+                    "device",
+                    "tags",
+                    "depth",
+                    "tags_in_use",
+                    "request",
+                    "start_time_ns",
+                    "scheduler",
+                    "io_timeout_ms",
+                ][..],
+            ),
         ]
         .into_iter()
         .collect();
         for o in &objects {
-            assert!(STOCK_SCENARIOS.contains(&o.scenario.as_str()), "{o:?}");
+            assert!(known(&o.scenario), "{o:?}");
             hex("object", &o.address);
             let fields = want
                 .get(o.object.as_str())
@@ -450,7 +514,7 @@ fn stock_truth_is_complete_and_strict() {
             );
         }
         for v in verdicts.values() {
-            assert!(STOCK_SCENARIOS.contains(&v.scenario.as_str()), "{v:?}");
+            assert!(known(&v.scenario), "{v:?}");
             assert_eq!(v.root_cause_pids.len(), v.root_cause_comms.len(), "{v:?}");
             assert!(
                 !v.root_cause_pids.is_empty() || v.root_cause.is_some(),
@@ -477,6 +541,18 @@ fn stock_truth_is_complete_and_strict() {
         };
         for s in STOCK_SCENARIOS {
             assert!(verdicts.contains_key(s), "{}: no verdict for {s}", fx.name);
+        }
+        let extra = STOCK_EXTRA_SCENARIOS
+            .iter()
+            .filter(|s| verdicts.contains_key(**s))
+            .count();
+        assert!(
+            extra == STOCK_EXTRA_SCENARIOS.len() || (extra == 0 && fx.kernel != "6.12"),
+            "{}: {extra} of the extra scenarios {STOCK_EXTRA_SCENARIOS:?} (6.12: all)",
+            fx.name
+        );
+        if extra > 0 {
+            stock_extra_truth(fx, &tasks, &objects, &verdicts);
         }
         // freeze_wait: a freeze of SB_FREEZE_WRITE in progress, its freezer waiting in
         // percpu_down_write for the one reader holding the level, a writer behind it.
@@ -619,4 +695,111 @@ fn stock_truth_is_complete_and_strict() {
             }
         }
     }
+}
+
+/// The shape of the extra stock scenarios' truth (6.12-stock): flush_workqueue under a mutex
+/// its running work item takes (a cycle of the flusher and the kworker), an open jbd2 handle
+/// stopping the commit of its transaction (the commit, a writer and a syncfs behind it), a
+/// block device out of tags (one in flight, two waiters, the device to blame).
+fn stock_extra_truth(
+    fx: &Fixture,
+    tasks: &[holdup_e2e::StockTask],
+    objects: &[TruthObject],
+    verdicts: &BTreeMap<String, holdup_e2e::Verdict>,
+) {
+    let of = |s: &'static str| tasks.iter().filter(move |t| t.scenario == s);
+    let obj = |s: &str, ty: &str| -> Vec<&TruthObject> {
+        objects
+            .iter()
+            .filter(|o| o.scenario == s && o.object == ty)
+            .collect()
+    };
+    // wq_flush: the flusher holds the mutex and waits on the workqueue, the kworker running
+    // the work holds the workqueue and waits for the mutex.
+    let wq = obj("wq_flush", "workqueue_struct");
+    assert_eq!(wq.len(), 1, "{}", fx.name);
+    let v = &verdicts["wq_flush"];
+    assert!(v.cycle && v.root_cause_comms == ["wqf_flusher"], "{v:?}");
+    let (flusher, worker) = (wq[0].flusher_pid.unwrap(), wq[0].worker_pid.unwrap());
+    assert_eq!(v.root_cause_pids, [flusher], "{v:?}");
+    assert_eq!(of("wq_flush").count(), 4, "{}", fx.name);
+    for (pid, role, ty) in [
+        (flusher, Role::Holder, "mutex"),
+        (flusher, Role::Waiter, "workqueue"),
+        (worker, Role::Holder, "workqueue"),
+        (worker, Role::Waiter, "mutex"),
+    ] {
+        let t = of("wq_flush")
+            .find(|t| t.pid == pid && t.role == role && t.lock_type == ty)
+            .unwrap_or_else(|| panic!("{}: wq_flush: no {role:?} of {ty} with pid {pid}", fx.name));
+        if ty == "workqueue" {
+            assert_eq!(t.lock, wq[0].address, "{t:?}");
+        }
+    }
+    // jbd2: a transaction locked for its commit with one update (the holder's handle).
+    let j = obj("jbd2", "journal");
+    assert_eq!(j.len(), 1, "{}", fx.name);
+    let j = j[0];
+    assert_eq!(
+        (j.t_state.as_deref(), j.t_updates),
+        (Some("T_LOCKED"), Some(1)),
+        "{j:?}"
+    );
+    let v = &verdicts["jbd2"];
+    assert!(!v.cycle && v.root_cause_comms == ["jh_holder"], "{v:?}");
+    assert_eq!(v.root_cause_pids, [j.holder_pid.unwrap()], "{v:?}");
+    assert_eq!(of("jbd2").count(), 4, "{}", fx.name);
+    for (comm, role, ty, mode) in [
+        ("jh_holder", Role::Holder, "jbd2_transaction", "read"),
+        ("jbd2/", Role::Waiter, "jbd2_transaction", "write"),
+        ("jw_write", Role::Waiter, "jbd2_transaction", "read"),
+        ("jw_syncfs", Role::Waiter, "jbd2_commit", "none"),
+    ] {
+        let t = of("jbd2")
+            .find(|t| t.comm.starts_with(comm) && t.role == role)
+            .unwrap_or_else(|| panic!("{}: jbd2: no {comm}", fx.name));
+        assert_eq!((t.lock_type.as_str(), t.mode.as_str()), (ty, mode), "{t:?}");
+        let lock = if ty == "jbd2_commit" {
+            &j.address
+        } else {
+            j.running_transaction.as_ref().unwrap()
+        };
+        assert_eq!(&t.lock, lock, "{t:?}");
+    }
+    // blk_tags: one tag, in use by the request tag_holder waits for; two waiters for a tag.
+    let q = obj("blk_tags", "request_queue");
+    assert_eq!(q.len(), 1, "{}", fx.name);
+    let q = q[0];
+    assert_eq!((q.depth, q.tags_in_use), (Some(1), Some(1)), "{q:?}");
+    assert_eq!(q.scheduler.as_deref(), Some("none"), "{q:?}");
+    let v = &verdicts["blk_tags"];
+    let device = q.device.as_deref().unwrap();
+    assert!(
+        !v.cycle
+            && v.root_cause_pids.is_empty()
+            && v.root_cause
+                .as_deref()
+                .is_some_and(|r| r.starts_with(&format!("device {device} does not complete"))),
+        "{v:?}"
+    );
+    assert_eq!(of("blk_tags").count(), 4, "{}", fx.name);
+    for t in of("blk_tags") {
+        let want = match (t.comm.as_str(), t.role) {
+            ("tag_holder", Role::Waiter) => ("io", q.request.as_ref().unwrap()),
+            ("tag_holder", Role::Holder) | ("tag_waiter", Role::Waiter) => {
+                ("blk_mq_tag", q.tags.as_ref().unwrap())
+            }
+            _ => panic!("{}: blk_tags: {t:?}", fx.name),
+        };
+        assert_eq!((t.lock_type.as_str(), &t.lock), want, "{t:?}");
+        if t.comm == "tag_waiter" {
+            assert_eq!(t.blocked_in, "blk_mq_get_tag", "{t:?}");
+        }
+    }
+    assert_eq!(
+        of("blk_tags").filter(|t| t.comm == "tag_waiter").count(),
+        2,
+        "{}",
+        fx.name
+    );
 }
