@@ -188,6 +188,8 @@ truth freeze_wait /mnt/fzw
 stock fsfreeze freeze /mnt/fzw >/tmp/fsfreeze.out 2>&1 &
 ffpid=$!
 wait_d $ffpid || fail "fsfreeze did not block: $(cat /tmp/fsfreeze.out)"
+# Its first sleep (rcu_sync_enter: an RCU grace period) lets writers in: wait for the second.
+echo "freeze_wait_freezer $ffpid" >/proc/holdup-stock || fail "fsfreeze does not wait for the reader"
 kill -USR1 $fwpid
 wait_d $fwpid || fail "fzw_write did not block"
 sleep 1

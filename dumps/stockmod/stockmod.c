@@ -31,6 +31,10 @@
  *   freeze_wait MOUNT
  *       starts kthread sbw_holder, which takes sb_start_write() of MOUNT's super block (the
  *       read side of s_writers.rw_sem[SB_FREEZE_WRITE-1]) and sleeps forever.
+ *   freeze_wait_freezer FREEZER
+ *       waits (10 s at most) until FREEZER waits in percpu_down_write for that reader: the
+ *       task of the semaphore's rcuwait, block set. (Before, in rcu_sync_enter, it sleeps too,
+ *       for an RCU grace period, while writers still take the read side.)
  *   freeze_wait_waiters FREEZER WRITER...
  *       FREEZER (FIFREEZE on MOUNT) blocked in percpu_down_write, waiting for that reader;
  *       each WRITER blocked behind it in percpu_rwsem_wait; prints the super block (frozen:
@@ -622,6 +626,38 @@ static bool on_percpu_waiters(struct percpu_rw_semaphore *sem, struct task_struc
 	return found;
 }
 
+/* Whether the freezer waits for the readers of sem: the rcuwait's task, with block set. */
+static bool freezer_waits(struct percpu_rw_semaphore *sem, struct task_struct *freezer)
+{
+	struct task_struct *w;
+
+	rcu_read_lock();
+	w = rcu_dereference(sem->writer.task);
+	rcu_read_unlock();
+	return w == freezer && atomic_read(&sem->block);
+}
+
+static int cmd_freeze_wait_freezer(char *args)
+{
+	char *w = strsep(&args, " ");
+	struct task_struct *freezer;
+	struct percpu_rw_semaphore *sem;
+	int i, nr;
+
+	if (!fw_sb || !w || kstrtoint(w, 10, &nr) || !(freezer = task_of(nr)))
+		return -EINVAL;
+	sem = &fw_sb->s_writers.rw_sem[SB_FREEZE_WRITE - 1];
+	for (i = 0; i < 1000 && !freezer_waits(sem, freezer); i++)
+		msleep(10);
+	put_task_struct(freezer);
+	if (!freezer_waits(sem, freezer)) {
+		pr_err("stockmod: FAILED: freeze_wait: pid %d does not wait in percpu_down_write\n",
+		       nr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int cmd_freeze_wait_waiters(char *args)
 {
 	char *w, *rest, fn[KSYM_SYMBOL_LEN], name[96];
@@ -933,6 +969,8 @@ static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, 
 		ret = cmd_i_rwsem_waiters(args);
 	else if (!strcmp(cmd, "freeze_wait"))
 		ret = cmd_freeze_wait(args);
+	else if (!strcmp(cmd, "freeze_wait_freezer"))
+		ret = cmd_freeze_wait_freezer(args);
 	else if (!strcmp(cmd, "freeze_wait_waiters"))
 		ret = cmd_freeze_wait_waiters(args);
 	else if (!strcmp(cmd, "kthread_stop"))
