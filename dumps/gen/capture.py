@@ -26,7 +26,10 @@ dumps/stockmod): a frozen ext4 (vdb), I/O queued on a suspended dm device (over 
 flush_work() under a mutex, 200 writers on one tmpfs inode's i_rwsem, FIFREEZE waiting in
 percpu_down_write for a task holding sb_start_write (vdd), kthread_stop() of a kthread that
 never stops, a buffer_head locked by a sleeper with a second locker waiting (vde); 384 MiB,
-crashkernel=128M, slim; kdump.
+crashkernel=128M, slim; kdump. 6.12-stock has three more (holdup_stock_extra=1, a fifth disk
+vdf): flush_workqueue() under a mutex its running work item takes, an open jbd2 handle that
+stops the journal commit of ext4 on vdf (a syncfs and a writer behind it), and null_blk's
+nullb0 out of tags (one tag, held by a read that does not complete; two reads wait for a tag).
 Its truth ("task", "object", "verdict" lines) is checked as strictly as the hangmod facts, and
 every TASK_UNINTERRUPTIBLE task of it against the detector's traces.
 
@@ -67,6 +70,8 @@ PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "7.3": "linux-binary-unsigned-7
 # (vdc), the ext4 whose freeze waits for a writer (vdd), the one with the locked buffer (vde).
 STOCK_DISKS = [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20), ("vdd-fzw", 16 << 20),
                ("vde-buf", 16 << 20)]
+# The extra scenarios' disk (6.12-stock: the ext4 whose journal commit waits for a handle, vdf).
+STOCK_EXTRA_DISKS = [("vdf-jnl", 16 << 20)]
 
 # What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
 PROFILES = {
@@ -89,10 +94,12 @@ PROFILES = {
                   "crashkernel": "128M", "disk": 448 << 20, "slim": True,
                   "extra_disks": STOCK_DISKS, "t_blocked": 600, "t_reported": 300},
     # The same hangs on bookworm-backports' 6.12 (dumped by sid's makedumpfile 1.7.8 at -d 31,
-    # make-dumps.sh: bookworm's 1.7.2 over-filters 6.12).
+    # make-dumps.sh: bookworm's 1.7.2 over-filters 6.12), and three more ("stock_extra":
+    # holdup_stock_extra=1, STOCK_EXTRA_SCENARIOS; 6.1-stock has not been captured with them).
     "6.12-stock": {"kernel": "6.12", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
                    "crashkernel": "128M", "disk": 448 << 20, "slim": True,
-                   "extra_disks": STOCK_DISKS, "t_blocked": 600, "t_reported": 300},
+                   "extra_disks": STOCK_DISKS + STOCK_EXTRA_DISKS, "stock_extra": True,
+                   "t_blocked": 600, "t_reported": 300},
     # The seven hangs on Debian's PREEMPT_RT 6.12 (mutex and rw_semaphore are rt_mutex based),
     # small as 6.1-la57 but 4-level.
     "6.12-rt": {"kernel": "6.12-rt", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
@@ -305,11 +312,14 @@ def parse_truth(text):
 
 # The stock capture's truth (6.1-stock, stockmod; dumps/TRUTH.md "Hangs in stock kernel code").
 STOCK_SCENARIOS = ("frozen", "io", "work", "i_rwsem", "freeze_wait", "kthread_stop", "buffer")
+# The scenarios of a profile with "stock_extra" (holdup_stock_extra=1: 6.12-stock).
+STOCK_EXTRA_SCENARIOS = ("wq_flush", "jbd2", "blk_tags")
 STOCK_WRITERS = 200  # tmp_writer processes of scenario i_rwsem (guest/init-stock.sh)
 TASK_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",
                "blocked_in", "state", "recorded_by_kernel"}
 TASK_OPTIONAL = {"lock_name", "folio", "pfn", "index", "page_flags", "inode"}
-STOCK_LOCK_TYPES = {"percpu_rwsem", "io", "work", "mutex", "rwsem", "kthread_exit", "buffer_lock"}
+STOCK_LOCK_TYPES = {"percpu_rwsem", "io", "work", "mutex", "rwsem", "kthread_exit", "buffer_lock",
+                    "workqueue", "jbd2_transaction", "jbd2_commit", "blk_mq_tag"}
 STOCK_MODES = {"read", "write", "exclusive", "none"}
 STATES = {"TASK_UNINTERRUPTIBLE", "TASK_KILLABLE"}
 OBJECT_FIELDS = {
@@ -320,14 +330,22 @@ OBJECT_FIELDS = {
     "inode": {"path", "i_rwsem", "fstype", "holder_pid", "waiters"},
     "kthread": {"task", "pid", "comm", "threadfn", "should_stop", "exited"},
     "buffer_head": {"device", "mount", "block", "size", "b_state", "locked", "page"},
+    "workqueue_struct": {"name", "work", "func", "worker_pid", "flusher_pid", "first_flusher"},
+    "journal": {"device", "mount", "running_transaction", "committing_transaction", "t_updates",
+                "t_state", "tid", "handle", "holder_pid"},
+    "request_queue": {"device", "tags", "depth", "tags_in_use", "request", "start_time_ns",
+                      "scheduler", "io_timeout_ms"},
 }
 HEX = re.compile(r"0x[0-9a-f]{16}")
 
 
-def parse_stock_truth(text):
-    """stockmod's truth lines, validated; raises Failure on anything off-schema or missing."""
+def parse_stock_truth(text, extra=False):
+    """stockmod's truth lines, validated; raises Failure on anything off-schema or missing.
+    extra: the profile has the extra scenarios (STOCK_EXTRA_SCENARIOS), which must then all be
+    there, each with its shape; without it they must not be."""
     records, errors = truth_records(text)
-    by = {s: {"task": [], "object": [], "verdict": []} for s in STOCK_SCENARIOS}
+    scenarios = STOCK_SCENARIOS + (STOCK_EXTRA_SCENARIOS if extra else ())
+    by = {s: {"task": [], "object": [], "verdict": []} for s in scenarios}
     for rec in records:
         kind, scen = rec.get("kind"), rec.get("scenario")
         if scen not in by or kind not in by[scen]:
@@ -361,7 +379,7 @@ def parse_stock_truth(text):
     def tasks(s, **kw):
         return [r for r in by[s]["task"] if all(r.get(k) == v for k, v in kw.items())]
 
-    for s in STOCK_SCENARIOS:
+    for s in scenarios:
         if len(by[s]["verdict"]) != 1:
             errors.append(f"scenario {s}: {len(by[s]['verdict'])} verdicts (expected 1)")
     if len(objects("frozen", "super_block")) != 1 or \
@@ -420,9 +438,74 @@ def parse_stock_truth(text):
             or (by["buffer"]["verdict"] or [{}])[0].get("root_cause_comms") != ["bh_holder"]:
         errors.append("scenario buffer: expected a locked buffer_head, bh_holder and bh_waiter "
                       "on it, blamed on bh_holder")
+    if extra:
+        errors += check_stock_extra(objects, tasks, by)
     if errors:
         raise Failure("ground truth:\n  " + "\n  ".join(errors[:20]))
     return records
+
+
+def check_stock_extra(objects, tasks, by):
+    """The shape of the extra scenarios' truth (wq_flush, jbd2, blk_tags): what is wrong."""
+    errors = []
+
+    def verdict(s):
+        return (by[s]["verdict"] or [{}])[0]
+
+    # wq_flush: flush_workqueue under a mutex its running work item waits for: a cycle.
+    wq = objects("wq_flush", "workqueue_struct")
+    wt = by["wq_flush"]["task"]
+    v = verdict("wq_flush")
+    if len(wq) != 1 or len(wt) != 4 or not v.get("cycle") \
+            or v.get("root_cause_comms") != ["wqf_flusher"] \
+            or {(r["comm"] == "wqf_flusher", r["role"], r["lock_type"]) for r in wt} != {
+                (True, "holder", "mutex"), (True, "waiter", "workqueue"),
+                (False, "holder", "workqueue"), (False, "waiter", "mutex")} \
+            or any(r["lock"] != wq[0]["address"] for r in wt if r["lock_type"] == "workqueue") \
+            or wq[0]["flusher_pid"] != v["root_cause_pids"][0] \
+            or {r["pid"] for r in wt if r["comm"] != "wqf_flusher"} != {wq[0]["worker_pid"]}:
+        errors.append("scenario wq_flush: expected a workqueue_struct, wqf_flusher holding the "
+                      "mutex and waiting on the workqueue, its kworker the reverse, a cycle "
+                      "blamed on wqf_flusher")
+    # jbd2: a handle holder, the commit (write) and a writer (read) on the locked transaction,
+    # a syncer on the commit.
+    jo = objects("jbd2", "journal")
+    jt = by["jbd2"]["task"]
+    want = {("jh_holder", "holder", "jbd2_transaction", "read"),
+            ("jw_write", "waiter", "jbd2_transaction", "read"),
+            ("jw_syncfs", "waiter", "jbd2_commit", "none")}
+    got = {(r["comm"], r["role"], r["lock_type"], r["mode"]) for r in jt}
+    if len(jo) != 1 or len(jt) != 4 or not want <= got \
+            or not any(r["comm"].startswith("jbd2/") and r["role"] == "waiter"
+                       and r["lock_type"] == "jbd2_transaction" and r["mode"] == "write"
+                       for r in jt) \
+            or jo[0]["t_state"] != "T_LOCKED" or jo[0]["t_updates"] != 1 \
+            or jo[0]["running_transaction"] != next(r["lock"] for r in jt
+                                                    if r["comm"] == "jh_holder") \
+            or any(r["lock"] != jo[0]["address"] for r in jt if r["lock_type"] == "jbd2_commit") \
+            or verdict("jbd2").get("root_cause_comms") != ["jh_holder"] or verdict("jbd2").get("cycle"):
+        errors.append("scenario jbd2: expected a journal with a T_LOCKED transaction of one "
+                      "update, jh_holder (read), jbd2 (write) and jw_write (read) on it, "
+                      "jw_syncfs on the commit, blamed on jh_holder")
+    # blk_tags: the only tag held by tag_holder's read in flight, two waiters for a tag.
+    rq = objects("blk_tags", "request_queue")
+    bt = by["blk_tags"]["task"]
+    v = verdict("blk_tags")
+    if len(rq) != 1 or rq[0]["depth"] != 1 or rq[0]["tags_in_use"] != 1 \
+            or rq[0]["scheduler"] != "none" \
+            or {(r["comm"], r["role"], r["lock_type"]) for r in bt} != {
+                ("tag_holder", "holder", "blk_mq_tag"), ("tag_holder", "waiter", "io"),
+                ("tag_waiter", "waiter", "blk_mq_tag")} \
+            or len([r for r in bt if r["comm"] == "tag_waiter"]) != 2 \
+            or any(r["lock"] != rq[0]["tags"] for r in bt if r["lock_type"] == "blk_mq_tag") \
+            or any(r["lock"] != rq[0]["request"] for r in bt if r["lock_type"] == "io") \
+            or any(r["blocked_in"] != "blk_mq_get_tag" for r in bt if r["comm"] == "tag_waiter") \
+            or v.get("root_cause_pids") or not v.get("root_cause", "").startswith(
+                f"device {rq[0]['device']} does not complete its I/O") or v.get("cycle"):
+        errors.append("scenario blk_tags: expected a request_queue of one tag in use, "
+                      "tag_holder holding it and waiting for its request, two tag_waiters in "
+                      "blk_mq_get_tag, the device as the root cause")
+    return errors
 
 
 def hung_reports(text):
@@ -539,6 +622,7 @@ def run(args):
         append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
                   + (f"{SLIM_APPEND} holdup_slim=1 " if profile.get("slim") else "")
                   + f"holdup_mode={'stock' if stock else 'live' if args.live else 'panic'}"
+                  + (" holdup_stock_extra=1" if profile.get("stock_extra") else "")
                   + (f" holdup_capture_extra={profile['capture_extra']}"
                      if profile.get("capture_extra") else ""))
     cmd = [qemu, "-machine", "pc,accel=tcg", "-cpu", profile["cpu"], "-smp", "2", "-m", profile["mem"],
@@ -557,8 +641,12 @@ def run(args):
         else ("kdump: hangs in stock kernel code (frozen ext4, I/O queued on a suspended dm "
               "device, flush_work under a mutex, 200 writers on one i_rwsem, FIFREEZE waiting "
               "for a task holding sb_start_write, kthread_stop of a kthread that never stops, "
-              "a locked buffer_head with a waiter); hung_task_panic=1 -> panic -> kexec capture "
-              "kernel -> dd /proc/vmcore to a virtio disk (raw ELF copy)") if stock
+              "a locked buffer_head with a waiter"
+              + ("; flush_workqueue under a lock its work item takes, an open jbd2 handle "
+                 "stopping a journal commit, a null_blk device out of tags"
+                 if profile.get("stock_extra") else "")
+              + "); hung_task_panic=1 -> panic -> kexec capture kernel -> dd /proc/vmcore to a "
+              "virtio disk (raw ELF copy)") if stock
         else ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
               "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
         else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "
@@ -620,7 +708,8 @@ def run(args):
         t_armed = wait_for("the hung-task detector armed",
                            lambda s: "holdup-init: hung-task detector armed" in s, 60)
         timings["qemu_start_to_armed"] = round(t_armed - t0, 1)
-        records = parse_stock_truth(serial.poll()) if stock else parse_truth(serial.poll())
+        records = (parse_stock_truth(serial.poll(), bool(profile.get("stock_extra"))) if stock
+                   else parse_truth(serial.poll()))
         fact_pids = {r["pid"] for r in records if r["kind"] == "fact"}
 
         if not args.live:

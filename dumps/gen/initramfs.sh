@@ -22,7 +22,9 @@
 #   stock                dumps/guest/stock.c, static;
 #   first-stock.cpio     busybox, kexec and its libraries, the same vmlinuz + capture.cpio,
 #                        qemu_fw_cfg.ko, the virtio block, dm and ext4 modules (lib/modules/order),
-#                        stockmod.ko, stock, dmsetup and mke2fs with their libraries,
+#                        6.12's null_blk and configfs (lib/modules/extra/, common.sh
+#                        stock_extra_modules), stockmod.ko, stock, dmsetup and mke2fs with their
+#                        libraries,
 #                        /init = dumps/guest/init-stock.sh.
 # Prints the path of first.cpio (first-oops.cpio, first-stock.cpio) on its last line. Uncompressed cpio (no gunzip
 # under TCG).
@@ -207,11 +209,27 @@ if [ "$FLAVOUR" = stock ]; then
     put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg module" >&2; exit 1; }
     for m in "${order[@]}"; do put_ko "$m" "$froot/lib/modules"; done
     printf '%s\n' "${order[@]}" >"$froot/lib/modules/order"
+    # The modules of the scenarios only some kernels' captures have (common.sh
+    # stock_extra_modules: 6.12's null_blk), in lib/modules/extra/ with their load order: /init
+    # loads them itself, with parameters, when holdup_stock_extra=1.
+    base_order=("${order[@]}")
+    order=()
+    for m in $(stock_extra_modules "$KERNEL"); do add_with_deps "$m"; done
+    extra_order=()
+    for m in ${order[@]+"${order[@]}"}; do
+        case " ${base_order[*]} " in *" $m "*) ;; *) extra_order+=("$m") ;; esac
+    done
+    order=("${base_order[@]}")
+    if [ ${#extra_order[@]} -gt 0 ]; then
+        mkdir -p "$froot/lib/modules/extra"
+        for m in "${extra_order[@]}"; do put_ko "$m" "$froot/lib/modules/extra"; done
+        printf '%s\n' "${extra_order[@]}" >"$froot/lib/modules/extra/order"
+    fi
     cp "$build/stockmod/stockmod.ko" "$froot/lib/modules/stockmod.ko"
     cp "$build/stock" "$froot/bin/stock"
     install -m 755 "$DUMPS_DIR/guest/init-stock.sh" "$froot/init"
     mkcpio "$froot" "$build/first-stock.cpio"
-    echo "initramfs.sh: capture modules: ${capture_order[*]}; first kernel: ${order[*]}" >&2
+    echo "initramfs.sh: capture modules: ${capture_order[*]}; first kernel: ${order[*]}${extra_order[*]:+; extra: ${extra_order[*]}}" >&2
     echo "initramfs.sh: $(du -h "$build/capture.cpio" | cut -f1) capture.cpio, $(du -h "$build/first-stock.cpio" | cut -f1) first-stock.cpio" >&2
     echo "$build/first-stock.cpio"
     exit 0

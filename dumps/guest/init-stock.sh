@@ -20,11 +20,27 @@
 #            kthread_should_stop() and sleeps forever.
 #   buffer   ext4 (no journal) on /dev/vde at /mnt/buf; stockmod's bh_holder reads block 5000
 #            (sb_bread), locks its buffer_head and sleeps; bh_waiter waits in __lock_buffer.
+# With holdup_stock_extra=1 on the kernel command line (6.12-stock only so far: 6.1-stock was
+# captured without them), three more:
+#   wq_flush stockmod's wqf_flusher: flush_workqueue(stock_wq) under mutex stock_wq_m, which
+#            the work item running on stock_wq (in a kworker) waits for.
+#   jbd2     ext4 with a journal on /dev/vdf at /mnt/jnl (commit=3600: only syncfs commits);
+#            stockmod's jh_holder keeps a jbd2 handle open (jbd2_journal_start) and sleeps;
+#            jw_syncfs syncfs()s: jbd2's commit locks the transaction and waits for the
+#            handle, jw_syncfs for the commit; then jw_write write(2)s and waits in
+#            start_this_handle for the locked transaction.
+#   blk_tags null_blk's nullb0 with one hardware queue of one tag, no scheduler, completing a
+#            request an hour after it handles it (stockmod sets that once the partition scan
+#            of add_disk has completed); tag_holder's O_DIRECT read holds the tag, two
+#            tag_waiter reads wait in blk_mq_get_tag.
 # Then arms the hung-task detector (panic). Kernel command line: holdup_mode=stock.
-/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp /mnt/frozen /mnt/io /mnt/fzw /mnt/buf
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp /mnt/frozen /mnt/io /mnt/fzw /mnt/buf \
+    /mnt/jnl
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc
+EXTRA=0
+case " $(cat /proc/cmdline) " in *" holdup_stock_extra=1 "*) EXTRA=1 ;; esac
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs -o size=8m tmpfs /tmp
@@ -32,7 +48,7 @@ WRITERS=200
 
 say() { echo "holdup-init: $*"; }
 fail() { say "FAILED: $*"; while :; do sleep 3600; done; }
-say "mode stock, kernel $(uname -r)"
+say "mode stock, kernel $(uname -r)$([ $EXTRA = 1 ] && echo ', with the extra scenarios')"
 
 insmod /lib/modules/qemu_fw_cfg.ko || say "qemu_fw_cfg did not load (no VMCOREINFO for QEMU dumps)"
 for m in $(cat /lib/modules/order); do
@@ -49,8 +65,9 @@ rm -rf /boot/vmlinuz /boot/capture.cpio /sbin/kexec
 rm -f /lib/modules/*.ko
 
 i=0
-while [ ! -b /dev/vdb ] || [ ! -b /dev/vdc ] || [ ! -b /dev/vdd ] || [ ! -b /dev/vde ]; do
-    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/vdb, /dev/vdc, /dev/vdd and /dev/vde"
+while [ ! -b /dev/vdb ] || [ ! -b /dev/vdc ] || [ ! -b /dev/vdd ] || [ ! -b /dev/vde ] ||
+    { [ $EXTRA = 1 ] && [ ! -b /dev/vdf ]; }; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/vdb, /dev/vdc, /dev/vdd, /dev/vde (and /dev/vdf)"
     usleep 100000
 done
 
@@ -82,6 +99,19 @@ truth() { # one command to stockmod; its truth lines are out when the write retu
     sleep 1
 }
 MKFS="/sbin/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0"
+uptime_cs() { # the uptime in hundredths of a second
+    local u c
+    read -r u _ </proc/uptime
+    c=${u#*.}
+    echo $((${u%.*} * 100 + ${c#0}))
+}
+pid_of_comm() { # comm -> the pid of the first task with it
+    local d
+    for d in /proc/[0-9]*; do
+        [ "$(cat $d/comm 2>/dev/null)" = "$1" ] && { echo ${d#/proc/}; return 0; }
+    done
+    return 1
+}
 
 # --- frozen ---------------------------------------------------------------------------------
 $MKFS -L frozen /dev/vdb || fail "mke2fs vdb"
@@ -125,6 +155,7 @@ susp=$(cat /sys/block/$dm/dm/suspended)
 kill -USR1 $spid $rpid
 stock io_dread dread /dev/$dm >/tmp/io_dread.out 2>&1 &
 dpid=$!
+dread_t=$(uptime_cs) # its bio wait wakes every 60 s (see the extra scenarios' arming)
 wait_d $spid $rpid $dpid || fail "io_fsync/io_reader/io_dread did not block"
 jpid=
 i=0
@@ -206,11 +237,102 @@ mount -t ext4 -o noinit_itable /dev/vde /mnt/buf || fail "mount vde"
 truth buffer /mnt/buf 5000
 say "buffer: bh_waiter waits for the buffer_head of block 5000 of vde, locked by bh_holder"
 
+if [ $EXTRA = 1 ]; then
+# --- wq_flush -------------------------------------------------------------------------------
+truth wq_flush
+say "wq_flush: wqf_flusher waits in flush_workqueue(stock_wq) holding stock_wq_m"
+
+# --- jbd2 -----------------------------------------------------------------------------------
+$MKFS -L jnl /dev/vdf || fail "mke2fs vdf"
+# commit=3600: the journal's timer does not commit for an hour, only the syncfs below does;
+# no_prefetch_block_bitmaps as for vdd (nothing of ext4lazyinit on it).
+mount -t ext4 -o noinit_itable,no_prefetch_block_bitmaps,commit=3600 /dev/vdf /mnt/jnl ||
+    fail "mount vdf"
+echo log >/mnt/jnl/log
+sync -f /mnt/jnl/log # syncfs of vdf: everything so far committed, nothing left dirty
+jbd2pid=$(pid_of_comm jbd2/vdf-8) || fail "no jbd2/vdf-8"
+stock jw_write write /mnt/jnl/log >/tmp/jw_write.out 2>&1 &
+jwpid=$!
+wait_ready /tmp/jw_write.out
+truth jbd2 /mnt/jnl
+stock jw_syncfs syncfs /mnt/jnl >/tmp/jw_syncfs.out 2>&1 &
+jspid=$!
+wait_d $jspid $jbd2pid || fail "jw_syncfs and jbd2/vdf-8 did not block"
+truth jbd2_locked # the commit waits for jh_holder's update before anyone else starts one
+kill -USR1 $jwpid
+wait_d $jwpid || fail "jw_write did not block"
+sleep 1
+truth jbd2_waiters $jspid $jwpid
+say "jbd2: jh_holder keeps a handle open on /mnt/jnl; jbd2/vdf-8 $jbd2pid, jw_syncfs $jspid, jw_write $jwpid blocked"
+
+# --- blk_tags -------------------------------------------------------------------------------
+# null_blk loaded with completion_nsec=NB_FROM (1 ms, a value no other member of its device
+# has): add_disk() scans the partitions of nullb0 and must complete; then stockmod makes the
+# device complete a request NB_TO ns (an hour) after it handles it. One hardware queue of one
+# tag (hw_queue_depth=1; poll_queues=0: null_blk adds a polled queue by default), no I/O scheduler (else requests take scheduler tags first), the
+# request timeout raised to an hour (null_blk's timeout handler leaves a real timeout alone,
+# but blk-mq would print and mark it).
+NB_FROM=999983
+NB_TO=3600000000000
+for m in $(cat /lib/modules/extra/order); do
+    case $m in
+    null_blk) insmod /lib/modules/extra/null_blk.ko queue_mode=2 nr_devices=1 submit_queues=1 \
+        hw_queue_depth=1 poll_queues=0 irqmode=2 completion_nsec=$NB_FROM no_sched=1 ||
+        fail "insmod null_blk" ;;
+    *) insmod /lib/modules/extra/$m.ko || fail "insmod $m" ;;
+    esac
+done
+rm -rf /lib/modules/extra
+i=0
+until [ -b /dev/nullb0 ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "no /dev/nullb0"
+    usleep 100000
+done
+echo none >/sys/block/nullb0/queue/scheduler 2>/dev/null
+case "$(cat /sys/block/nullb0/queue/scheduler)" in
+none | "[none]") ;;
+*) fail "nullb0 has a scheduler: $(cat /sys/block/nullb0/queue/scheduler)" ;;
+esac
+echo 3600000 >/sys/block/nullb0/queue/io_timeout || fail "io_timeout of nullb0"
+exec 3</dev/nullb0 # stockmod finds the disk through this descriptor of /init
+truth nullb_slow 3 $NB_FROM $NB_TO
+stock tag_holder dread /dev/nullb0 0 >/tmp/tag_holder.out 2>&1 &
+thpid=$!
+th_t=$(uptime_cs)
+wait_d $thpid || fail "tag_holder did not block"
+twpids=
+for off in 1048576 2097152; do
+    stock tag_waiter dread /dev/nullb0 $off >/dev/null 2>&1 &
+    twpids="$twpids $!"
+done
+wait_d $twpids || fail "the tag_waiters did not block"
+sleep 1
+truth blk_tags 3 $thpid $twpids
+say "blk_tags: tag_holder $thpid holds the only tag of nullb0; tag_waiter$twpids wait for it"
+fi
+
 lines=$(dmesg | grep -c 'holdup-truth: ')
 say "all scenarios blocked, $lines truth lines"
 # The dump need not hold these (the running helpers keep their own pages).
 rm -rf /lib/x86_64-linux-gnu /lib64 /usr /sbin/dmsetup /sbin/mke2fs /bin/stock
 umount /sys
+if [ $EXTRA = 1 ]; then
+    # A direct read waits for its bio in blk_wait_io(), in slices of hung_task_timeout_secs/2
+    # (60 s: the default 120 when the wait began), and the detector reports a task only if it
+    # did not run between its check at arming and the next, 10 s later: arm when no slice of
+    # io_dread or tag_holder ends within 14 s after arming.
+    i=0
+    while :; do
+        now=$(uptime_cs) ok=yes
+        for t in $dread_t $th_t; do
+            d=$(((now - t) % 6000))
+            [ $d -ge 4600 ] || [ $d -lt 100 ] && ok=no
+        done
+        [ $ok = yes ] && break
+        i=$((i + 1)); [ $i -gt 300 ] && break
+        usleep 200000
+    done
+fi
 echo -1 >/proc/sys/kernel/hung_task_warnings
 echo 1 >/proc/sys/kernel/hung_task_panic
 echo 10 >/proc/sys/kernel/hung_task_timeout_secs # last: this write wakes khungtaskd

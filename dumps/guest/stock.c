@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * stock: the user-space side of the 6.1-stock capture's hangs (guest/init-stock.sh), static.
+ * stock: the user-space side of the stock captures' hangs (guest/init-stock.sh), static.
  *
  *   stock COMM freeze DIR     FIFREEZE the filesystem of DIR, then exit (nobody thaws it)
  *   stock COMM creat FILE     open(FILE, O_CREAT|O_WRONLY): mnt_want_write() on a frozen fs
@@ -10,8 +10,10 @@
  *                             then fsync(2)
  *   stock COMM read FILE      open(FILE) now and drop its clean page cache (fadvise
  *                             DONTNEED); on SIGUSR1 read 4 KiB at offset 0
- *   stock COMM dread DEV      read 4 KiB at offset 0 of block device DEV with O_DIRECT (the
- *                             wait for a direct read bio is uninterruptible)
+ *   stock COMM dread DEV [OFFSET]
+ *                             read 4 KiB at OFFSET (default 0) of block device DEV with
+ *                             O_DIRECT (the wait for a direct read bio is uninterruptible)
+ *   stock COMM syncfs PATH    open(PATH) now, then syncfs(2) its filesystem
  *
  * COMM is the name the process takes (prctl PR_SET_NAME), so the hung tasks are told apart.
  * Each prints "stock: COMM PID ready" once it is ready for the signal or about to block, and
@@ -61,8 +63,9 @@ int main(int argc, char **argv)
 	const char *comm, *cmd, *path;
 	int fd;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: stock COMM freeze|creat|write|append|fsync|read|dread PATH\n");
+	if (argc != 4 && !(argc == 5 && !strcmp(argv[2], "dread"))) {
+		fprintf(stderr, "usage: stock COMM freeze|creat|write|append|fsync|read|dread|syncfs "
+			"PATH (dread: [OFFSET])\n");
 		return 2;
 	}
 	comm = argv[1];
@@ -132,12 +135,23 @@ int main(int argc, char **argv)
 
 		if (posix_memalign(&buf, 4096, 4096))
 			die("posix_memalign", path);
+		off_t off = argc == 5 ? strtoll(argv[4], NULL, 0) : 0;
+
 		fd = open(path, O_RDONLY | O_DIRECT);
 		if (fd < 0)
 			die("open", path);
 		ready(comm);
-		if (pread(fd, buf, 4096, 0) < 0)
+		if (pread(fd, buf, 4096, off) < 0)
 			die("pread", path);
+		return 0;
+	}
+	if (!strcmp(cmd, "syncfs")) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			die("open", path);
+		ready(comm);
+		if (syncfs(fd))
+			die("syncfs", path);
 		return 0;
 	}
 	fprintf(stderr, "stock: unknown command %s\n", cmd);

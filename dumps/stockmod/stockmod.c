@@ -52,13 +52,16 @@
  * A command that finds something other than what it expects prints "stockmod: FAILED ..." and
  * returns -EINVAL to the writer.
  */
+#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/buffer_head.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-ioctl.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/jbd2.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/kthread.h>
@@ -70,6 +73,7 @@
 #include <linux/pagemap.h>
 #include <linux/pid.h>
 #include <linux/proc_fs.h>
+#include <linux/sbitmap.h>
 #include <linux/sched.h>
 #include <linux/sched/task_stack.h>
 #include <linux/slab.h>
@@ -89,6 +93,8 @@ MODULE_DESCRIPTION("holdup: ground truth of hangs in stock kernel code");
 #define IN_MUTEX "__mutex_lock"
 #define IN_COMPLETION "__wait_for_common"
 #define IN_SLEEP "schedule_timeout"
+/* A function name, as blocked_in (the later scenarios: their functions keep small frames) */
+#define FN_LEN 128
 
 /* A growing JSON line. */
 struct line {
@@ -941,6 +947,542 @@ static int cmd_buffer(char *args)
 	return 0;
 }
 
+/* ---- shared: a task on a wait queue ---- */
+
+/* Whether t sleeps on the wait queue wq (an entry whose private is the task). */
+static bool on_wait_queue(struct wait_queue_head *wq, struct task_struct *t)
+{
+	struct wait_queue_entry *e;
+	bool found = false;
+
+	spin_lock_irq(&wq->lock);
+	list_for_each_entry(e, &wq->head, entry)
+		if (e->private == t)
+			found = true;
+	spin_unlock_irq(&wq->lock);
+	return found;
+}
+
+/* Whether t waits for the completion c (its swait_queue entry is on c's wait list). */
+static bool on_completion(struct completion *c, struct task_struct *t)
+{
+	struct swait_queue *q;
+	bool found = false;
+
+	raw_spin_lock_irq(&c->wait.lock);
+	list_for_each_entry(q, &c->wait.task_list, task_list)
+		if (q->task == t)
+			found = true;
+	raw_spin_unlock_irq(&c->wait.lock);
+	return found;
+}
+
+/* ---- wq_flush: flush_workqueue() under the mutex a work item of the workqueue takes ---- */
+
+static struct workqueue_struct *stock_wq;
+static DEFINE_MUTEX(stock_wq_m);
+static void stock_wq_fn(struct work_struct *w);
+static DECLARE_WORK(stock_wq_work, stock_wq_fn);
+static DECLARE_COMPLETION(wqf_started);
+static struct task_struct *wqf_kworker, *wqf_flusher;
+
+static void stock_wq_fn(struct work_struct *w)
+{
+	get_task_struct(current);
+	WRITE_ONCE(wqf_kworker, current);
+	complete(&wqf_started);
+	mutex_lock(&stock_wq_m);
+	mutex_unlock(&stock_wq_m);
+}
+
+static int wqf_flusher_fn(void *unused)
+{
+	mutex_lock(&stock_wq_m);
+	queue_work(stock_wq, &stock_wq_work);
+	wait_for_completion(&wqf_started); /* the work runs: flush_workqueue() must wait for it */
+	flush_workqueue(stock_wq);
+	pr_err("stockmod: wq_flush: flush_workqueue returned?\n");
+	sleep_forever();
+}
+
+/*
+ * struct wq_flusher of kernel/workqueue.c (the same since 3.x; private to that file): the
+ * flusher's own, on its stack, which __flush_workqueue() makes wq->first_flusher and whose
+ * completion done it waits for.
+ */
+struct stock_wq_flusher {
+	struct list_head list;
+	int flush_color;
+	struct completion done;
+};
+
+/*
+ * wq->first_flusher (struct workqueue_struct is private to kernel/workqueue.c): the word of
+ * the workqueue pointing into the flusher's stack at a struct wq_flusher whose done the
+ * flusher waits for, the first flusher (not queued: its list is empty). *off: its offset.
+ */
+static struct stock_wq_flusher *first_flusher_of(struct workqueue_struct *wq,
+						 struct task_struct *flusher, size_t *off)
+{
+	unsigned long stack = (unsigned long)task_stack_page(flusher);
+	size_t size = ksize(wq);
+
+	for (*off = 0; *off + sizeof(long) <= size; *off += sizeof(long)) {
+		unsigned long p = READ_ONCE(*(unsigned long *)((void *)wq + *off));
+		struct stock_wq_flusher *f = (void *)p;
+
+		if (p < stack || p + sizeof(*f) > stack + THREAD_SIZE || p % sizeof(long))
+			continue;
+		if (READ_ONCE(f->list.next) == &f->list && f->flush_color >= 0 &&
+		    !READ_ONCE(f->done.done) && on_completion(&f->done, flusher))
+			return f;
+	}
+	return NULL;
+}
+
+static int cmd_wq_flush(void)
+{
+	char fn_f[FN_LEN], fn_k[FN_LEN], func[FN_LEN];
+	struct stock_wq_flusher *ff = NULL;
+	struct task_struct *roots[1], *kw;
+	struct line l;
+	size_t off = 0;
+	int i;
+
+	if (stock_wq)
+		return -EINVAL;
+	stock_wq = alloc_workqueue("stock_wq", 0, 0);
+	if (!stock_wq)
+		return -ENOMEM;
+	wqf_flusher = kthread_run(wqf_flusher_fn, NULL, "wqf_flusher");
+	if (IS_ERR(wqf_flusher)) {
+		wqf_flusher = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(wqf_flusher);
+	/* the flusher in __flush_workqueue(), first_flusher set: the work had started before */
+	for (i = 0; i < 1000 && !(ff = first_flusher_of(stock_wq, wqf_flusher, &off)); i++)
+		msleep(10);
+	kw = READ_ONCE(wqf_kworker);
+	for (i = 0; i < 1000 && list_empty(&stock_wq_m.wait_list); i++)
+		msleep(10);
+	if (!ff || !kw || list_empty(&stock_wq_m.wait_list)) {
+		pr_err("stockmod: FAILED: wq_flush: first_flusher %px, kworker %px, stock_wq_m %s\n",
+		       ff, kw, list_empty(&stock_wq_m.wait_list) ? "without waiters" : "waited on");
+		return -EINVAL;
+	}
+	if (!wait_blocked(wqf_flusher, 10000) || !wait_blocked(kw, 10000))
+		return -EINVAL;
+	pr_info("stockmod: wq_flush: stock_wq %px: first_flusher (at +%zu) %px on the stack of "
+		"wqf_flusher\n", stock_wq, off, ff);
+	blocked_in_of(wqf_flusher, fn_f, sizeof(fn_f));
+	blocked_in_of(kw, fn_k, sizeof(fn_k));
+	snprintf(func, sizeof(func), "%ps", stock_wq_work.func);
+	func[strcspn(func, " ")] = 0; /* "stock_wq_fn [stockmod]" */
+	truth_task("wq_flush", wqf_flusher, "holder", "mutex", &stock_wq_m, "stock_wq_m",
+		   "exclusive", fn_f, NULL, NULL, true);
+	/* worker->current_work and current_pwq (of stock_wq) name it: recorded */
+	truth_task("wq_flush", kw, "holder", "workqueue", stock_wq, "stock_wq", "none", fn_k, NULL,
+		   NULL, true);
+	truth_task("wq_flush", kw, "waiter", "mutex", &stock_wq_m, "stock_wq_m", "exclusive", fn_k,
+		   NULL, NULL, true);
+	if (line_start(&l, "object", "wq_flush")) {
+		line_add(&l, ",\"object\":\"workqueue_struct\",\"address\":\"0x%px\",\"name\":\"stock_wq\","
+			 "\"work\":\"0x%px\",\"func\":\"%s\",\"worker_pid\":%d,\"flusher_pid\":%d,"
+			 "\"first_flusher\":\"0x%px\"", stock_wq, &stock_wq_work, func,
+			 task_pid_nr(kw), task_pid_nr(wqf_flusher), ff);
+		line_end(&l);
+	}
+	/* wq->first_flusher is its struct wq_flusher, whose done it waits for: recorded */
+	truth_task("wq_flush", wqf_flusher, "waiter", "workqueue", stock_wq, "stock_wq", "none", fn_f,
+		   NULL, NULL, true);
+	roots[0] = wqf_flusher;
+	truth_verdict("wq_flush", roots, 1, NULL, true,
+		      "wqf_flusher holds mutex stock_wq_m and waits in flush_workqueue(stock_wq) for "
+		      "the work items queued on it, but the one running, in a kworker, waits for "
+		      "stock_wq_m: a deadlock cycle through the workqueue, caused by flushing under "
+		      "the lock");
+	return 0;
+}
+
+/* ---- jbd2: an open jbd2 handle stops the journal's commit; writers queue behind it ---- */
+
+static struct path jh_path;
+static struct super_block *jh_sb;
+static char jh_mnt[128];
+static journal_t *jh_journal;
+static handle_t *jh_handle;
+static transaction_t *jh_transaction;
+static struct task_struct *jh_holder;
+static DECLARE_COMPLETION(jh_started);
+
+static int jh_holder_fn(void *unused)
+{
+	/* an update of the running transaction (t_updates), kept open: current->journal_info */
+	jh_handle = jbd2_journal_start(jh_journal, 1);
+	complete(&jh_started);
+	sleep_forever();
+}
+
+/*
+ * The journal of an ext4 super block. sb->s_fs_info is ext4's struct ext4_sb_info, whose layout
+ * is not in the headers: the word of it pointing to a journal_t whose j_private is the super
+ * block (ext4 sets it so); every word is tried with copy_from_kernel_nofault. *off: its offset.
+ */
+static journal_t *journal_of(struct super_block *sb, size_t *off)
+{
+	void *sbi = sb->s_fs_info;
+	size_t size = sbi ? ksize(sbi) : 0;
+
+	for (*off = 0; *off + sizeof(long) <= size; *off += sizeof(long)) {
+		unsigned long p = *(unsigned long *)(sbi + *off);
+		void *priv;
+
+		if (!(p >> 63) || p % sizeof(long))
+			continue; /* not a kernel address */
+		if (copy_from_kernel_nofault(&priv, &((journal_t *)p)->j_private, sizeof(priv)))
+			continue;
+		if (priv == sb)
+			return (journal_t *)p;
+	}
+	return NULL;
+}
+
+static const char *const t_states[] = { "T_RUNNING", "T_LOCKED", "T_SWITCH", "T_FLUSH",
+					"T_COMMIT", "T_COMMIT_DFLUSH", "T_COMMIT_JFLUSH",
+					"T_COMMIT_CALLBACK", "T_FINISHED" };
+
+static const char *t_state_name(transaction_t *t)
+{
+	unsigned int s = READ_ONCE(t->t_state);
+
+	return s < ARRAY_SIZE(t_states) ? t_states[s] : "?";
+}
+
+static int cmd_jbd2(char *args)
+{
+	char *p = strsep(&args, " ");
+	struct task_struct *jt;
+	size_t off;
+
+	if (jh_sb || !p || strscpy(jh_mnt, p, sizeof(jh_mnt)) < 0 ||
+	    kern_path(jh_mnt, LOOKUP_FOLLOW, &jh_path)) {
+		pr_err("stockmod: FAILED: jbd2: no mount %s\n", p ? p : "(none)");
+		return -EINVAL;
+	}
+	jh_sb = jh_path.mnt->mnt_sb; /* jh_path is kept for ever */
+	jh_journal = strcmp(jh_sb->s_type->name, "ext4") ? NULL : journal_of(jh_sb, &off);
+	jt = jh_journal ? jh_journal->j_task : NULL;
+	if (!jt || strncmp(jt->comm, "jbd2/", 5) || jh_journal->j_dev != jh_sb->s_bdev) {
+		pr_err("stockmod: FAILED: jbd2: no journal found for %s (%px)\n", jh_mnt, jh_journal);
+		return -EINVAL;
+	}
+	jh_holder = kthread_run(jh_holder_fn, NULL, "jh_holder");
+	if (IS_ERR(jh_holder)) {
+		jh_holder = NULL;
+		return -EINVAL;
+	}
+	get_task_struct(jh_holder);
+	wait_for_completion(&jh_started);
+	if (IS_ERR_OR_NULL(jh_handle) || !wait_blocked(jh_holder, 10000)) {
+		pr_err("stockmod: FAILED: jbd2: jbd2_journal_start: %px\n", jh_handle);
+		return -EINVAL;
+	}
+	jh_transaction = jh_handle->h_transaction;
+	if (jh_holder->journal_info != jh_handle ||
+	    jh_transaction != READ_ONCE(jh_journal->j_running_transaction) ||
+	    atomic_read(&jh_transaction->t_updates) != 1 ||
+	    READ_ONCE(jh_transaction->t_state) != T_RUNNING) {
+		pr_err("stockmod: FAILED: jbd2: handle %px, journal_info %px, transaction %px "
+		       "(running %px), t_updates %d, %s\n", jh_handle, jh_holder->journal_info,
+		       jh_transaction, jh_journal->j_running_transaction,
+		       atomic_read(&jh_transaction->t_updates), t_state_name(jh_transaction));
+		return -EINVAL;
+	}
+	pr_info("stockmod: jbd2: %s (%s): journal %px (ext4_sb_info +%zu), jbd2 task %s (pid %d); "
+		"jh_holder's handle %px in transaction %px, tid %u, t_updates 1, T_RUNNING\n",
+		jh_mnt, jh_sb->s_id, jh_journal, off, jt->comm, task_pid_nr(jt), jh_handle,
+		jh_transaction, jh_transaction->t_tid);
+	return 0;
+}
+
+/* The commit has locked the transaction and waits for its updates (the handle) to finish. */
+static bool jbd2_commit_waits(void)
+{
+	struct task_struct *jt = jh_journal->j_task;
+
+	return READ_ONCE(jh_transaction->t_state) == T_LOCKED &&
+	       READ_ONCE(jh_journal->j_running_transaction) == jh_transaction &&
+	       READ_ONCE(jt->__state) == TASK_UNINTERRUPTIBLE &&
+	       on_wait_queue(&jh_journal->j_wait_updates, jt);
+}
+
+static int cmd_jbd2_locked(void)
+{
+	int i;
+
+	if (!jh_transaction)
+		return -EINVAL;
+	for (i = 0; i < 1000 && !jbd2_commit_waits(); i++)
+		msleep(10);
+	if (!jbd2_commit_waits()) {
+		pr_err("stockmod: FAILED: jbd2: the commit does not wait for the updates: %s, "
+		       "t_updates %d, jbd2 task state 0x%x\n", t_state_name(jh_transaction),
+		       atomic_read(&jh_transaction->t_updates),
+		       READ_ONCE(jh_journal->j_task->__state));
+		return -EINVAL;
+	}
+	pr_info("stockmod: jbd2: transaction %px tid %u T_LOCKED, %s waits on j_wait_updates\n",
+		jh_transaction, jh_transaction->t_tid, jh_journal->j_task->comm);
+	return 0;
+}
+
+static int cmd_jbd2_waiters(char *args)
+{
+	char *w, *rest, fn_s[FN_LEN], fn_w[FN_LEN], fn_j[FN_LEN];
+	char tname[96], cname[96];
+	struct task_struct *syncer = NULL, *writer = NULL, *jt, *roots[1];
+	struct line l;
+	int ret = -EINVAL;
+
+	if (!jh_transaction)
+		return -EINVAL;
+	w = strsep(&args, " ");
+	if (w)
+		syncer = waiter_of(w, fn_s, sizeof(fn_s), &rest);
+	w = strsep(&args, " ");
+	if (w)
+		writer = waiter_of(w, fn_w, sizeof(fn_w), &rest);
+	jt = jh_journal->j_task;
+	if (!syncer || !writer || !jbd2_commit_waits() ||
+	    !on_wait_queue(&jh_journal->j_wait_done_commit, syncer) ||
+	    !on_wait_queue(&jh_journal->j_wait_transaction_locked, writer)) {
+		pr_err("stockmod: FAILED: jbd2: syncer %d on j_wait_done_commit %d, writer %d on "
+		       "j_wait_transaction_locked %d, commit waiting %d\n",
+		       syncer ? task_pid_nr(syncer) : 0,
+		       syncer && on_wait_queue(&jh_journal->j_wait_done_commit, syncer),
+		       writer ? task_pid_nr(writer) : 0,
+		       writer && on_wait_queue(&jh_journal->j_wait_transaction_locked, writer),
+		       jbd2_commit_waits());
+		goto out;
+	}
+	get_task_struct(jt);
+	blocked_in_of(jt, fn_j, sizeof(fn_j));
+	snprintf(tname, sizeof(tname), "transaction tid %u of the journal of %s",
+		 jh_transaction->t_tid, jh_sb->s_id);
+	snprintf(cname, sizeof(cname), "commit of tid %u of the journal of %s",
+		 jh_transaction->t_tid, jh_sb->s_id);
+	if (line_start(&l, "object", "jbd2")) {
+		line_add(&l, ",\"object\":\"journal\",\"address\":\"0x%px\",\"device\":\"%s\","
+			 "\"mount\":\"%s\",\"running_transaction\":\"0x%px\","
+			 "\"committing_transaction\":\"0x%px\",\"t_updates\":%d,\"t_state\":\"%s\","
+			 "\"tid\":%u,\"handle\":\"0x%px\",\"holder_pid\":%d", jh_journal, jh_sb->s_id,
+			 jh_mnt, READ_ONCE(jh_journal->j_running_transaction),
+			 READ_ONCE(jh_journal->j_committing_transaction),
+			 atomic_read(&jh_transaction->t_updates), t_state_name(jh_transaction),
+			 jh_transaction->t_tid, jh_holder->journal_info, task_pid_nr(jh_holder));
+		line_end(&l);
+	}
+	/* task->journal_info is the handle, handle->h_transaction the transaction: recorded */
+	truth_task("jbd2", jh_holder, "holder", "jbd2_transaction", jh_transaction, tname, "read",
+		   IN_SLEEP, NULL, NULL, true);
+	/* journal->j_task, on j_wait_updates: waits for t_updates of the locked transaction */
+	truth_task("jbd2", jt, "waiter", "jbd2_transaction", jh_transaction, tname, "write", fn_j,
+		   NULL, NULL, true);
+	/* on j_wait_transaction_locked: start_this_handle waits for the locked transaction */
+	truth_task("jbd2", writer, "waiter", "jbd2_transaction", jh_transaction, tname, "read", fn_w,
+		   NULL, NULL, true);
+	/* on j_wait_done_commit: jbd2_log_wait_commit waits until j_commit_sequence reaches tid */
+	truth_task("jbd2", syncer, "waiter", "jbd2_commit", jh_journal, cname, "none", fn_s, NULL,
+		   NULL, true);
+	roots[0] = jh_holder;
+	truth_verdict("jbd2", roots, 1, NULL, false,
+		      "jh_holder started a jbd2 handle (jbd2_journal_start) and sleeps with it open; "
+		      "the journal's commit locked the running transaction and waits for its updates "
+		      "to finish, syncfs waits for that commit, and every new handle (a write) waits "
+		      "for the locked transaction");
+	put_task_struct(jt);
+	ret = 0;
+out:
+	if (syncer)
+		put_task_struct(syncer);
+	if (writer)
+		put_task_struct(writer);
+	return ret;
+}
+
+/* ---- blk_tags: a null_blk device that does not complete its I/O, out of tags ---- */
+
+/*
+ * The gendisk of the block device the writer (init-stock.sh) has open as file descriptor FD.
+ * The file (and so the disk) is kept for ever.
+ */
+static struct gendisk *disk_of_fd(const char *fd_s)
+{
+	static struct file *f;
+	int fd;
+
+	if (!f) {
+		if (!fd_s || kstrtoint(fd_s, 10, &fd))
+			return NULL;
+		f = fget(fd);
+		if (!f)
+			return NULL;
+	}
+	if (!S_ISBLK(f->f_mapping->host->i_mode))
+		return NULL;
+	return I_BDEV(f->f_mapping->host)->bd_disk;
+}
+
+/*
+ * null_blk completes a request (irqmode=2) completion_nsec after it handles it, reading the
+ * value from its struct nullb_device each time; the disk's private_data is its struct nullb,
+ * whose first member is that device (drivers/block/null_blk/null_blk.h). The word of the device
+ * equal to the completion_nsec the module was loaded with (FROM, a value no other member has)
+ * becomes TO: the device's partition scan at add_disk() completed at FROM, later requests
+ * complete TO ns after they are issued (the configfs attribute refuses a configured device).
+ */
+static unsigned long nb_completion_ns;
+
+static int cmd_nullb_slow(char *args)
+{
+	char *fd_s = strsep(&args, " "), *from_s = strsep(&args, " "), *to_s = strsep(&args, " ");
+	unsigned long from, to, *dev, *hit = NULL;
+	struct gendisk *disk = disk_of_fd(fd_s);
+	size_t i, n = 0;
+
+	if (!disk || strncmp(disk->disk_name, "nullb", 5) || !disk->private_data || !from_s ||
+	    !to_s || kstrtoul(from_s, 10, &from) || kstrtoul(to_s, 10, &to)) {
+		pr_err("stockmod: FAILED: nullb_slow: not a null_blk disk or bad arguments\n");
+		return -EINVAL;
+	}
+	dev = *(unsigned long **)disk->private_data; /* struct nullb: dev first */
+	for (i = 0; i < ksize(dev) / sizeof(long); i++)
+		if (dev[i] == from) {
+			hit = &dev[i];
+			n++;
+		}
+	if (n != 1) {
+		pr_err("stockmod: FAILED: nullb_slow: %zu words of struct nullb_device %px are %lu\n",
+		       n, dev, from);
+		return -EINVAL;
+	}
+	WRITE_ONCE(*hit, to);
+	nb_completion_ns = to;
+	pr_info("stockmod: nullb_slow: %s: completion_nsec of its struct nullb_device %px "
+		"(+%zu) %lu -> %lu\n", disk->disk_name, dev, (size_t)((void *)hit - (void *)dev),
+		from, to);
+	return 0;
+}
+
+/* Whether t waits for a tag of the sbitmap_queue bt (on one of its wait queues). */
+static bool on_sbitmap_queue(struct sbitmap_queue *bt, struct task_struct *t)
+{
+	int i;
+
+	for (i = 0; i < SBQ_WAIT_QUEUES; i++)
+		if (on_wait_queue(&bt->ws[i].wait, t))
+			return true;
+	return false;
+}
+
+static int cmd_blk_tags(char *args)
+{
+	char *fd_s = strsep(&args, " "), *w, *rest, fn[FN_LEN], tname[96], rname[96];
+	char root[200];
+	struct gendisk *disk = disk_of_fd(fd_s);
+	struct request_queue *q = disk ? disk->queue : NULL;
+	struct blk_mq_hw_ctx *hctx, *h;
+	struct request *rq = NULL;
+	struct blk_mq_tags *tags;
+	struct task_struct *holder = NULL;
+	struct completion *done;
+	unsigned long i, stack;
+	unsigned int in_use, inflight = 0, nr_hctx = 0;
+	struct line l;
+
+	if (!q || !queue_is_mq(q) || !nb_completion_ns) {
+		pr_err("stockmod: FAILED: blk_tags: no blk-mq disk made slow by nullb_slow\n");
+		return -EINVAL;
+	}
+	queue_for_each_hw_ctx(q, h, i)
+		nr_hctx++;
+	hctx = xa_load(&q->hctx_table, 0);
+	tags = hctx ? hctx->tags : NULL;
+	if (!tags || nr_hctx != 1 || q->elevator) {
+		pr_err("stockmod: FAILED: blk_tags: %s: %u hardware queues, tags %px, elevator %px "
+		       "(want one queue and no scheduler: its driver tags are the only tags)\n",
+		       disk->disk_name, nr_hctx, tags, q->elevator);
+		return -EINVAL;
+	}
+	for (i = 0; i < tags->nr_tags; i++) {
+		struct request *r = READ_ONCE(tags->rqs[i]);
+
+		if (r && r->q == q && blk_mq_rq_state(r) == MQ_RQ_IN_FLIGHT) {
+			inflight++;
+			rq = r;
+		}
+	}
+	in_use = sbitmap_weight(&tags->bitmap_tags.sb);
+	w = strsep(&args, " ");
+	if (w)
+		holder = waiter_of(w, fn, sizeof(fn), &rest);
+	/* submit_bio_wait(): bi_private is the completion on the holder's stack it waits for */
+	done = rq && rq->bio ? rq->bio->bi_private : NULL;
+	stack = holder ? (unsigned long)task_stack_page(holder) : 0;
+	if (!holder || inflight != 1 || in_use != tags->nr_tags || (unsigned long)done < stack ||
+	    (unsigned long)done >= stack + THREAD_SIZE || !on_completion(done, holder)) {
+		pr_err("stockmod: FAILED: blk_tags: %u requests in flight, %u of %u tags in use, "
+		       "the holder %d not waiting for the in-flight request %px\n", inflight, in_use,
+		       tags->nr_tags, holder ? task_pid_nr(holder) : 0, rq);
+		if (holder)
+			put_task_struct(holder);
+		return -EINVAL;
+	}
+	snprintf(tname, sizeof(tname), "driver tags of %s (hardware queue 0)", disk->disk_name);
+	snprintf(rname, sizeof(rname), "request of %s (tag %d)", disk->disk_name, rq->tag);
+	if (line_start(&l, "object", "blk_tags")) {
+		line_add(&l, ",\"object\":\"request_queue\",\"address\":\"0x%px\",\"device\":\"%s\","
+			 "\"tags\":\"0x%px\",\"depth\":%u,\"tags_in_use\":%u,\"request\":\"0x%px\","
+			 "\"start_time_ns\":%llu,\"scheduler\":\"none\",\"io_timeout_ms\":%u", q,
+			 disk->disk_name, tags, tags->nr_tags, in_use, rq,
+			 (unsigned long long)rq->start_time_ns, jiffies_to_msecs(q->rq_timeout));
+		line_end(&l);
+	}
+	/* tags->rqs[tag] is its request, whose bio's bi_private is its completion: recorded */
+	truth_task("blk_tags", holder, "holder", "blk_mq_tag", tags, tname, "none", fn, NULL, NULL,
+		   true);
+	truth_task("blk_tags", holder, "waiter", "io", rq, rname, "read", fn, NULL, NULL, true);
+	put_task_struct(holder);
+	while ((w = strsep(&args, " "))) {
+		struct task_struct *t;
+
+		if (!*w)
+			continue;
+		t = waiter_of(w, fn, sizeof(fn), &rest);
+		if (!t)
+			return -EINVAL;
+		if (!on_sbitmap_queue(&tags->bitmap_tags, t)) {
+			pr_err("stockmod: FAILED: blk_tags: pid %d waits on no wait queue of the "
+			       "tags' bitmap_tags\n", task_pid_nr(t));
+			put_task_struct(t);
+			return -EINVAL;
+		}
+		/* on a wait queue of tags->bitmap_tags (sbitmap_queue ws[]): recorded */
+		truth_task("blk_tags", t, "waiter", "blk_mq_tag", tags, tname, "none", fn, NULL, NULL,
+			   true);
+		put_task_struct(t);
+	}
+	snprintf(root, sizeof(root), "device %s does not complete its I/O (null_blk completes a "
+		 "request %lu s after it handles it; the read in flight holds the only driver tag)",
+		 disk->disk_name, nb_completion_ns / NSEC_PER_SEC);
+	truth_verdict("blk_tags", NULL, 0, root, false,
+		      "the device completes no request in time: the one read in flight holds the "
+		      "queue's only driver tag, so every other request waits in blk_mq_get_tag for a "
+		      "tag that is not freed");
+	return 0;
+}
+
 /* ---- /proc/holdup-stock ---- */
 
 static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, loff_t *off)
@@ -977,6 +1519,18 @@ static ssize_t stock_write(struct file *f, const char __user *ubuf, size_t len, 
 		ret = cmd_kthread_stop();
 	else if (!strcmp(cmd, "buffer"))
 		ret = cmd_buffer(args);
+	else if (!strcmp(cmd, "wq_flush"))
+		ret = cmd_wq_flush();
+	else if (!strcmp(cmd, "jbd2"))
+		ret = cmd_jbd2(args);
+	else if (!strcmp(cmd, "jbd2_locked"))
+		ret = cmd_jbd2_locked();
+	else if (!strcmp(cmd, "jbd2_waiters"))
+		ret = cmd_jbd2_waiters(args);
+	else if (!strcmp(cmd, "nullb_slow"))
+		ret = cmd_nullb_slow(args);
+	else if (!strcmp(cmd, "blk_tags"))
+		ret = cmd_blk_tags(args);
 	else
 		ret = -EINVAL;
 	kfree(buf);
