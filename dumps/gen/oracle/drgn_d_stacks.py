@@ -6,6 +6,9 @@ usage: drgn_d_stacks.py VMLINUX DUMP > drgn-D-stacks.txt
 Output, one block per task, sorted by pid:
     pid <pid> tgid <tgid> comm <comm> task 0x<task_struct address> state D
       #<n> <function>[+0x<offset>] pc 0x<pc> [inline]
+A frame in a module (no DWARF loaded for it) is named by the module's own symbol table in the
+dump (drgn's module kallsyms), e.g. jbd2's jbd2_journal_wait_updates; without them (dumps
+made before December 2026) such frames were bare addresses.
 """
 import sys
 
@@ -49,6 +52,12 @@ def all_tasks(prog):
 
 def main(vmlinux, dump):
     prog = open_dump(vmlinux, dump)
+    try:
+        from drgn.helpers.linux.kallsyms import load_module_kallsyms
+        prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog),
+                                    enable_index=-1)
+    except (ImportError, LookupError, drgn.FaultError) as e:
+        print(f"# module symbols not loaded: {e}")
     everything, note = all_tasks(prog)
     tasks = []
     for t in everything:

@@ -4,7 +4,7 @@
 usage: drgn_stock.py VMLINUX DUMP TRUTH_JSONL [KO_DIR...] > drgn-stock.txt
 
 KO_DIRs: the -dbg package's .ko files (vmlinux.sh: modules-dbg/; dm_mod's has the type
-struct mapped_device) and the guest's own (stockmod.ko: the work function's symbol). For each "object" line of the truth:
+struct mapped_device, jbd2's journal_t, null_blk's struct nullb) and the guest's own (stockmod.ko: the work function's symbol). For each "object" line of the truth:
   super_block    sb <addr> s_id, s_writers.frozen, and the tasks on each s_writers.rw_sem's
                  waitqueue (percpu_rw_semaphore.waiters)
   mapped_device  md <addr> flags (and the DMF_ bits set), the bios on its deferred list
@@ -19,6 +19,17 @@ struct mapped_device) and the guest's own (stockmod.ko: the work function's symb
                  the tasks on its exited completion
   buffer_head    bh <addr>: b_state (BH_Lock), block, size, disk, and the tasks of the bit wait
                  table (bit_wait_table) waiting for its BH_Lock
+  workqueue_struct  wq <addr>: name, first_flusher and the tasks waiting for its done (the
+                 flusher), the worker executing the work (current_work, current_func, its
+                 current_pwq's workqueue), the tasks on the mutex the truth names
+  journal        journal <addr> (jbd2.ko's DWARF): the running and committing transactions, the
+                 running one's t_state, t_updates and tid, the holder's journal_info and its
+                 h_transaction, the tasks on j_wait_updates (the commit), j_wait_transaction_locked
+                 (new handles) and j_wait_done_commit (waiting for a commit)
+  request_queue  q <addr>: hardware queue 0's tags, depth, the bits set in its bitmap_tags, the
+                 requests in flight (state, tag, start time, the tasks waiting for the
+                 completion in its bio's bi_private), the tasks on the bitmap's wait queues,
+                 the elevator, rq_timeout, and null_blk's completion_nsec (null_blk.ko's DWARF)
 Each section ends with "check <what> ok" or "check <what> MISMATCH: ...", and the file with
 "# N checks, M mismatches". Exit status 1 on a mismatch.
 """
@@ -33,6 +44,7 @@ from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.pid import find_task
 from drgn.helpers.linux.wait import waitqueue_for_each_task
+from drgn.helpers.linux.xarray import xa_for_each, xa_load
 
 from drgn_common import open_dump
 
@@ -188,6 +200,147 @@ def inode(prog, o):
     return set(pids)
 
 
+def swait_pids(c):
+    """The tasks waiting for a struct completion (its swait queue)."""
+    return [(int(e.task.pid), e.task.comm.string_().decode())
+            for e in list_for_each_entry("struct swait_queue", c.wait.task_list.address_of_(),
+                                         "task_list")]
+
+
+def wq_pids(wq_head):
+    return [(int(t.pid), t.comm.string_().decode()) for t in waitqueue_for_each_task(wq_head)]
+
+
+def fmt(ts):
+    return " ".join(f"{p}:{c}" for p, c in ts) or "-"
+
+
+def workqueue_struct(prog, o, recs):
+    wq = Object(prog, "struct workqueue_struct *", int(o["address"], 16))
+    name = wq.name.string_().decode()
+    ff = wq.first_flusher
+    flushers = swait_pids(ff.done) if ff else []
+    print(f"wq {hx(wq)} name {name} first_flusher {hx(ff)} flush_color "
+          f"{int(ff.flush_color) if ff else '-'} done {int(ff.done.done) if ff else '-'} "
+          f"waiters {fmt(flushers)}")
+    check("workqueue_struct first_flusher", name == o["name"] and hx(ff) == o["first_flusher"]
+          and [p for p, _ in flushers] == [o["flusher_pid"]],
+          f"name {name} first_flusher {hx(ff)} waiters {flushers}")
+    found = None
+    for cpu in for_each_possible_cpu(prog):
+        for pool in per_cpu(prog["cpu_worker_pools"], cpu):
+            for w in list_for_each_entry("struct worker", pool.workers.address_of_(), "node"):
+                if hx(w.current_work) == o["work"]:
+                    found = w
+    if found is None:
+        check("workqueue_struct worker", False, "no worker executes the work")
+        return set(p for p, _ in flushers)
+    func = prog.symbol(int(found.current_func)).name
+    pwq_wq = found.current_pwq.wq
+    print(f"  work {o['work']} worker {hx(found)} pid {int(found.task.pid)} comm "
+          f"{found.task.comm.string_().decode()} current_func {func} current_pwq.wq "
+          f"{hx(pwq_wq)} ({pwq_wq.name.string_().decode()})")
+    check("workqueue_struct worker", int(found.task.pid) == o["worker_pid"] and func == o["func"]
+          and int(pwq_wq) == int(wq), f"pid {int(found.task.pid)} func {func} wq {hx(pwq_wq)}")
+    pids = {p for p, _ in flushers}
+    for m in {r["lock"] for r in recs if r["kind"] == "task" and r["scenario"] == o["scenario"]
+              and r["lock_type"] == "mutex"}:
+        mx = Object(prog, "struct mutex *", int(m, 16))
+        ws = [(int(w.task.pid), w.task.comm.string_().decode()) for w in
+              list_for_each_entry("struct mutex_waiter", mx.wait_list.address_of_(), "list")]
+        owner = int(mx.owner.counter) & ((1 << 64) - 1) & ~7
+        otask = Object(prog, "struct task_struct *", owner)
+        print(f"  mutex {m} owner {owner:#x} (pid {int(otask.pid) if owner else '-'}) waiters "
+              f"{fmt(ws)}")
+        check("workqueue_struct mutex owner", owner and int(otask.pid) == o["flusher_pid"],
+              f"owner {owner:#x}")
+        pids |= {p for p, _ in ws}
+    return pids
+
+
+def journal(prog, o):
+    try:
+        j = Object(prog, "journal_t *", int(o["address"], 16))
+        run = j.j_running_transaction
+    except LookupError:
+        print(f"journal {o['address']}: no type journal_t (jbd2's debug info not loaded)")
+        check("journal type", False, "jbd2 debug info missing")
+        return set()
+    com = j.j_committing_transaction
+    state = int(run.t_state) if run else None
+    names = {int(v): n for n, v in run.t_state.type_.enumerators} if run else {}
+    st = names.get(state, str(state))
+    upd = int(run.t_updates.counter) if run else None
+    holder = find_task(prog, o["holder_pid"])
+    handle = Object(prog, "handle_t *", int(holder.journal_info))
+    commit, locked, done = (wq_pids(getattr(j, f).address_of_()) for f in
+                            ("j_wait_updates", "j_wait_transaction_locked", "j_wait_done_commit"))
+    print(f"journal {hx(j)} dev {j.j_dev.bd_disk.disk_name.string_().decode()} task "
+          f"{int(j.j_task.pid)}:{j.j_task.comm.string_().decode()} running {hx(run)} committing "
+          f"{hx(com)} t_state {st} t_updates {upd} tid {int(run.t_tid) if run else '-'} "
+          f"j_commit_sequence {int(j.j_commit_sequence)} j_commit_request {int(j.j_commit_request)}")
+    print(f"  holder {o['holder_pid']} journal_info {hx(handle)} h_transaction "
+          f"{hx(handle.h_transaction)}; j_wait_updates {fmt(commit)}; j_wait_transaction_locked "
+          f"{fmt(locked)}; j_wait_done_commit {fmt(done)}")
+    check("journal transaction", hx(run) == o["running_transaction"]
+          and hx(com) == o["committing_transaction"] and st == o["t_state"]
+          and upd == o["t_updates"] and int(run.t_tid) == o["tid"],
+          f"running {hx(run)} committing {hx(com)} {st} t_updates {upd}")
+    check("journal handle", hx(handle) == o["handle"] and int(handle.h_transaction) == int(run),
+          f"journal_info {hx(handle)} h_transaction {hx(handle.h_transaction)}")
+    check("journal commit waits", [p for p, _ in commit] == [int(j.j_task.pid)],
+          f"j_wait_updates {commit}")
+    return {p for p, _ in commit + locked + done}
+
+
+def request_queue(prog, o):
+    q = Object(prog, "struct request_queue *", int(o["address"], 16))
+    hctx = Object(prog, "struct blk_mq_hw_ctx *", int(xa_load(q.hctx_table.address_of_(), 0)))
+    nr_hctx = sum(1 for _ in xa_for_each(q.hctx_table.address_of_()))
+    tags = hctx.tags
+    depth = int(tags.nr_tags)
+    sb = tags.bitmap_tags.sb
+    shift = int(sb.shift)
+    in_use = 0
+    for i in range(int(sb.map_nr)):
+        m = sb.map[i]
+        width = min(1 << shift, int(sb.depth) - (i << shift))
+        in_use += bin(int(m.word) & ~int(m.cleared) & ((1 << width) - 1)).count("1")
+    inflight, holders = [], []
+    for i in range(depth):
+        rq = tags.rqs[i]
+        if rq and int(rq.q) == int(q):
+            state = int(rq.state)
+            bio = rq.bio
+            ws = []
+            if bio:
+                ws = swait_pids(Object(prog, "struct completion *", int(bio.bi_private)))
+            print(f"  tag {i} request {hx(rq)} state {state} tag {int(rq.tag)} start_time_ns "
+                  f"{int(rq.start_time_ns)} deadline {int(rq.deadline)} bio {hx(bio)} waiters "
+                  f"{fmt(ws)}")
+            if state == 1:  # MQ_RQ_IN_FLIGHT
+                inflight.append(hx(rq))
+                holders += ws
+    waiters = []
+    for i in range(8):  # SBQ_WAIT_QUEUES
+        waiters += wq_pids(tags.bitmap_tags.ws[i].wait.address_of_())
+    disk = q.disk
+    completion = "-"
+    try:
+        nb = Object(prog, "struct nullb *", int(disk.private_data))
+        completion = int(nb.dev.completion_nsec)
+    except LookupError:
+        pass
+    print(f"q {hx(q)} disk {disk.disk_name.string_().decode()} hctxs {nr_hctx} tags {hx(tags)} "
+          f"nr_tags {depth} bits set {in_use} in flight {' '.join(inflight) or '-'} elevator "
+          f"{hx(q.elevator)} rq_timeout {int(q.rq_timeout)} jiffies null_blk completion_nsec "
+          f"{completion}; waiting for a tag {fmt(waiters)}")
+    check("request_queue tags", hx(tags) == o["tags"] and depth == o["depth"]
+          and in_use == o["tags_in_use"] and inflight == [o["request"]] and not q.elevator
+          and nr_hctx == 1, f"tags {hx(tags)} depth {depth} in use {in_use} in flight {inflight}")
+    return {p for p, _ in waiters + holders}
+
+
 def main(vmlinux, dump, truth, *kodirs):
     prog = open_dump(vmlinux, dump)
     kos = [os.path.join(d, f) for d in kodirs if os.path.isdir(d)
@@ -217,6 +370,12 @@ def main(vmlinux, dump, truth, *kodirs):
             waiting[o["scenario"]] = kthread(prog, o)
         elif kind == "buffer_head":
             waiting[o["scenario"]] = buffer_head(prog, o)
+        elif kind == "workqueue_struct":
+            waiting[o["scenario"]] = workqueue_struct(prog, o, recs)
+        elif kind == "journal":
+            waiting[o["scenario"]] = journal(prog, o)
+        elif kind == "request_queue":
+            waiting[o["scenario"]] = request_queue(prog, o)
     # Every waiter of the truth is on the lock's wait list in memory (a percpu_rw_semaphore's
     # writer, in its rcuwait, is checked above).
     for scen, pids in waiting.items():

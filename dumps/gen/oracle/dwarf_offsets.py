@@ -36,6 +36,8 @@ STRUCTS = {
         "pi_blocked_on", "pi_waiters", "pi_top_task", "saved_state",
         # the hung-task detector's record of the lock (6.16+); a kthread's struct kthread
         "blocker", "worker_private", "set_child_tid",
+        # a task's open jbd2 handle (6.12-stock's jbd2 scenario)
+        "journal_info",
     ],
     "thread_struct": ["sp", "fsbase", "gsbase"],
     "thread_info": ["flags", "syscall_work", "status", "cpu"],
@@ -79,6 +81,33 @@ STRUCTS = {
     # A buffer locked for I/O (buffer_head.h), and its device
     "buffer_head": ["b_state", "b_blocknr", "b_bdev", "b_end_io", "b_private"],
     "block_device": ["bd_disk"],
+    # flush_workqueue() (kernel/workqueue.c): the first flusher's struct wq_flusher, on its
+    # stack; the worker running a work item, its pool_workqueue (6.12-stock's wq_flush)
+    "workqueue_struct": ["pwqs", "list", "mutex", "work_color", "flush_color",
+                         "nr_pwqs_to_flush", "first_flusher", "flusher_queue",
+                         "flusher_overflow", "name"],
+    "wq_flusher": ["list", "flush_color", "done"],
+    "worker": ["entry", "hentry", "current_work", "current_func", "current_pwq", "task", "pool",
+               "node", "desc"],
+    "pool_workqueue": ["pool", "wq", "work_color", "flush_color", "nr_in_flight"],
+    # A blk-mq device's tags, the waiters for one and the requests in flight (6.12-stock's
+    # blk_tags)
+    "request_queue": ["queuedata", "elevator", "queue_hw_ctx", "hctx_table", "nr_hw_queues",
+                      "rq_timeout", "disk", "tag_set"],
+    "blk_mq_hw_ctx": ["queue", "queue_num", "tags", "sched_tags", "nr_active", "dispatch"],
+    "blk_mq_tags": ["nr_tags", "nr_reserved_tags", "active_queues", "bitmap_tags",
+                    "breserved_tags", "rqs", "static_rqs"],
+    "sbitmap_queue": ["sb", "wake_batch", "wake_index", "ws", "ws_active", "min_shallow_depth",
+                      "completion_cnt", "wakeup_cnt"],
+    "sbitmap": ["depth", "shift", "map_nr", "round_robin", "map", "alloc_hint"],
+    "sbitmap_word": ["word", "cleared"],
+    "sbq_wait_state": ["wait"],
+    "request": ["q", "mq_ctx", "mq_hctx", "cmd_flags", "rq_flags", "tag", "internal_tag",
+                "bio", "biotail", "part", "start_time_ns", "io_start_time_ns", "state",
+                "deadline", "timeout"],
+    "bio": ["bi_next", "bi_bdev", "bi_opf", "bi_status", "bi_iter", "bi_end_io", "bi_private"],
+    "gendisk": ["major", "first_minor", "minors", "disk_name", "part0", "fops", "queue",
+                "private_data", "flags", "state"],
     "page": ["flags", "flags.f", "lru", "mapping", "index", "__folio_index", "private",
              "compound_head", "compound_info", "compound_dtor", "compound_order", "page_type",
              "_mapcount", "_refcount", "memcg_data"],
