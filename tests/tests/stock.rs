@@ -372,38 +372,78 @@ fn stock_waiters_are_found_on_their_lock() {
     use holdup_kernel::{Kernel, OpenOptions, sched};
     let m = manifest();
     let mut checked = 0;
+    let mut kinds_checked = std::collections::BTreeSet::new();
     for fx in m.fixtures.iter().filter(|fx| fx.hangs == "stock") {
         let path = fx.path("vmcore.kdump-zlib");
         let k = Kernel::open(&path, &OpenOptions::default()).expect("opens");
         let (tasks, _) = sched::for_each_task(&k).expect("tasks");
         let a = locking::analyze(&k, &tasks).expect("lock analysis");
-        for l in fx.truth() {
+        let truth = fx.truth();
+        for l in &truth {
             let holdup_e2e::TruthLine::Task(t) = l else {
                 continue;
-            };
-            // A buffer's lock is the BH_Lock bit of its b_state word.
-            let (kind, offset) = match t.lock_type.as_str() {
-                "percpu_rwsem" => (LockKind::PercpuRwsem, 0),
-                "mutex" => (LockKind::Mutex, 0),
-                "rwsem" => (LockKind::Rwsem, 0),
-                "kthread_exit" => (LockKind::Completion, 0),
-                "buffer_lock" => (
-                    LockKind::WaitBit,
-                    k.types.offsetof("buffer_head.b_state").expect("b_state"),
-                ),
-                _ => continue,
             };
             if t.role != holdup_e2e::Role::Waiter {
                 continue;
             }
-            let (task, lock) = (
-                holdup_e2e::parse_hex(&t.task),
-                holdup_e2e::parse_hex(&t.lock) + offset,
-            );
+            let truth_lock = holdup_e2e::parse_hex(&t.lock);
+            let off = |path: &str| {
+                k.types_with_modules()
+                    .offsetof(path)
+                    .unwrap_or_else(|e| panic!("{}: {path}: {e}", fx.name))
+            };
+            let object = |o: &str| truth_object(&truth, &t.scenario, o);
+            // What holdup waits on for each kind truth names: the lock itself; a buffer's
+            // BH_Lock bit in its b_state word; the flusher's completion in the wq_flusher the
+            // workqueue names; the journal's wait queue for the wait (the commit waits for the
+            // transaction's updates, a new handle for the transaction to be committed, a sync
+            // for the commit), where the waiter is queued in no particular mode.
+            let (kind, lock, mode) = match t.lock_type.as_str() {
+                "percpu_rwsem" => (LockKind::PercpuRwsem, truth_lock, None),
+                "mutex" => (LockKind::Mutex, truth_lock, None),
+                "rwsem" => (LockKind::Rwsem, truth_lock, None),
+                "kthread_exit" => (LockKind::Completion, truth_lock, None),
+                "buffer_lock" => (
+                    LockKind::WaitBit,
+                    truth_lock + off("buffer_head.b_state"),
+                    None,
+                ),
+                "workqueue" => (
+                    LockKind::Completion,
+                    holdup_e2e::parse_hex(
+                        object("workqueue_struct").first_flusher.as_deref().unwrap(),
+                    ) + off("wq_flusher.done"),
+                    None,
+                ),
+                "jbd2_transaction" | "jbd2_commit" => {
+                    let journal = holdup_e2e::parse_hex(&object("journal").address);
+                    let queue = match (t.lock_type.as_str(), t.mode.as_str()) {
+                        ("jbd2_commit", _) => "journal_s.j_wait_done_commit",
+                        (_, "write") => "journal_s.j_wait_updates",
+                        _ => "journal_s.j_wait_transaction_locked",
+                    };
+                    (LockKind::WaitQueue, journal + off(queue), Some(Mode::None))
+                }
+                // One of the wait queues of the tags' sbitmap_queue (which one depends on the
+                // waiter): found by the tags it is named after.
+                "blk_mq_tag" => (LockKind::WaitQueue, 0, Some(Mode::None)),
+                _ => continue,
+            };
+            kinds_checked.insert(t.lock_type.clone());
+            let task = holdup_e2e::parse_hex(&t.task);
             let w = a
                 .waits_of(task)
                 .into_iter()
-                .find(|w| w.lock.kind == kind && w.lock.addr == lock)
+                .find(|w| {
+                    w.lock.kind == kind
+                        && (w.lock.addr == lock
+                            || lock == 0
+                                && a.lock(w.lock)
+                                    .and_then(|l| l.name.as_ref())
+                                    .is_some_and(|n| {
+                                        n.text.contains(&format!("blk_mq_tags {truth_lock:#x}"))
+                                    }))
+                })
                 .unwrap_or_else(|| {
                     panic!(
                         "{}: {} (pid {}) is not found on {} {lock:#x}: {:?}",
@@ -414,12 +454,12 @@ fn stock_waiters_are_found_on_their_lock() {
                         a.waits_of(task)
                     )
                 });
-            let mode = match t.mode.as_str() {
+            let mode = mode.unwrap_or(match t.mode.as_str() {
                 "read" => Mode::Read,
                 "write" => Mode::Write,
                 "none" => Mode::None,
                 _ => Mode::Exclusive,
-            };
+            });
             assert_eq!(w.mode, mode, "{}: {} on {}", fx.name, t.comm, w.lock);
             assert!(
                 w.evidence.is_fact(),
@@ -432,6 +472,19 @@ fn stock_waiters_are_found_on_their_lock() {
         }
     }
     assert!(checked >= 2 * 8, "only {checked} stock waits checked");
+    for want in [
+        "percpu_rwsem",
+        "mutex",
+        "rwsem",
+        "kthread_exit",
+        "buffer_lock",
+        "workqueue",
+        "jbd2_transaction",
+        "jbd2_commit",
+        "blk_mq_tag",
+    ] {
+        assert!(kinds_checked.contains(want), "no {want} waiter checked");
+    }
 }
 
 /// Each stock hang whose truth names root-cause tasks has a root cause of exactly those
@@ -534,10 +587,31 @@ fn stock_hangs_sign_the_same_on_6_1_and_6_12() {
                 .collect()
         })
         .collect();
-    assert_eq!(sigs[0].len(), 7, "seven distinct hangs: {:?}", lines[0]);
-    for (l, s) in lines.iter().zip(&sigs).skip(1) {
-        assert_eq!(&sigs[0], s, "{} vs {}", lines[0]["path"], l["path"]);
-        assert_eq!(lines[0]["signature"], l["signature"]);
+    // Each hang signs differently from the others: as many signatures as verdicts. The
+    // seven hangs of both sign the same; 6.12-stock has three more (a workqueue flush, a jbd2
+    // handle, a device out of tags).
+    for (l, s) in lines.iter().zip(&sigs) {
+        let fx = stock
+            .iter()
+            .zip(&paths)
+            .find(|(_, p)| {
+                l["path"]
+                    .as_str()
+                    .is_some_and(|lp| lp.ends_with(p.as_str()))
+            })
+            .map(|(fx, _)| fx)
+            .unwrap_or_else(|| panic!("a triage line of no fixture: {}", l["path"]));
+        assert_eq!(s.len(), fx.verdicts().len(), "{}: {l}", fx.name);
+    }
+    let smallest = sigs.iter().min_by_key(|s| s.len()).unwrap();
+    assert_eq!(smallest.len(), 7, "seven hangs in every stock fixture");
+    for (l, s) in lines.iter().zip(&sigs) {
+        assert!(
+            smallest.is_subset(s),
+            "{}: {:?} do not sign as elsewhere",
+            l["path"],
+            smallest.difference(s).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -635,4 +709,152 @@ fn no_two_waiters_share_a_place_and_the_freezer_is_not_queued() {
         }
     }
     assert!(freezers >= 2, "only {freezers} freezers checked");
+}
+
+/// The stock fixtures that have `scenario` in their truth.
+fn fixtures_with<'a>(m: &'a holdup_e2e::Manifest, scenario: &str) -> Vec<&'a holdup_e2e::Fixture> {
+    let v: Vec<_> = m
+        .fixtures
+        .iter()
+        .filter(|fx| fx.hangs == "stock" && fx.verdicts().iter().any(|v| v.scenario == scenario))
+        .collect();
+    assert!(!v.is_empty(), "no stock fixture has scenario {scenario}");
+    v
+}
+
+/// The pids of a root cause's tasks and of the tasks blocked behind it.
+fn pids_of(r: &Value, key: &str) -> Vec<u64> {
+    r[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["pid"].as_u64())
+        .collect()
+}
+
+/// flush_workqueue() under the mutex its running work item takes: the flusher waits for the
+/// worker running the item of the flush's color (a fact: worker.current_pwq->wq and
+/// current_color), the worker for the mutex the flusher holds: a cycle of facts through the
+/// workqueue, named after it.
+#[test]
+fn a_flush_workqueue_under_a_lock_is_a_cycle_through_the_worker() {
+    let m = manifest();
+    for fx in fixtures_with(&m, "wq_flush") {
+        let truth = fx.truth();
+        let wq = truth_object(&truth, "wq_flush", "workqueue_struct");
+        let (worker, flusher) = (
+            u64::from(wq.worker_pid.expect("worker_pid")),
+            u64::from(wq.flusher_pid.expect("flusher_pid")),
+        );
+        let report = stock_report(fx);
+        let cycle = report["cycles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                let p = pids_of(c, "tasks");
+                p.contains(&worker) && p.contains(&flusher)
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no cycle of pids {worker} and {flusher}: {}",
+                    fx.name, report["cycles"]
+                )
+            });
+        assert_eq!(cycle["all_facts"], true, "{cycle}");
+        let root = root_where(&report, "of the flusher", |r| {
+            pids_of(r, "tasks").contains(&flusher)
+        });
+        assert_eq!(root["kind"], "deadlock", "{root}");
+        let text = root.to_string();
+        assert!(
+            text.contains(&format!(
+                "the flush of workqueue {}",
+                wq.name.as_deref().unwrap()
+            )),
+            "{text}"
+        );
+    }
+}
+
+/// A task sleeping with a jbd2 handle open: the journal's commit waits for it (a fact:
+/// its journal_info is a handle of the locked transaction), a writer waits for the locked
+/// transaction and a sync for the commit, both through the commit thread. One root cause, the
+/// handle's holder, with the three behind it; the journal named by its filesystem.
+#[test]
+fn an_open_journal_handle_is_the_root_cause() {
+    let m = manifest();
+    for fx in fixtures_with(&m, "jbd2") {
+        let truth = fx.truth();
+        let journal = truth_object(&truth, "jbd2", "journal");
+        let holder = u64::from(journal.holder_pid.expect("holder_pid"));
+        let report = stock_report(fx);
+        let root = root_where(&report, "of the handle's holder", |r| {
+            pids_of(r, "tasks") == vec![holder]
+        });
+        let behind = pids_of(root, "blocked_behind");
+        let waiters = waiter_pids(&truth, "jbd2");
+        assert!(waiters.len() >= 3, "{}: {waiters:?}", fx.name);
+        for w in &waiters {
+            assert!(behind.contains(w), "{}: pid {w} not behind {root}", fx.name);
+        }
+        assert_eq!(root["confidence"], 1.0, "{root}");
+        let text = root.to_string();
+        let fs = format!(
+            "jbd2 journal of ext4 on {} mounted at {}",
+            journal.device.as_deref().unwrap(),
+            journal.mount.as_deref().unwrap()
+        );
+        assert!(text.contains(&fs), "{fs} not in {text}");
+        // The holder's relation rests on its journal_info, read as a fact.
+        let t = report["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["pid"].as_u64() == Some(holder))
+            .expect("the holder in the report");
+        let holds = t["holds"].to_string();
+        assert!(
+            holds.contains("journal_info") && holds.contains(journal.handle.as_deref().unwrap()),
+            "{holds}"
+        );
+    }
+}
+
+/// A device that completes no request: its only tag is held by a request in flight, two
+/// readers wait for a tag and the reader that issued the request waits for its bio. One root
+/// cause that is not a task, the requests in flight on the device, read as a fact, with all
+/// three behind it and no task blamed.
+#[test]
+fn requests_a_device_does_not_complete_are_the_root_cause() {
+    let m = manifest();
+    for fx in fixtures_with(&m, "blk_tags") {
+        let truth = fx.truth();
+        let q = truth_object(&truth, "blk_tags", "request_queue");
+        let dev = q.device.as_deref().unwrap();
+        let report = stock_report(fx);
+        let root = root_where(&report, "of the device", |r| {
+            r["held_by"]
+                .to_string()
+                .contains(&format!("in flight on {dev}"))
+        });
+        assert!(pids_of(root, "tasks").is_empty(), "{root}");
+        assert_eq!(root["confidence"], 1.0, "{root}");
+        let behind = pids_of(root, "blocked_behind");
+        let all: Vec<u64> = truth
+            .iter()
+            .filter_map(|l| match l {
+                holdup_e2e::TruthLine::Task(t) if t.scenario == "blk_tags" => {
+                    Some(u64::from(t.pid))
+                }
+                _ => None,
+            })
+            .collect();
+        for p in &all {
+            assert!(behind.contains(p), "{}: pid {p} not behind {root}", fx.name);
+        }
+        let text = root.to_string();
+        let want = format!("{} of {} in use", q.tags_in_use.unwrap(), q.depth.unwrap());
+        assert!(text.contains(&want), "{want} not in {text}");
+    }
 }
