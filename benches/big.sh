@@ -47,7 +47,8 @@ once() { # name, command...: one run (cold for the tool, warm page cache), time-
     local name=$1 w u s m status=0
     shift
     /usr/bin/time -f '%e %U %S %M' -o "$OUT/time" timeout "$PEER_TIMEOUT" "$@" >"$OUT/out" 2>"$OUT/err" || status=$?
-    read -r w u s m <"$OUT/time" || true
+    # The last line: GNU time puts "Command exited with non-zero status N" before it.
+    read -r w u s m < <(tail -n 1 "$OUT/time") || true
     if [ "$status" = 124 ]; then
         printf '%-28s stopped after %d s (timeout)\n' "$name" "$PEER_TIMEOUT"
     else
