@@ -77,7 +77,7 @@ STRUCTS = {
     "percpu_rw_semaphore": ["rss", "read_count", "writer", "writer.task", "waiters",
                             "waiters.head", "block"],
     # kthread_stop/kthread_park (kernel/kthread.c)
-    "kthread": ["threadfn", "parked", "exited", "task"],
+    "kthread": ["threadfn", "parked", "exited", "task", "flags", "full_name", "data"],
     # A buffer locked for I/O (buffer_head.h), and its device
     "buffer_head": ["b_state", "b_blocknr", "b_bdev", "b_end_io", "b_private"],
     "block_device": ["bd_disk"],
@@ -149,7 +149,6 @@ STRUCTS = {
     "vmap_area": ["va_start", "va_end", "list", "vm"],
     "kernel_symbol": ["value_offset", "name_offset", "namespace_offset"],
     "hrtimer_sleeper": ["task"],
-    "kthread": ["flags", "full_name"],
     "nsproxy": ["uts_ns"],
 }
 
