@@ -26,7 +26,7 @@ dumps/stockmod): a frozen ext4 (vdb), I/O queued on a suspended dm device (over 
 flush_work() under a mutex, 200 writers on one tmpfs inode's i_rwsem, FIFREEZE waiting in
 percpu_down_write for a task holding sb_start_write (vdd), kthread_stop() of a kthread that
 never stops, a buffer_head locked by a sleeper with a second locker waiting (vde); 384 MiB,
-crashkernel=128M, slim; kdump. 6.12-stock has three more (holdup_stock_extra=1, a fifth disk
+crashkernel=128M, slim; kdump. Both have three more (holdup_stock_extra=1, a fifth disk
 vdf): flush_workqueue() under a mutex its running work item takes, an open jbd2 handle that
 stops the journal commit of ext4 on vdf (a syncfs and a writer behind it), and null_blk's
 nullb0 out of tags (one tag, held by a read that does not complete; two reads wait for a tag).
@@ -70,7 +70,8 @@ PACKAGES = {"6.1": "linux-image-6.1.0-56-amd64", "7.3": "linux-binary-unsigned-7
 # (vdc), the ext4 whose freeze waits for a writer (vdd), the one with the locked buffer (vde).
 STOCK_DISKS = [("vdb-frozen", 16 << 20), ("vdc-io", 32 << 20), ("vdd-fzw", 16 << 20),
                ("vde-buf", 16 << 20)]
-# The extra scenarios' disk (6.12-stock: the ext4 whose journal commit waits for a handle, vdf).
+# The extra scenarios' disk (both stock captures: the ext4 whose journal commit waits for a
+# handle, vdf).
 STOCK_EXTRA_DISKS = [("vdf-jnl", 16 << 20)]
 
 # What each capture name boots. The 6.1 and 6.12 hang captures are the original ones.
@@ -88,14 +89,15 @@ PROFILES = {
     # and the caches once everything hangs).
     "6.1-la57": {"kernel": "6.1", "flavour": "hangs", "cpu": "qemu64,+la57", "mem": "384M",
                  "crashkernel": "128M", "disk": 448 << 20, "slim": True},
-    # Hangs in stock kernel code (guest/init-stock.sh, stockmod): two more virtio disks hold
-    # the frozen ext4 (vdb) and the one under the suspended dm device (vdc).
+    # Hangs in stock kernel code (guest/init-stock.sh, stockmod): more virtio disks hold the
+    # frozen ext4 (vdb), the one under the suspended dm device (vdc)... (STOCK_DISKS), and
+    # the extra scenarios ("stock_extra": holdup_stock_extra=1, STOCK_EXTRA_SCENARIOS, vdf).
     "6.1-stock": {"kernel": "6.1", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
                   "crashkernel": "128M", "disk": 448 << 20, "slim": True,
-                  "extra_disks": STOCK_DISKS, "t_blocked": 600, "t_reported": 300},
+                  "extra_disks": STOCK_DISKS + STOCK_EXTRA_DISKS, "stock_extra": True,
+                  "t_blocked": 600, "t_reported": 300},
     # The same hangs on bookworm-backports' 6.12 (dumped by sid's makedumpfile 1.7.8 at -d 31,
-    # make-dumps.sh: bookworm's 1.7.2 over-filters 6.12), and three more ("stock_extra":
-    # holdup_stock_extra=1, STOCK_EXTRA_SCENARIOS; 6.1-stock has not been captured with them).
+    # make-dumps.sh: bookworm's 1.7.2 over-filters 6.12).
     "6.12-stock": {"kernel": "6.12", "flavour": "stock", "cpu": "qemu64", "mem": "384M",
                    "crashkernel": "128M", "disk": 448 << 20, "slim": True,
                    "extra_disks": STOCK_DISKS + STOCK_EXTRA_DISKS, "stock_extra": True,
@@ -312,7 +314,7 @@ def parse_truth(text):
 
 # The stock capture's truth (6.1-stock, stockmod; dumps/TRUTH.md "Hangs in stock kernel code").
 STOCK_SCENARIOS = ("frozen", "io", "work", "i_rwsem", "freeze_wait", "kthread_stop", "buffer")
-# The scenarios of a profile with "stock_extra" (holdup_stock_extra=1: 6.12-stock).
+# The scenarios of a profile with "stock_extra" (holdup_stock_extra=1: 6.1-stock, 6.12-stock).
 STOCK_EXTRA_SCENARIOS = ("wq_flush", "jbd2", "blk_tags")
 STOCK_WRITERS = 200  # tmp_writer processes of scenario i_rwsem (guest/init-stock.sh)
 TASK_FIELDS = {"kind", "scenario", "task", "pid", "comm", "role", "lock_type", "lock", "mode",

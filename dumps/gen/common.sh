@@ -81,7 +81,7 @@ kernel_dbg_package() { # short name -> Debian package with the DWARF vmlinux and
 # The Debian modules the hung guests load (guest/init-*.sh, gen/initramfs.sh): vmlinux.sh
 # extracts their DWARF from the -dbg package for oracle/module_dwarf_offsets.py. The stock
 # captures (6.1-stock, 6.12-stock) also load the virtio block stack (their ext4 disks),
-# device-mapper and ext4 with its dependencies (stock_debian_modules), and 6.12-stock null_blk
+# device-mapper and ext4 with its dependencies (stock_debian_modules), and null_blk
 # (stock_extra_modules).
 guest_debian_modules() { # short kernel name -> module names
     case "$1" in
@@ -97,12 +97,12 @@ stock_debian_modules() { # short kernel name -> the Debian modules the stock gue
     *) echo "" ;;
     esac
 }
-# The modules of the stock scenarios only 6.12-stock has so far (holdup_stock_extra=1, see
-# guest/init-stock.sh): null_blk (scenario blk_tags) and its configfs. initramfs.sh puts them in
+# The modules of the extra stock scenarios (holdup_stock_extra=1, see guest/init-stock.sh; both
+# stock captures have them): null_blk (scenario blk_tags) and its configfs. initramfs.sh puts them in
 # lib/modules/extra/ with their own load order; /init loads null_blk with its parameters.
 stock_extra_modules() { # short kernel name -> module names
     case "$1" in
-    6.12) echo "configfs null_blk" ;;
+    6.1 | 6.12) echo "configfs null_blk" ;;
     *) echo "" ;;
     esac
 }

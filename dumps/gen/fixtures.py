@@ -34,12 +34,13 @@ NO_HANG = {"6.1-oops-la57"}
 # The captures of hangs in stock kernel code (make-dumps.sh 6.1-stock, 6.12-stock): the manifest marks them
 # "hangs": "stock"; it has the hang oracles and crash's mount, dev -d and the frozen super
 # block's s_writers, and drgn's view of the truth's objects (oracles.sh, oracle/drgn_stock.py).
-# 6.12-stock has three scenarios more than 6.1-stock (guest/init-stock.sh holdup_stock_extra=1).
-STOCK = {"6.1-stock": "384 MiB guest",
-         "6.12-stock": "and three more: flush_workqueue under a mutex its running work item "
-                       "takes, an open jbd2 handle stopping a journal commit (a syncfs and a "
-                       "writer behind it), a null_blk device out of tags; 384 MiB guest, dumped "
-                       "by sid's makedumpfile 1.7.8 (bookworm's 1.7.2 over-filters 6.12)"}
+# Both have the three extra scenarios (guest/init-stock.sh holdup_stock_extra=1).
+STOCK_EXTRA = ("and three more: flush_workqueue under a mutex its running work item takes, an "
+               "open jbd2 handle stopping a journal commit (a syncfs and a writer behind it), a "
+               "null_blk device out of tags; ")
+STOCK = {"6.1-stock": STOCK_EXTRA + "384 MiB guest",
+         "6.12-stock": STOCK_EXTRA + "384 MiB guest, dumped by sid's makedumpfile 1.7.8 "
+                       "(bookworm's 1.7.2 over-filters 6.12)"}
 STOCK_ORACLE_FILES = ["crash-mount.txt", "crash-dev-d.txt", "crash-sb-writers.txt",
                       "drgn-stock.txt"]
 # The small captures of hangmod's hangs (one kdump-zlib dump each), and how each differs.

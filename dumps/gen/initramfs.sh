@@ -22,7 +22,7 @@
 #   stock                dumps/guest/stock.c, static;
 #   first-stock.cpio     busybox, kexec and its libraries, the same vmlinuz + capture.cpio,
 #                        qemu_fw_cfg.ko, the virtio block, dm and ext4 modules (lib/modules/order),
-#                        6.12's null_blk and configfs (lib/modules/extra/, common.sh
+#                        null_blk and configfs (lib/modules/extra/, common.sh
 #                        stock_extra_modules), stockmod.ko, stock, dmsetup and mke2fs with their
 #                        libraries,
 #                        /init = dumps/guest/init-stock.sh.
@@ -209,8 +209,8 @@ if [ "$FLAVOUR" = stock ]; then
     put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg module" >&2; exit 1; }
     for m in "${order[@]}"; do put_ko "$m" "$froot/lib/modules"; done
     printf '%s\n' "${order[@]}" >"$froot/lib/modules/order"
-    # The modules of the scenarios only some kernels' captures have (common.sh
-    # stock_extra_modules: 6.12's null_blk), in lib/modules/extra/ with their load order: /init
+    # The modules of the extra scenarios (common.sh stock_extra_modules: null_blk and
+    # configfs), in lib/modules/extra/ with their load order: /init
     # loads them itself, with parameters, when holdup_stock_extra=1.
     base_order=("${order[@]}")
     order=()

@@ -7,8 +7,8 @@
 # (6.1-stock, 6.12-stock: hangs in stock kernel code, no hangmod: a frozen ext4, I/O queued on
 # a suspended dm device, flush_work under a mutex, 200 writers on one inode's i_rwsem, FIFREEZE
 # waiting for a task holding sb_start_write, kthread_stop of a kthread that never stops, a
-# locked buffer_head with a waiter; 6.12-stock also flush_workqueue under a mutex its work item
-# takes, an open jbd2 handle stopping a journal commit, a null_blk device out of tags; only
+# locked buffer_head with a waiter, flush_workqueue under a mutex its work item takes, an open
+# jbd2 handle stopping a journal commit, a null_blk device out of tags; only
 # vmcore.kdump-zlib; 6.12-stock is dumped by sid's makedumpfile 1.7.8 (HOLDUP_MAKEDUMPFILE).
 # See capture.py and dumps/README.md.)
 # (6.12-rt: the seven hangs on Debian's PREEMPT_RT 6.12, small; 5.10: the same on bullseye's

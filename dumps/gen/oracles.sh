@@ -29,11 +29,12 @@
 #                         bios, the folios, the kworker running the work (current_func), the
 #                         inode's i_rwsem owner and waiters, the freezer on s_writers' rcuwait,
 #                         the stopped kthread's flags and exited completion, the locked
-#                         buffer_head and the tasks in its bit wait queue; 6.12-stock's
-#                         workqueue (first_flusher, the worker running its work), journal (the
-#                         locked transaction, t_updates, the holder's handle, the tasks on the
-#                         journal's wait queues) and null_blk queue (tags in use, the request in
-#                         flight, the tasks waiting for a tag), each checked against the truth;
+#                         buffer_head and the tasks in its bit wait queue; the extra
+#                         scenarios' workqueue (first_flusher, the worker running its work),
+#                         journal (the locked transaction, t_updates, the holder's handle, the
+#                         tasks on the journal's wait queues) and null_blk queue (tags in use,
+#                         the request in flight, the tasks waiting for a tag), each checked
+#                         against the truth;
 #                         its "check" lines are added to check.txt.
 # A dump without a hang (truth.jsonl has an "oops" line) gets instead of the D-state and page
 # files: crash-bt.txt (`bt`: the panic task), crash-help-m.txt (`help -m`: crash's machine

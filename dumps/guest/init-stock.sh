@@ -20,8 +20,8 @@
 #            kthread_should_stop() and sleeps forever.
 #   buffer   ext4 (no journal) on /dev/vde at /mnt/buf; stockmod's bh_holder reads block 5000
 #            (sb_bread), locks its buffer_head and sleeps; bh_waiter waits in __lock_buffer.
-# With holdup_stock_extra=1 on the kernel command line (6.12-stock only so far: 6.1-stock was
-# captured without them), three more:
+# With holdup_stock_extra=1 on the kernel command line (capture.py sets it for both stock
+# captures), three more:
 #   wq_flush stockmod's wqf_flusher: flush_workqueue(stock_wq) under mutex stock_wq_m, which
 #            the work item running on stock_wq (in a kworker) waits for.
 #   jbd2     ext4 with a journal on /dev/vdf at /mnt/jnl (commit=3600: only syncfs commits);
@@ -289,8 +289,10 @@ until [ -b /dev/nullb0 ]; do
     usleep 100000
 done
 echo none >/sys/block/nullb0/queue/scheduler 2>/dev/null
+# A queue that takes no scheduler (BLK_MQ_F_NO_SCHED, null_blk's no_sched=1): 6.12 prints
+# "none", 6.1 "[none] " (the current one bracketed, then the others it could take: none).
 case "$(cat /sys/block/nullb0/queue/scheduler)" in
-none | "[none]") ;;
+none | "[none]"*) ;;
 *) fail "nullb0 has a scheduler: $(cat /sys/block/nullb0/queue/scheduler)" ;;
 esac
 echo 3600000 >/sys/block/nullb0/queue/io_timeout || fail "io_timeout of nullb0"

@@ -36,7 +36,7 @@ STRUCTS = {
         "pi_blocked_on", "pi_waiters", "pi_top_task", "saved_state",
         # the hung-task detector's record of the lock (6.16+); a kthread's struct kthread
         "blocker", "worker_private", "set_child_tid",
-        # a task's open jbd2 handle (6.12-stock's jbd2 scenario)
+        # a task's open jbd2 handle (the stock captures' jbd2 scenario)
         "journal_info",
     ],
     "thread_struct": ["sp", "fsbase", "gsbase"],
@@ -82,7 +82,7 @@ STRUCTS = {
     "buffer_head": ["b_state", "b_blocknr", "b_bdev", "b_end_io", "b_private"],
     "block_device": ["bd_disk"],
     # flush_workqueue() (kernel/workqueue.c): the first flusher's struct wq_flusher, on its
-    # stack; the worker running a work item, its pool_workqueue (6.12-stock's wq_flush)
+    # stack; the worker running a work item, its pool_workqueue (stock wq_flush)
     "workqueue_struct": ["pwqs", "list", "mutex", "work_color", "flush_color",
                          "nr_pwqs_to_flush", "first_flusher", "flusher_queue",
                          "flusher_overflow", "name"],
@@ -90,8 +90,8 @@ STRUCTS = {
     "worker": ["entry", "hentry", "current_work", "current_func", "current_pwq", "task", "pool",
                "node", "desc"],
     "pool_workqueue": ["pool", "wq", "work_color", "flush_color", "nr_in_flight"],
-    # A blk-mq device's tags, the waiters for one and the requests in flight (6.12-stock's
-    # blk_tags)
+    # A blk-mq device's tags, the waiters for one and the requests in flight (the stock
+    # captures' blk_tags)
     "request_queue": ["queuedata", "elevator", "queue_hw_ctx", "hctx_table", "nr_hw_queues",
                       "rq_timeout", "disk", "tag_set"],
     "blk_mq_hw_ctx": ["queue", "queue_num", "tags", "sched_tags", "nr_active", "dispatch"],

@@ -33,7 +33,8 @@ STRUCTS = {
     "hangmod": ["oops_victim"],
     # 6.1-stock: the suspended device's state (flags, the deferred bios) is in mapped_device.
     "dm_mod": ["mapped_device"],
-    # 6.12-stock: a journal's transactions and handles (jbd2), null_blk's device and command
+    # The stock captures' extra scenarios: a journal's transactions and handles (jbd2),
+    # null_blk's device and command
     "jbd2": ["journal_s", "transaction_s", "jbd2_journal_handle"],
     "null_blk": ["nullb", "nullb_device", "nullb_queue", "nullb_cmd"],
 }
