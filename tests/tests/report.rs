@@ -360,3 +360,65 @@ fn a_guessed_self_deadlock_is_said_as_a_guess() {
         }
     }
 }
+
+/// A holder inferred from a function "on its stack" names a function that task runs: one in
+/// its backtrace (reliable or not). A word on a stack that points at a function's first
+/// byte (a kthread keeps its threadfn there) is no return address into the function before
+/// it, even when that one ends with a call: on 6.1 such a word once made rw_reader_fn the
+/// reason rw_holder holds its rwsem, and on 6.1-stock made wqf_flusher a holder of
+/// bh_holder's buffer lock, blaming it for bh_waiter.
+#[test]
+fn a_function_on_a_holder_stack_is_in_its_backtrace() {
+    let m = manifest();
+    let mut checked = 0;
+    for fx in m.fixtures.iter().filter(|fx| !fx.no_hang) {
+        let Some(f) = fx.files_with_role("dump").next() else {
+            continue;
+        };
+        let path = fx.path(&f.file);
+        let path = path.to_str().unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&holdup_report(fx, &[path, "--json"])).expect("report JSON");
+        let (st, out, err) = holdup_e2e::holdup(&["bt", "--all", "--json", path]);
+        assert!(st == 0 || st == 4, "{}: {err}", fx.name);
+        let bt: serde_json::Value = serde_json::from_str(&out).expect("bt JSON");
+        let functions = |pid: u64| -> Vec<String> {
+            bt["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["task"]["pid"].as_u64() == Some(pid))
+                .flat_map(|t| {
+                    t["backtrace"]["frames"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|f| f["function"].as_str().map(String::from))
+                .collect()
+        };
+        for l in report["locks"].as_array().unwrap() {
+            for h in l["holders"].as_array().into_iter().flatten() {
+                let Some(pid) = h["pid"].as_u64() else {
+                    continue;
+                };
+                for r in h["evidence"]["reasons"].as_array().into_iter().flatten() {
+                    let r = r.as_str().unwrap_or("");
+                    let Some(i) = r.find(" (on its stack)") else {
+                        continue;
+                    };
+                    let f = r[..i].rsplit(' ').next().unwrap();
+                    let fs = functions(pid);
+                    assert!(
+                        fs.iter().any(|x| x == f),
+                        "{}: pid {pid} is said to hold {} because {f} is on its stack, but its backtrace is {fs:?}",
+                        fx.name,
+                        l["name"]
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} reasons checked");
+}

@@ -291,9 +291,21 @@ impl TaskStack {
         }
         let mut bytes = vec![0u8; size as usize];
         let pages = (size / 4096) as usize;
+        // A sleeping task uses the top of its stack: the pages wholly below its saved stack
+        // pointer hold only what earlier calls left there. They are not read (most of the
+        // cost of reading many stacks is inflating their pages); a read there goes to the
+        // dump (see StackBackedMemory).
+        let sp_valid = sp >= base && sp < base + size;
+        let first_page = if sp_valid {
+            ((sp - base) / 4096) as usize
+        } else {
+            0
+        };
         let mut readable = vec![true; pages];
-        if let Err(first) = mem.read(base, &mut bytes) {
-            for (i, ok) in readable.iter_mut().enumerate() {
+        readable[..first_page].fill(false);
+        let from = first_page * 4096;
+        if let Err(first) = mem.read(base + from as u64, &mut bytes[from..]) {
+            for (i, ok) in readable.iter_mut().enumerate().skip(first_page) {
                 let chunk = &mut bytes[i * 4096..(i + 1) * 4096];
                 *ok = mem.read(base + i as u64 * 4096, chunk).is_ok();
             }
@@ -305,7 +317,7 @@ impl TaskStack {
             task,
             base,
             sp,
-            sp_valid: sp >= base && sp < base + size,
+            sp_valid,
             bytes,
             readable,
             frames: OnceLock::new(),
@@ -431,8 +443,19 @@ impl TaskStack {
                 // a function that sleeps for ever) returns, in name, to the next function's
                 // first byte.
                 let at_start = symbols.resolve(w).is_some_and(|x| x.offset == 0);
-                if at_start && before[2] != 0xe8 {
-                    continue;
+                if at_start {
+                    // Only a direct call can end a function; and a pointer to the next
+                    // function (a kthread keeps its threadfn on its stack) looks the same, so
+                    // the call's target must be the function of a frame already found inside
+                    // this one: the noreturn function the task sleeps under.
+                    if before[2] != 0xe8 {
+                        continue;
+                    }
+                    let rel = i32::from_le_bytes([before[3], before[4], before[5], before[6]]);
+                    let target = w.wrapping_add(i64::from(rel) as u64);
+                    if !out.iter().any(|f: &Frame| f.func_start == target) {
+                        continue;
+                    }
                 }
                 out.push(Frame {
                     slot,
