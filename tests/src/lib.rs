@@ -166,8 +166,8 @@ pub enum TruthLine {
 
 /// A task holding or waiting in a hang in stock kernel code (dumps/TRUTH.md, "Task"): a fact
 /// with the lock types `percpu_rwsem`, `io`, `work`, `mutex`, `rwsem`, `kthread_exit`,
-/// `buffer_lock` (and, in `6.12-stock`, `workqueue`, `jbd2_transaction`, `jbd2_commit`,
-/// `blk_mq_tag`) and a recorded state.
+/// `buffer_lock`, `workqueue`, `jbd2_transaction`, `jbd2_commit`, `blk_mq_tag` and a recorded
+/// state.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StockTask {

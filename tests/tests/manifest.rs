@@ -327,14 +327,14 @@ const STOCK_SCENARIOS: [&str; 7] = [
     "buffer",
 ];
 
-/// The stock scenarios only `6.12-stock` has so far (dumps/guest/init-stock.sh,
-/// `holdup_stock_extra=1`): `6.1-stock` was captured before them.
+/// The extra stock scenarios (dumps/guest/init-stock.sh, `holdup_stock_extra=1`), which every
+/// stock fixture has too.
 const STOCK_EXTRA_SCENARIOS: [&str; 3] = ["wq_flush", "jbd2", "blk_tags"];
 
 /// The stock fixture's truth (dumps/TRUTH.md, "Hangs in stock kernel code"): every line in
 /// its schema, each object type with exactly its fields, each scenario with its shape, and
-/// every one of the 200 writers of scenario i_rwsem listed once. The 6.12 stock fixture has
-/// the three extra scenarios too, each with its shape; another has all three or none.
+/// every one of the 200 writers of scenario i_rwsem listed once. Every stock fixture has the
+/// three extra scenarios too, each with its shape.
 #[test]
 fn stock_truth_is_complete_and_strict() {
     let m = manifest_all();
@@ -539,21 +539,10 @@ fn stock_truth_is_complete_and_strict() {
                 .filter(|o| o.scenario == s && o.object == ty)
                 .collect()
         };
-        for s in STOCK_SCENARIOS {
-            assert!(verdicts.contains_key(s), "{}: no verdict for {s}", fx.name);
+        for s in STOCK_SCENARIOS.iter().chain(&STOCK_EXTRA_SCENARIOS) {
+            assert!(verdicts.contains_key(*s), "{}: no verdict for {s}", fx.name);
         }
-        let extra = STOCK_EXTRA_SCENARIOS
-            .iter()
-            .filter(|s| verdicts.contains_key(**s))
-            .count();
-        assert!(
-            extra == STOCK_EXTRA_SCENARIOS.len() || (extra == 0 && fx.kernel != "6.12"),
-            "{}: {extra} of the extra scenarios {STOCK_EXTRA_SCENARIOS:?} (6.12: all)",
-            fx.name
-        );
-        if extra > 0 {
-            stock_extra_truth(fx, &tasks, &objects, &verdicts);
-        }
+        stock_extra_truth(fx, &tasks, &objects, &verdicts);
         // freeze_wait: a freeze of SB_FREEZE_WRITE in progress, its freezer waiting in
         // percpu_down_write for the one reader holding the level, a writer behind it.
         let sb = obj("freeze_wait", "super_block");
@@ -697,7 +686,7 @@ fn stock_truth_is_complete_and_strict() {
     }
 }
 
-/// The shape of the extra stock scenarios' truth (6.12-stock): flush_workqueue under a mutex
+/// The shape of the extra stock scenarios' truth: flush_workqueue under a mutex
 /// its running work item takes (a cycle of the flusher and the kworker), an open jbd2 handle
 /// stopping the commit of its transaction (the commit, a writer and a syncfs behind it), a
 /// block device out of tags (one in flight, two waiters, the device to blame).
