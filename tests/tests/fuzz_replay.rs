@@ -54,6 +54,16 @@ fn replay(kind: &str) -> usize {
     n
 }
 
+/// The replay runs with overflow checks on, as the fuzzers do: the release profile turns them
+/// on for holdup's crates (Cargo.toml), so `cargo test --release` replays as the fuzzers ran.
+#[test]
+fn the_replay_has_overflow_checks_as_the_fuzzers() {
+    assert!(
+        holdup_fuzz_targets::overflow_checks_on(),
+        "integer overflow does not panic in this build: set overflow-checks for holdup's crates in the profile (Cargo.toml)"
+    );
+}
+
 #[test]
 fn every_seed_runs_clean() {
     for (name, _) in holdup_fuzz_targets::TARGETS {

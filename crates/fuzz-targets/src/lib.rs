@@ -41,6 +41,13 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("analysis", fixture::analysis),
 ];
 
+/// Whether integer overflow panics in this build, as in the fuzzers (`cargo fuzz build -a`):
+/// the replay of their inputs means the same only then (the workspace's release profile turns
+/// the checks on for holdup's crates).
+pub fn overflow_checks_on() -> bool {
+    std::panic::catch_unwind(|| std::hint::black_box(u8::MAX) + std::hint::black_box(1)).is_err()
+}
+
 /// The entry function of a target, by name.
 pub fn target(name: &str) -> Option<Entry> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
