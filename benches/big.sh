@@ -67,6 +67,11 @@ measure "holdup DUMP --json" "$HOLDUP" --json "$DUMP"
 cp "$OUT/out" "$OUT/report.json"
 measure "holdup ps" "$HOLDUP" --no-pager ps "$DUMP"
 measure "holdup bt --all" "$HOLDUP" --no-pager bt --all "$DUMP"
+# Cold: the dump's pages dropped from the page cache (posix_fadvise DONTNEED; no root needed),
+# then one report reading them from the disk.
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$DUMP"
+once "holdup DUMP (cold cache)" "$HOLDUP" --no-pager "$DUMP"
+cat "$DUMP" >/dev/null # warm again for the peers
 echo "report: $(wc -l <"$OUT/report.txt") lines of text, $(wc -c <"$OUT/report.json") bytes of JSON"
 if [ -f "$TRUTH" ]; then
     echo "== the report against the truth ($TRUTH)"
