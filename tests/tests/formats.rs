@@ -367,3 +367,44 @@ fn bad_input_is_one_line_and_status_2() {
     );
     assert_refused("info", &no_kallsyms, "--vmlinux");
 }
+
+/// Read with `pread` instead of a mapping (what `/proc/kcore`, which cannot be mapped, gets),
+/// every dump of every capture gives the same tasks and the same lock analysis, both formats
+/// (the ELF and the kdump-compressed one).
+#[test]
+fn a_dump_read_with_pread_gives_the_same_analysis() {
+    use holdup_kernel::{Kernel, OpenOptions, locking, sched};
+    let m = manifest();
+    let mut formats = std::collections::BTreeSet::new();
+    for (fx, f, path) in all_dumps(&m) {
+        let analyse = |pread: bool| {
+            let k = Kernel::open(
+                &path,
+                &OpenOptions {
+                    pread,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{} {} (pread {pread}): {e}", fx.name, f.file));
+            let (tasks, _) = sched::for_each_task(&k).expect("tasks");
+            let a = locking::analyze(&k, &tasks).expect("lock analysis");
+            let mut v = serde_json::to_value(&a).expect("JSON");
+            // How long the page scan took is no part of what it found.
+            v["page_scan"]["seconds"] = serde_json::Value::Null;
+            (tasks, v)
+        };
+        let (mapped, pread) = (analyse(false), analyse(true));
+        assert_eq!(mapped.0, pread.0, "{} {}: tasks differ", fx.name, f.file);
+        assert!(
+            mapped.1 == pread.1,
+            "{} {}: the lock analysis differs when read with pread",
+            fx.name,
+            f.file
+        );
+        formats.insert(f.format.clone().unwrap_or_default());
+    }
+    assert!(
+        formats.contains("elf") && formats.contains("kdump-zlib"),
+        "formats read: {formats:?}"
+    );
+}

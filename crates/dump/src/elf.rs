@@ -185,6 +185,12 @@ impl ElfDump {
                         memsz,
                     };
                     segments.push(seg);
+                    // /proc/kcore's segments of vmalloc, vmemmap and module space have no
+                    // physical address (p_paddr = -1): their memory is in the RAM segments,
+                    // reached through the page tables like any other.
+                    if paddr == u64::MAX {
+                        continue;
+                    }
                     if paddr.checked_add(memsz.max(filesz)).is_none() {
                         warnings.push(format!(
                             "PT_LOAD {i}: paddr {paddr:#x} + size overflows; ignored"
@@ -224,12 +230,12 @@ impl ElfDump {
         let filtered = segments.iter().any(|s| s.filesz < s.memsz);
         let kernel_text = segments
             .iter()
-            .find(|s| s.vaddr >= START_KERNEL_MAP)
+            .find(|s| s.vaddr >= START_KERNEL_MAP && s.paddr != u64::MAX)
             .copied();
         let mut hint = None;
         let mut consistent = true;
         for s in &segments {
-            if s.vaddr >= START_KERNEL_MAP || s.memsz == 0 {
+            if s.vaddr >= START_KERNEL_MAP || s.memsz == 0 || s.paddr == u64::MAX {
                 continue;
             }
             let d = s.vaddr.wrapping_sub(s.paddr);

@@ -195,6 +195,9 @@ pub struct OpenOptions {
     /// files keep) into those tails, but also cache, user and free pages, whose real contents
     /// were not zero: so this is off by default. `page_state` still says `Excluded`.
     pub zero_fill_excluded: bool,
+    /// Read the file with `pread` instead of mapping it (as for a file that cannot be mapped,
+    /// such as `/proc/kcore`).
+    pub pread: bool,
 }
 
 impl Default for OpenOptions {
@@ -202,6 +205,7 @@ impl Default for OpenOptions {
         OpenOptions {
             cache_pages: DEFAULT_CACHE_PAGES,
             zero_fill_excluded: false,
+            pread: false,
         }
     }
 }
@@ -343,7 +347,23 @@ impl Dump {
             path: path.display().to_string(),
             source,
         };
-        let file = open_regular_file(path)?;
+        let file = open_regular_file(path).map_err(|e| match e {
+            DumpError::Io { path: p, source }
+                if path.starts_with("/proc/kcore")
+                    && matches!(
+                        source.kind(),
+                        std::io::ErrorKind::PermissionDenied
+                    ) =>
+            {
+                DumpError::Io {
+                    path: format!(
+                        "{p} (reading the running kernel needs root with CAP_SYS_RAWIO; a kernel in lockdown mode, as with Secure Boot, refuses it to root too)"
+                    ),
+                    source,
+                }
+            }
+            e => e,
+        })?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(DumpError::Malformed(format!(
@@ -356,8 +376,17 @@ impl Dump {
                 }
             )));
         }
-        let map = MappedFile::map(&file, len).map_err(io)?;
-        Self::from_backing(Backing::Mapped(map), opts).map_err(|e| match e {
+        // /proc/kcore (and other files whose driver has no mmap) is read with pread.
+        let backing = if opts.pread {
+            Backing::File { file, len }
+        } else {
+            match MappedFile::map(&file, len) {
+                Ok(map) => Backing::Mapped(map),
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Backing::File { file, len },
+                Err(e) => return Err(io(e)),
+            }
+        };
+        Self::from_backing(backing, opts).map_err(|e| match e {
             DumpError::Malformed(m) => DumpError::Malformed(format!("{}: {m}", path.display())),
             DumpError::Unsupported(m) => DumpError::Unsupported(format!("{}: {m}", path.display())),
             DumpError::UnknownFormat(m) => {
@@ -379,7 +408,7 @@ impl Dump {
 
     fn from_backing(backing: Backing, opts: &OpenOptions) -> Result<Dump, DumpError> {
         let head = backing
-            .bytes(0, backing.len().min(source::FLAT_HEADER_SIZE) as usize)
+            .get(0, backing.len().min(source::FLAT_HEADER_SIZE) as usize)
             .map_err(DumpError::Malformed)?;
         let (src, flattened) = if head.starts_with(source::FLAT_SIGNATURE) {
             if head.len() < source::FLAT_HEADER_SIZE as usize {

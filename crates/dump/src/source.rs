@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use crate::DumpError;
 use crate::mapped::MappedFile;
 
-/// The raw bytes: a memory-mapped file, or a buffer (tests, [`crate::Dump::from_bytes`]).
+/// The raw bytes: a memory-mapped file, a file read with `pread` (one that cannot be mapped,
+/// such as `/proc/kcore`), or a buffer (tests, [`crate::Dump::from_bytes`]).
 pub(crate) enum Backing {
     Mapped(MappedFile),
+    File { file: std::fs::File, len: u64 },
     Bytes(Vec<u8>),
 }
 
@@ -17,8 +19,62 @@ impl Backing {
     pub(crate) fn len(&self) -> u64 {
         match self {
             Backing::Mapped(m) => m.len() as u64,
+            Backing::File { len, .. } => *len,
             Backing::Bytes(v) => v.len() as u64,
         }
+    }
+
+    /// `len` bytes at file offset `off`: borrowed from a mapping or a buffer, read (pread)
+    /// from a file that is not mapped.
+    pub(crate) fn get(&self, off: u64, len: usize) -> Result<Cow<'_, [u8]>, String> {
+        match self {
+            Backing::File { .. } => {
+                self.check_range(off, len)?;
+                let mut buf = vec![0u8; len];
+                self.pread(off, &mut buf)?;
+                Ok(Cow::Owned(buf))
+            }
+            _ => self.bytes(off, len).map(Cow::Borrowed),
+        }
+    }
+
+    /// Fills `buf` from file offset `off`.
+    pub(crate) fn read_into(&self, off: u64, buf: &mut [u8]) -> Result<(), String> {
+        match self {
+            Backing::File { .. } => {
+                self.check_range(off, buf.len())?;
+                self.pread(off, buf)
+            }
+            _ => {
+                buf.copy_from_slice(self.bytes(off, buf.len())?);
+                Ok(())
+            }
+        }
+    }
+
+    fn check_range(&self, off: u64, len: usize) -> Result<(), String> {
+        off.checked_add(len as u64)
+            .filter(|&e| e <= self.len())
+            .map(|_| ())
+            .ok_or_else(|| {
+                format!(
+                    "bytes {off:#x}..+{len:#x} lie beyond the end of the file ({:#x})",
+                    self.len()
+                )
+            })
+    }
+
+    fn pread(&self, off: u64, buf: &mut [u8]) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        let Backing::File { file, .. } = self else {
+            unreachable!("pread of a file that is not read with pread")
+        };
+        file.read_exact_at(buf, off).map_err(|e| {
+            format!(
+                "reading {:#x} bytes at file offset {off:#x}: {e}",
+                buf.len()
+            )
+        })
     }
 
     /// `len` bytes at file offset `off`; an error for a range past the end or a page the file
@@ -35,6 +91,9 @@ impl Backing {
             })?;
         match self {
             Backing::Mapped(m) => m.bytes(off as usize, len),
+            Backing::File { .. } => Err(format!(
+                "bytes {off:#x}..+{len:#x}: the file is read with pread, not mapped"
+            )),
             Backing::Bytes(v) => Ok(&v[off as usize..end as usize]),
         }
     }
@@ -43,7 +102,7 @@ impl Backing {
     pub(crate) fn is_hole(&self, off: u64) -> bool {
         match self {
             Backing::Mapped(m) => m.is_hole(off),
-            Backing::Bytes(_) => false,
+            Backing::File { .. } | Backing::Bytes(_) => false,
         }
     }
 
@@ -51,7 +110,7 @@ impl Backing {
     pub(crate) fn faults(&self) -> usize {
         match self {
             Backing::Mapped(m) => m.faults(),
-            Backing::Bytes(_) => 0,
+            Backing::File { .. } | Backing::Bytes(_) => 0,
         }
     }
 }
@@ -258,7 +317,7 @@ impl Source {
     /// copied otherwise. Holes in a flattened file read as zeros (as in the rebuilt file).
     pub(crate) fn get(&self, off: u64, len: usize) -> Result<Cow<'_, [u8]>, String> {
         let Some(ix) = &self.flat else {
-            return self.backing.bytes(off, len).map(Cow::Borrowed);
+            return self.backing.get(off, len);
         };
         off.checked_add(len as u64)
             .filter(|&e| e <= ix.len)
@@ -319,10 +378,7 @@ impl Source {
     /// Fills `buf` from logical offset `off`.
     pub(crate) fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<(), String> {
         match &self.flat {
-            None => {
-                let b = self.get(off, buf.len())?;
-                buf.copy_from_slice(&b);
-            }
+            None => self.backing.read_into(off, buf)?,
             Some(ix) => {
                 off.checked_add(buf.len() as u64)
                     .filter(|&e| e <= ix.len)

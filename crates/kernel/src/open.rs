@@ -26,6 +26,9 @@ pub struct OpenOptions {
     pub symbols_needed: Option<&'static [&'static str]>,
     /// BTF already read from another dump of the same kernel build (`holdup triage`).
     pub build_cache: Option<Arc<BuildCache>>,
+    /// Read the dump with `pread` rather than mapping it (what `/proc/kcore` needs, done for
+    /// it anyway; this forces it on any file).
+    pub pread: bool,
 }
 
 /// Symbols opening a dump itself reads.
@@ -126,7 +129,11 @@ impl Kernel {
     /// memory, or the vmlinux when one is given.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Kernel, OpenError> {
         let shown = path.display().to_string();
-        let dump = KernelDump::open(path).map_err(|source| OpenError::Dump {
+        let dump_opts = holdup_kmem::DumpOpenOptions {
+            pread: opts.pread,
+            ..Default::default()
+        };
+        let dump = KernelDump::open_with(path, &dump_opts).map_err(|source| OpenError::Dump {
             path: shown.clone(),
             source,
         })?;

@@ -14,7 +14,7 @@ mod x86_64;
 
 pub use bulk::{read_vec_parallel, same_bytes_sampled};
 /// Files other than the dump (a vmlinux) are opened and mapped as safely as the dump.
-pub use holdup_dump::{MappedFile, open_regular_file};
+pub use holdup_dump::{MappedFile, OpenOptions as DumpOpenOptions, open_regular_file};
 pub use kernel_dump::{KernelDump, OpenError};
 pub use space::{AddressSpace, CPU_ENTRY_AREA_BASE, Region};
 pub use x86_64::{
