@@ -408,3 +408,66 @@ fn a_dump_read_with_pread_gives_the_same_analysis() {
         "formats read: {formats:?}"
     );
 }
+
+/// /proc/kcore's shape on a real dump: the 6.1 capture's ELF with the PT_LOADs /proc/kcore
+/// adds for vmalloc, vmemmap and modules (`p_paddr` = -1, their memory also in the RAM
+/// segments) appended to its program headers. They are skipped without a warning, and the
+/// tasks and lock analysis are those of the ELF as it was.
+#[test]
+fn segments_with_no_physical_address_are_skipped() {
+    use holdup_kernel::{Kernel, OpenOptions, locking, sched};
+    use holdup_kmem::KernelDump;
+    let m = manifest();
+    let (fx, f, path) = all_dumps(&m)
+        .into_iter()
+        .find(|(fx, f, _)| fx.name == "6.1" && f.format.as_deref() == Some("elf"))
+        .expect("the 6.1 capture's ELF");
+    let analyse = |k: &Kernel| {
+        let (tasks, _) = sched::for_each_task(k).expect("tasks");
+        let a = locking::analyze(k, &tasks).expect("lock analysis");
+        let mut v = serde_json::to_value(&a).expect("JSON");
+        v["page_scan"]["seconds"] = serde_json::Value::Null;
+        (tasks, v)
+    };
+    let plain = Kernel::open(&path, &OpenOptions::default()).expect("opens");
+    let want = analyse(&plain);
+    let mut bytes = std::fs::read(&path).expect("the ELF");
+    let u16at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16at(&bytes, 54) as usize, u16at(&bytes, 56) as usize);
+    let mut table = bytes[phoff..phoff + phentsize * phnum].to_vec();
+    // vmalloc, vmemmap and module space, as kcore lists them (PT_LOAD, RWX, p_paddr -1), their
+    // file offsets inside the file as kcore's are inside its (sparse) length.
+    for (vaddr, size) in [
+        (0xffff_b000_0000_0000u64, 1u64 << 20),
+        (0xffff_e000_0000_0000, 1 << 20),
+        (0xffff_ffff_c000_0000, 1 << 20),
+    ] {
+        let mut ph = vec![0u8; phentsize];
+        ph[0..4].copy_from_slice(&1u32.to_le_bytes());
+        ph[4..8].copy_from_slice(&7u32.to_le_bytes());
+        ph[8..16].copy_from_slice(&4096u64.to_le_bytes());
+        ph[16..24].copy_from_slice(&vaddr.to_le_bytes());
+        ph[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        ph[32..40].copy_from_slice(&size.to_le_bytes());
+        ph[40..48].copy_from_slice(&size.to_le_bytes());
+        table.extend(ph);
+    }
+    let new_off = bytes.len() as u64;
+    bytes.extend(&table);
+    bytes[32..40].copy_from_slice(&new_off.to_le_bytes());
+    bytes[56..58].copy_from_slice(&((phnum + 3) as u16).to_le_bytes());
+    let dump = holdup_dump::Dump::from_bytes(bytes).expect("the kcore-shaped ELF parses");
+    assert!(
+        dump.warnings().iter().all(|w| !w.contains("PT_LOAD")),
+        "{} {}: {:?}",
+        fx.name,
+        f.file,
+        dump.warnings()
+    );
+    let kd = KernelDump::from_dump(dump).expect("kernel memory");
+    let k = Kernel::from_kernel_dump(kd, "kcore-shaped", &OpenOptions::default()).expect("opens");
+    let got = analyse(&k);
+    assert_eq!(want.0, got.0, "tasks");
+    assert!(want.1 == got.1, "the lock analysis differs");
+}
