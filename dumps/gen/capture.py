@@ -113,6 +113,13 @@ PROFILES = {
     # The seven hangs on experimental's 7.3 (7.3~rc7, built with gcc-16 in a sid chroot), small.
     "7.3": {"kernel": "7.3", "flavour": "hangs", "cpu": "qemu64", "mem": "384M",
             "crashkernel": "128M", "disk": 448 << 20, "slim": True},
+    # The seven hangs of 6.1 on a running kernel (hung_task_panic=0): the static holdup in the
+    # initramfs runs on /proc/kcore (guest/live-kcore.sh) and writes its outputs as a tar archive
+    # to a second disk ("out_disk", vdb); then sysrq c, and kdump captures the same boot. Small
+    # as 6.1-la57 but 4-level.
+    "6.1-live": {"kernel": "6.1", "flavour": "live", "cpu": "qemu64", "mem": "384M",
+                 "crashkernel": "128M", "disk": 448 << 20, "slim": True,
+                 "out_disk": 16 << 20},
 }
 # Kernel command line of the "slim" profiles and of the oops capture: freed pages are zeroed
 # (makedumpfile drops them as zero pages); 6.1 would create ~9,700 tracefs inodes at boot.
@@ -134,6 +141,7 @@ T_BLOCKED = 240     # QEMU start -> "all scenarios blocked"
 T_REPORTED = 120    # detector armed -> panic (kdump) / every hung task reported (live)
 T_CAPTURE = 400     # panic -> capture kernel done and QEMU gone
 T_QMP = 600         # each dump-guest-memory
+T_LIVE = 3600       # detector armed -> holdup's runs on /proc/kcore done (6.1-live)
 
 
 class Failure(Exception):
@@ -570,7 +578,8 @@ def run(args):
     kernel = profile["kernel"]
     oops = profile["flavour"] == "oops"
     stock = profile["flavour"] == "stock"
-    if (oops or stock) and args.live:
+    kcore = profile["flavour"] == "live"  # holdup on /proc/kcore in the guest, then kdump
+    if (oops or stock or kcore) and args.live:
         raise Failure("--live is for the hangmod captures")
     rel = RELEASES[kernel]
     out = os.path.abspath(args.outdir)
@@ -581,10 +590,11 @@ def run(args):
     for name in ("vmcore", "vmcore.partial", "serial.log", "truth.jsonl", "meta.json",
                  "qemu.elf", "qemu.kdump-zlib", "vmcore.kdump-zlib", "vmcore.kdump-zlib-enospc",
                  "vmcoreinfo.txt", "formats.txt", "symbols-sample.tsv", "dwarf-offsets.tsv",
-                 "module-dwarf-offsets.tsv"):
+                 "module-dwarf-offsets.tsv", "live.tar", "live-out.partial"):
         if os.path.exists(os.path.join(out, name)):
             os.unlink(os.path.join(out, name))
     shutil.rmtree(os.path.join(out, "oracles"), ignore_errors=True)
+    shutil.rmtree(os.path.join(out, "live"), ignore_errors=True)
     timings = {}
     t_all = time.monotonic()
 
@@ -615,6 +625,11 @@ def run(args):
             f.truncate(0)
             f.truncate(size)
         extra += ["-drive", f"file={path},format=raw,if=virtio,cache=unsafe"]
+    live_disk = os.path.join(out, "live-out.partial")  # 6.1-live: the guest's tar archive (vdb)
+    if profile.get("out_disk"):
+        with open(live_disk, "wb") as f:
+            f.truncate(profile["out_disk"])
+        extra += ["-drive", f"file={live_disk},format=raw,if=virtio,cache=unsafe"]
     sockdir = tempfile.mkdtemp(prefix="holdup-qmp-")
     qmp_path = os.path.join(sockdir, "qmp.sock")
     if oops:
@@ -623,7 +638,8 @@ def run(args):
     else:
         append = (f"console=ttyS0,115200 crashkernel={profile['crashkernel']} loglevel=7 panic=10 "
                   + (f"{SLIM_APPEND} holdup_slim=1 " if profile.get("slim") else "")
-                  + f"holdup_mode={'stock' if stock else 'live' if args.live else 'panic'}"
+                  + f"holdup_mode={'stock' if stock else 'live' if args.live or kcore else 'panic'}"
+                  + (" holdup_kcore=1" if kcore else "")
                   + (" holdup_stock_extra=1" if profile.get("stock_extra") else "")
                   + (f" holdup_capture_extra={profile['capture_extra']}"
                      if profile.get("capture_extra") else ""))
@@ -649,6 +665,10 @@ def run(args):
                  if profile.get("stock_extra") else "")
               + "); hung_task_panic=1 -> panic -> kexec capture kernel -> dd /proc/vmcore to a "
               "virtio disk (raw ELF copy)") if stock
+        else ("live: hung_task_panic=0; the static holdup in the initramfs on /proc/kcore of "
+              "the running hung kernel, as root (guest/live-kcore.sh); then sysrq c -> panic -> "
+              "kexec capture kernel -> dd /proc/vmcore to a virtio disk (raw ELF copy, "
+              "not committed)") if kcore
         else ("kdump: hung_task_panic=1 -> panic -> kexec capture kernel -> "
               "dd /proc/vmcore to a virtio disk (raw ELF copy)") if not args.live
         else ("live: hung_task_panic=0; QMP stop, then dump-guest-memory format elf and "
@@ -660,6 +680,20 @@ def run(args):
                                                   if profile.get("capture_extra") else ""),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if kcore:  # the holdup the guest runs, and the tree it was built from
+        holdup = os.environ.get("HOLDUP_STATIC", os.path.join(REPO_DIR, "target", "static", "holdup"))
+        git = lambda *a: subprocess.run(["git", "-C", REPO_DIR, *a], stdout=subprocess.PIPE,
+                                        text=True).stdout.strip()
+        meta["holdup_static"] = {
+            "sha256": sha256(holdup), "bytes": os.path.getsize(holdup),
+            "built_by": 'RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target '
+                        "x86_64-unknown-linux-gnu -p holdup --target-dir target/static; strip "
+                        "(just static)",
+            "git_head_at_capture": git("rev-parse", "HEAD"),
+            "crates_modified_at_capture": git("status", "--porcelain", "--", "crates", "Cargo.lock") != "",
+            "binary_mtime_utc": datetime.datetime.fromtimestamp(
+                os.path.getmtime(holdup), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
     if args.kernel != kernel:  # the captures with a name of their own say how they booted
         meta["capture_name"] = args.kernel
     if args.kernel != kernel or profile["mem"] != "512M":
@@ -714,8 +748,17 @@ def run(args):
                    else parse_truth(serial.poll()))
         fact_pids = {r["pid"] for r in records if r["kind"] == "fact"}
 
+        if kcore:
+            t = wait_for("the detector's reports of every task (guest)",
+                         lambda s: "holdup-live: the detector reported all" in s, T_REPORTED)
+            timings["armed_to_all_reported"] = round(t - t_armed, 1)
+            t_rep = t
+            t = wait_for("holdup's runs on /proc/kcore", lambda s: "holdup-live: done" in s,
+                         T_LIVE)
+            timings["holdup_runs_and_archive"] = round(t - t_rep, 1)
         if not args.live:
-            t = wait_for("the hung-task panic", lambda s: "Kernel panic - not syncing" in s,
+            t = wait_for("the hung-task panic" if not kcore else "the sysrq panic",
+                         lambda s: "Kernel panic - not syncing" in s,
                          profile.get("t_reported", T_REPORTED))
             timings["armed_to_panic"] = round(t - t_armed, 1)
             timings["qemu_start_to_panic"] = round(t - t0, 1)
@@ -787,7 +830,11 @@ def run(args):
         files["vmcore"] = "raw ELF copy of /proc/vmcore of the capture kernel"
         panic = re.findall(r"Kernel panic - not syncing: (.*)", text)
         meta["panic_message"] = panic[0].strip() if panic else None
-        if not panic or "hung_task" not in panic[0]:
+        if kcore:
+            if not panic or "sysrq triggered crash" not in panic[0]:
+                raise Failure(f"the panic did not come from sysrq c: {panic}")
+            files.update(read_live_archive(live_disk, text, out, meta))
+        elif not panic or "hung_task" not in panic[0]:
             raise Failure(f"the panic did not come from the hung-task detector: {panic}")
     else:
         os.unlink(disk)
@@ -820,6 +867,50 @@ def run(args):
     if problems:
         raise Failure("serial log check:\n  " + "\n  ".join(problems))
     log(f"done: {out}")
+
+LIVE_RUN_RE = re.compile(r"^(\S+) status (\d+) start_cs (\d+) end_cs (\d+) args (.*)$")
+
+
+def read_live_archive(disk, text, out, meta):
+    """6.1-live: the tar archive guest/live-kcore.sh wrote to its second disk, unpacked into
+    OUTDIR/live/ (holdup's stdout and stderr of each run, runs.txt, the head of /proc/kcore,
+    the tasks' states from /proc); the runs, their exit statuses and times into meta."""
+    import tarfile
+    m = re.findall(r"holdup-live: archive (\d+) bytes on /dev/vdb", text)
+    if not m:
+        raise Failure("the guest wrote no archive of holdup's outputs")
+    size = int(m[-1])
+    with open(disk, "rb") as f:
+        data = f.read(size)
+    tar_path = os.path.join(out, "live.tar")
+    with open(tar_path, "wb") as f:
+        f.write(data)
+    os.unlink(disk)
+    dest = os.path.join(out, "live")
+    with tarfile.open(tar_path) as t:
+        for member in t.getmembers():
+            if not (member.isfile() or member.isdir()) or member.name.startswith("/") \
+                    or ".." in member.name.split("/"):
+                raise Failure(f"unexpected member in the guest's archive: {member.name}")
+        t.extractall(dest)
+    runs = []
+    with open(os.path.join(dest, "runs.txt")) as f:
+        for line in f:
+            r = LIVE_RUN_RE.match(line.strip())
+            if not r:
+                raise Failure(f"runs.txt: {line!r}")
+            name, status, t0, t1, argv = r.groups()
+            runs.append({"name": name, "command": "/holdup " + argv, "exit_status": int(status),
+                         "seconds": round((int(t1) - int(t0)) / 100, 2),
+                         "stdout_bytes": os.path.getsize(os.path.join(dest, name + ".out")),
+                         "stderr_bytes": os.path.getsize(os.path.join(dest, name + ".err"))})
+    with open(os.path.join(dest, "version.txt")) as f:
+        version = f.read().strip()
+    meta["live_kcore"] = {"holdup_version": version, "runs": runs, "archive_bytes": size}
+    for r in runs:
+        log(f"live: {r['name']}: exit status {r['exit_status']}, {r['seconds']} s")
+    return {"live.tar": "the guest's archive of holdup's runs on /proc/kcore (guest/live-kcore.sh)"}
+
 
 def check_preempt_rt(profile, rel, text, meta):
     """A PREEMPT_RT profile really booted a PREEMPT_RT kernel: its config says

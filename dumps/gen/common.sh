@@ -10,12 +10,12 @@ CACHE_DIR=$WORK_DIR/cache
 TOOLS_DIR=$WORK_DIR/tools
 
 # The captures make-dumps.sh knows (gen/capture.py PROFILES has what each boots).
-CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-stock 6.12-rt 5.10 7.3"
+CAPTURES="6.1 6.12 6.1-oops-la57 6.1-la57 6.1-stock 6.12-stock 6.12-rt 5.10 7.3 6.1-live"
 
 capture_kernel() { # capture name -> the short name of its kernel (6.1-oops-la57 -> 6.1)
     case "$1" in
     6.1 | 6.12 | 6.12-rt | 5.10 | 7.3) echo "$1" ;;
-    6.1-oops-la57 | 6.1-la57 | 6.1-stock) echo 6.1 ;;
+    6.1-oops-la57 | 6.1-la57 | 6.1-stock | 6.1-live) echo 6.1 ;;
     6.12-stock) echo 6.12 ;;
     *) echo "unknown capture '$1' (expected one of: $CAPTURES)" >&2; return 1 ;;
     esac

@@ -3,7 +3,7 @@
 dumps/manifest.json (sha256, size, provenance of every committed file).
 
 usage: fixtures.py CAPTURE       (6.1, 6.12, 6.1-oops-la57, 6.1-la57, 6.1-stock, 6.12-stock, 6.12-rt,
-                                  5.10 or 7.3; reads dumps/work/out/CAPTURE*/)
+                                  5.10, 7.3 or 6.1-live; reads dumps/work/out/CAPTURE*/)
        fixtures.py --manifest    (only recompute the manifest from what is in dumps/fixtures/;
                                   oracle and COMMON files new in a fixture's directory are
                                   added)
@@ -65,6 +65,40 @@ EXTRA_FIELDS = {"6.12-rt": {"preempt_rt": True}, "5.10": {"needs": "kallsyms-sca
                 # holdup opens 7.3 (its kallsyms scan) but does not read 7.1's locks (the
                 # waiters in a ring from first_waiter, no wait_list)
                 "7.3": {"needs": "first-waiter-locks"}}
+# The capture of a running kernel (make-dumps.sh 6.1-live): no dump is committed, but what the
+# static holdup printed on /proc/kcore in the guest (role "live"), the generator's check of it
+# against the truth and the kdump of the same boot (role "check", gen/live_kcore.py), and the
+# VMCOREINFO note of /proc/kcore. The manifest marks it "live": true; tests/src/lib.rs
+# manifest() and manifest_all() leave it out (no dump to open), live_fixtures() has it.
+LIVE = {"6.1-live": "live: the seven hangs of 6.1 (hangmod) on a running kernel "
+                    "(hung_task_panic=0), 384 MiB guest; the static holdup in its initramfs ran "
+                    "as root on /proc/kcore; then sysrq c and kdump of the same boot (the vmcore "
+                    "is not committed: check.txt compares its report)"}
+# (source in OUTDIR, committed name, role, format, made_by); optional ones may be absent.
+LIVE_FILES = [
+    ("truth.jsonl", "truth.jsonl", "truth", None, None),
+    ("serial.log", "serial.log", "serial", None, None),
+    ("meta.json", "meta.json", "meta", None,
+     "capture.py and live_kcore.py: QEMU and kernel command lines, timings, hung tasks "
+     "reported; live_kcore: each holdup run's command, exit status, seconds and stderr, the "
+     "binary's sha256 and the tree it was built from, the two runs compared, the kdump compared"),
+    ("vmcoreinfo.txt", "vmcoreinfo.txt", "vmcoreinfo", None,
+     "live_kcore.py: oracle/kdumptool.py vmcoreinfo of the first 64 KiB of /proc/kcore (dd in "
+     "the guest): the running kernel's VMCOREINFO note (no CRASHTIME)"),
+    ("live-report.txt", "live-report.txt", "live", "text",
+     "guest/live-kcore.sh: stdout of `/holdup --no-pager /proc/kcore` as root in the hung guest"),
+    ("live-report.json", "live-report.json", "live", "json",
+     "guest/live-kcore.sh: stdout of `/holdup --json /proc/kcore` as root in the hung guest"),
+    ("live-report-2.json", "live-report-2.json", "live", "json",
+     "guest/live-kcore.sh: stdout of a second `/holdup --json /proc/kcore` right after the "
+     "first (kept because it differs in more than times; check.txt says how)"),
+    ("live-ps.txt", "live-ps.txt", "live", "text",
+     "guest/live-kcore.sh: stdout of `/holdup ps /proc/kcore` as root in the hung guest"),
+    ("check.txt", "check.txt", "check", None,
+     "live_kcore.py: every truth task in the live report, blocked where truth says; the "
+     "verdicts among its root causes; the two runs compared; the host's holdup --json on the "
+     "kdump of the same boot compared"),
+]
 COMMON = [("truth.jsonl", "truth", None), ("serial.log", "serial", None),
           ("vmcoreinfo.txt", "vmcoreinfo", None), ("meta.json", "meta", None),
           ("symbols-sample.tsv", "symbols", None), ("dwarf-offsets.tsv", "offsets", None),
@@ -191,7 +225,34 @@ def load_manifest():
     return {"schema_version": 1, "fixtures": []}
 
 
+def copy_live_fixture(name, manifest):
+    """The capture of a running kernel (LIVE): holdup's outputs on /proc/kcore, no dump."""
+    src = os.path.join(WORK, "out", name)
+    dst_dir = os.path.join(DUMPS, "fixtures", name)
+    if os.path.isdir(dst_dir):
+        shutil.rmtree(dst_dir)
+    os.makedirs(dst_dir)
+    files = []
+    for s, d, role, fmt, how in LIVE_FILES:
+        p = os.path.join(src, s)
+        if not os.path.exists(p):
+            if s == "live-report-2.json":
+                continue  # the second run was the first's but for times (check.txt)
+            sys.exit(f"fixtures: missing {p} (run live_kcore.py)")
+        shutil.copyfile(p, os.path.join(dst_dir, d))
+        files.append({"file": d, "role": role, **({"format": fmt} if fmt else {}),
+                      "made_by": how or ROLE_MADE_BY[role]})
+    with open(os.path.join(src, "meta.json")) as m:
+        meta = json.load(m)
+    desc = {"name": name, "dir": f"fixtures/{name}", "kernel": meta["kernel"],
+            "release": meta["release"], "capture": LIVE[name], "incomplete": False,
+            "live": True, "files": files}
+    manifest["fixtures"] = [d for d in manifest["fixtures"] if d["name"] != name] + [desc]
+
+
 def copy_fixture(kernel, manifest):
+    if kernel in LIVE:
+        return copy_live_fixture(kernel, manifest)
     for name, src, oracle_dir, dumps, capture, incomplete in fixture_plan(kernel):
         # A fixture holdup cannot open yet ("needs") lives in dumps/pending/, out of the
         # fixtures/ folder the tests triage as a whole (tests/tests/triage.rs).

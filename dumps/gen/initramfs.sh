@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: initramfs.sh KERNEL [hangs|oops|stock]  (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10; run
+# Usage: initramfs.sh KERNEL [hangs|oops|stock|live]  (KERNEL = 6.1 | 6.12 | 6.12-rt | 5.10; run
 #        kernel.sh KERNEL first)
 # Builds, under $WORK_DIR/build/<release>/:
 #   hangmod/hangmod.ko   the hang module (from dumps/hangmod, built in a copy: the source tree
@@ -26,13 +26,20 @@
 #                        stock_extra_modules), stockmod.ko, stock, dmsetup and mke2fs with their
 #                        libraries,
 #                        /init = dumps/guest/init-stock.sh.
-# Prints the path of first.cpio (first-oops.cpio, first-stock.cpio) on its last line. Uncompressed cpio (no gunzip
+# With "live" (the capture 6.1-live: holdup on /proc/kcore of the hung kernel), instead of
+# first.cpio:
+#   first-live.cpio      as first.cpio, plus the static holdup as /holdup ($HOLDUP_STATIC, by
+#                        default target/static/holdup, as `just static` builds it),
+#                        /bin/live-kcore.sh = dumps/guest/live-kcore.sh, and the virtio block
+#                        modules in lib/modules/virtio/ (with their load order) for the disk the
+#                        outputs go to.
+# Prints the path of first.cpio (first-oops.cpio, first-stock.cpio, first-live.cpio) on its last line. Uncompressed cpio (no gunzip
 # under TCG).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-KERNEL=${1:?usage: initramfs.sh 6.1|6.12|6.12-rt|5.10 [hangs|oops|stock]}
+KERNEL=${1:?usage: initramfs.sh 6.1|6.12|6.12-rt|5.10 [hangs|oops|stock|live]}
 FLAVOUR=${2:-hangs}
-case $FLAVOUR in hangs | oops | stock) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
+case $FLAVOUR in hangs | oops | stock | live) ;; *) echo "initramfs.sh: unknown flavour $FLAVOUR" >&2; exit 1 ;; esac
 rel=$(kernel_release "$KERNEL")
 kdir=$WORK_DIR/kernels/$rel
 build=$WORK_DIR/build/$rel
@@ -236,7 +243,9 @@ if [ "$FLAVOUR" = stock ]; then
 fi
 
 # --- first initramfs ---
-froot=$build/first-root
+first=first
+[ "$FLAVOUR" = live ] && first=first-live
+froot=$build/$first-root
 base_root "$froot"
 kexec=$(command -v kexec)
 cp "$kexec" "$froot/sbin/kexec"
@@ -252,8 +261,19 @@ put_ko qemu_fw_cfg "$froot/lib/modules" || { echo "initramfs.sh: no qemu_fw_cfg 
 cp "$build/hangmod/hangmod.ko" "$froot/lib/modules/hangmod.ko"
 cp "$build/bench" "$froot/bin/bench"
 install -m 755 "$DUMPS_DIR/guest/init-first.sh" "$froot/init"
-mkcpio "$froot" "$build/first.cpio"
+if [ "$FLAVOUR" = live ]; then
+    holdup=${HOLDUP_STATIC:-$(dirname "$DUMPS_DIR")/target/static/holdup}
+    [ -x "$holdup" ] || { echo "initramfs.sh: $holdup missing (build it as \`just static\` does)" >&2; exit 1; }
+    file -L "$holdup" | grep -q 'static-pie linked\|statically linked' ||
+        { echo "initramfs.sh: $holdup is not statically linked" >&2; exit 1; }
+    cp "$holdup" "$froot/holdup"
+    install -m 755 "$DUMPS_DIR/guest/live-kcore.sh" "$froot/bin/live-kcore.sh"
+    mkdir -p "$froot/lib/modules/virtio"
+    for m in "${capture_order[@]}"; do put_ko "$m" "$froot/lib/modules/virtio"; done
+    printf '%s\n' "${capture_order[@]}" >"$froot/lib/modules/virtio/order"
+fi
+mkcpio "$froot" "$build/$first.cpio"
 
 echo "initramfs.sh: capture modules: ${capture_order[*]}" >&2
-echo "initramfs.sh: $(du -h "$build/capture.cpio" | cut -f1) capture.cpio, $(du -h "$build/first.cpio" | cut -f1) first.cpio" >&2
-echo "$build/first.cpio"
+echo "initramfs.sh: $(du -h "$build/capture.cpio" | cut -f1) capture.cpio, $(du -h "$build/$first.cpio" | cut -f1) $first.cpio" >&2
+echo "$build/$first.cpio"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every dump of one capture, its oracles and the committed fixtures.
-#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3 [--no-fixtures]
+#   usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3|6.1-live [--no-fixtures]
 # (6.1-oops-la57: no hang but an oops, on a 5-level-paging guest, dumped by makedumpfile in the
 # capture kernel twice, once complete and once into a full tmpfs; see capture.py.)
 # (6.1-la57: the seven hangs of 6.1 on a 5-level-paging guest, small: only vmcore.kdump-zlib.)
@@ -15,13 +15,17 @@
 # 5.10, whose headers and gcc-10 live in a debootstrapped chroot, gen/chroot.sh; 7.3: the same on
 # experimental's 7.3 (a sid chroot with gcc-16 and sid's makedumpfile 1.7.8), with drgn on
 # vmcore.kdump-zlib.elf, the kdump file's memory as ELF, as the oracle: crash cannot read 7.3.)
+# (6.1-live: the seven hangs of 6.1 on a running kernel: the static holdup (target/static/holdup,
+# `just static`) in the guest's initramfs runs on /proc/kcore, its outputs come back on a second
+# disk; then sysrq c and kdump of the same boot, which the host's target/release/holdup reads;
+# gen/live_kcore.py checks both against the truth. No dump is committed: no formats, no oracles.)
 # (--no-fixtures: stop before copying into dumps/fixtures/, e.g. to check the generator with
 # HOLDUP_DUMPS_WORK pointing at a scratch directory.)
 # Steps: apt sources -> kernel + headers + QEMU -> oracle tools and the DWARF vmlinux ->
 # a real hang captured by kdump -> every format -> crash and drgn on each -> fixtures.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3 [--no-fixtures]}
+CAPTURE=${1:?usage: make-dumps.sh 6.1|6.12|6.1-oops-la57|6.1-la57|6.1-stock|6.12-stock|6.12-rt|5.10|7.3|6.1-live [--no-fixtures]}
 FIXTURES=yes
 [ "${2:-}" = --no-fixtures ] && FIXTURES=no
 KERNEL=$(capture_kernel "$CAPTURE")
@@ -36,17 +40,39 @@ step "apt sources"
 bash "$GEN_DIR/apt-sources.sh"
 step "kernel $release, headers, QEMU"
 bash "$GEN_DIR/kernel.sh" "$KERNEL"
-step "oracle tools and the DWARF vmlinux (in the background)"
-(bash "$GEN_DIR/tools.sh" && bash "$GEN_DIR/vmlinux.sh" "$KERNEL") >"$log/tools.log" 2>&1 &
-tools_pid=$!
+if [ "$CAPTURE" = 6.1-live ]; then
+    # The guest runs the static holdup, the host reads the kdump with the release one: both
+    # built from this tree (as `just static` and `cargo build --release` do).
+    step "holdup: the static build for the guest, the release build for the host"
+    repo=$(dirname "$DUMPS_DIR")
+    (cd "$repo" &&
+        RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p holdup --target-dir target/static &&
+        strip -o target/static/holdup target/static/x86_64-unknown-linux-gnu/release/holdup &&
+        cargo build --release -p holdup) >"$log/holdup-build.log" 2>&1 ||
+        { tail -n 30 "$log/holdup-build.log"; echo "holdup build failed: $log/holdup-build.log" >&2; exit 1; }
+else
+    step "oracle tools and the DWARF vmlinux (in the background)"
+    (bash "$GEN_DIR/tools.sh" && bash "$GEN_DIR/vmlinux.sh" "$KERNEL") >"$log/tools.log" 2>&1 &
+    tools_pid=$!
+fi
 
 step "capture: a real hang, kdump after the hung-task panic"
 rm -rf "$out"
 python3 "$GEN_DIR/capture.py" "$CAPTURE" "$out"
 if [ "$CAPTURE" = 6.1 ]; then
     step "capture: QEMU dump-guest-memory of a live hung guest"
-    rm -rf "$out-live"
-    python3 "$GEN_DIR/capture.py" "$KERNEL" "$out-live" --live
+    rm -rf "$out-qmp"
+    python3 "$GEN_DIR/capture.py" "$KERNEL" "$out-qmp" --live
+fi
+if [ "$CAPTURE" = 6.1-live ]; then
+    step "holdup's runs on /proc/kcore, checked; the host's holdup on the kdump of the same boot"
+    python3 "$GEN_DIR/live_kcore.py" "$out"
+    if [ "$FIXTURES" = yes ]; then
+        step "fixtures"
+        python3 "$GEN_DIR/fixtures.py" "$CAPTURE"
+    fi
+    step "done: $out"
+    exit 0
 fi
 
 step "waiting for the oracle tools"
@@ -83,9 +109,9 @@ else
         bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out/oracles/$(basename "$f")"
     done
 fi
-if [ -d "$out-live" ]; then
-    for f in "$out-live"/qemu.*; do
-        bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out-live/oracles/$(basename "$f")"
+if [ -d "$out-qmp" ]; then
+    for f in "$out-qmp"/qemu.*; do
+        bash "$GEN_DIR/oracles.sh" "$KERNEL" "$f" "$out-qmp/oracles/$(basename "$f")"
     done
 fi
 

@@ -4,7 +4,9 @@
 # Loads the capture kernel, starts bench, loads hangmod, waits until every scenario is blocked,
 # then arms the hung-task detector. Kernel command line: holdup_mode=panic|live; holdup_slim=1
 # (the small captures, e.g. 6.1-la57) frees what the dump need not hold: the rootfs copies of
-# the kernel, capture initramfs and kexec once loaded, sysfs and the caches once all hang.
+# the kernel, capture initramfs and kexec once loaded, sysfs and the caches once all hang;
+# holdup_kcore=1 (with live; the capture 6.1-live) then runs /holdup on /proc/kcore and
+# crashes the kernel for kdump (guest/live-kcore.sh).
 /bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
@@ -103,4 +105,10 @@ echo -1 >/proc/sys/kernel/hung_task_warnings
 if [ $mode = live ]; then echo 0; else echo 1; fi >/proc/sys/kernel/hung_task_panic
 echo 10 >/proc/sys/kernel/hung_task_timeout_secs # last: this write wakes khungtaskd
 say "hung-task detector armed (panic=$(cat /proc/sys/kernel/hung_task_panic))"
+# The capture 6.1-live: holdup on /proc/kcore of this running kernel, then a kdump of it
+# (guest/live-kcore.sh; only its initramfs has it).
+if grep -q 'holdup_kcore=1' /proc/cmdline; then
+    [ $mode = live ] && [ -f /bin/live-kcore.sh ] || fail "holdup_kcore=1 needs holdup_mode=live and /bin/live-kcore.sh"
+    . /bin/live-kcore.sh
+fi
 while :; do sleep 3600; done
