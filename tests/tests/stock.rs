@@ -858,5 +858,34 @@ fn requests_a_device_does_not_complete_are_the_root_cause() {
         let text = root.to_string();
         let want = format!("{} of {} in use", q.tags_in_use.unwrap(), q.depth.unwrap());
         assert!(text.contains(&want), "{want} not in {text}");
+        // The request in flight is truth's, and the queue's state is read.
+        let dump = fx.path("vmcore.kdump-zlib");
+        let (st, out, err) = holdup(&["locks", "--json", dump.to_str().unwrap()]);
+        assert_eq!(st, 0, "{err}");
+        let locks: Value = serde_json::from_str(&out).expect("locks JSON");
+        let tag_locks: Vec<&Value> = locks["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["name"]["text"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&format!("a tag of {dev}")))
+            })
+            .collect();
+        assert!(!tag_locks.is_empty(), "{}: no tag lock in {out}", fx.name);
+        for l in tag_locks {
+            let notes = l["notes"].to_string();
+            let rq = q.request.as_deref().unwrap();
+            assert!(
+                notes.contains(&format!("{rq} (tag 0, MQ_RQ_IN_FLIGHT)")),
+                "{}: request {rq} in flight not in {notes}",
+                fx.name
+            );
+            assert!(
+                notes.contains("not quiesced") && notes.contains("not frozen"),
+                "{notes}"
+            );
+        }
     }
 }

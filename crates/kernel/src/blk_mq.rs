@@ -131,6 +131,27 @@ pub fn queue_requests(k: &Kernel, queue: u64) -> Vec<Request> {
     out
 }
 
+/// Whether a queue dispatches: `quiesce_depth` (blk_mq_quiesce_queue(): nothing is
+/// dispatched to the driver while it is above 0) and `mq_freeze_depth` (blk_mq_freeze_queue():
+/// no new request enters while it is above 0), said in a sentence.
+pub fn queue_state(k: &Kernel, queue: u64) -> Option<String> {
+    let quiesce = read_member(k, queue, "request_queue.quiesce_depth").ok()? as u32 as i32;
+    let freeze = read_member(k, queue, "request_queue.mq_freeze_depth").ok()? as u32 as i32;
+    let q = if quiesce > 0 {
+        format!(
+            "quiesced (request_queue.quiesce_depth {quiesce}): nothing is dispatched to the driver until it is unquiesced"
+        )
+    } else {
+        format!("not quiesced (request_queue.quiesce_depth {quiesce})")
+    };
+    let f = if freeze > 0 {
+        format!("frozen (mq_freeze_depth {freeze}): no new request enters until it is unfrozen")
+    } else {
+        format!("not frozen (mq_freeze_depth {freeze})")
+    };
+    Some(format!("the queue is {q} and {f}"))
+}
+
 /// What holds I/O waiting on requests in flight, one text for every wait on the same
 /// requests (so that their waiters share one root): `the 1 request(s) in flight on nullb0
 /// (the oldest started 12 s before the dump): they end only when the device completes them`.

@@ -66,6 +66,12 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
         ));
         return true;
     }
+    if let Some(state) = requests
+        .first()
+        .and_then(|r| crate::blk_mq::queue_state(k, r.queue))
+    {
+        lock.notes.push(state);
+    }
     let listed: Vec<String> = requests
         .iter()
         .take(NAMED)
