@@ -244,23 +244,7 @@ mod tests {
 
     #[test]
     fn a_pile_up_of_readers_behind_a_writer_is_one_sentence() {
-        let mut r = seed();
-        // 20 more bench threads queued for read behind kcollapsed.
-        for i in 0..20u64 {
-            let id = 0x100 + i;
-            let mut t = r.graph.tasks[&0xa3].clone();
-            t.id = id;
-            t.pid = 1000 + i as u32;
-            r.graph.tasks.insert(id, t);
-            r.graph.waits.push(Wait {
-                task: id,
-                lock: 0x10,
-                mode: "read".into(),
-                position: Some(2 + i as usize),
-                certainty: Certainty::fact("rw_semaphore.wait_list"),
-            });
-        }
-        r.analysis = r.graph.analyse();
+        let r = seed_with_readers(20);
         let text = render_text(&r);
         let notes: Vec<&str> = text.lines().filter(|l| l.contains("cannot take")).collect();
         assert_eq!(notes.len(), 1, "{notes:#?}");

@@ -59,6 +59,17 @@ struct Journal {
     commit_request: u32,
 }
 
+impl Journal {
+    /// The journal's thread as the holder of a wait for its commit, as `source` shows.
+    fn thread_holds(&self, source: String) -> Holder {
+        Holder {
+            who: HolderId::Task { task: self.task },
+            mode: Mode::Write,
+            evidence: Evidence::fact(source, self.addr),
+        }
+    }
+}
+
 /// What is read of a transaction.
 struct Transaction {
     addr: u64,
@@ -134,17 +145,10 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
                         "transaction {} is {} for its commit: new handles wait until the commit in {thread} has its updates stopped and moves on",
                         tr.tid, tr.state
                     ));
-                    lock.holders.push(Holder {
-                        who: HolderId::Task { task: j.task },
-                        mode: Mode::Write,
-                        evidence: Evidence::fact(
-                            format!(
-                                "journal_s.j_running_transaction {:#x} has t_state {}: locked by the commit in the journal's thread (journal_s.j_task)",
-                                tr.addr, tr.state
-                            ),
-                            j.addr,
-                        ),
-                    });
+                    lock.holders.push(j.thread_holds(format!(
+                        "journal_s.j_running_transaction {:#x} has t_state {}: locked by the commit in the journal's thread (journal_s.j_task)",
+                        tr.addr, tr.state
+                    )));
                 }
                 _ => lock.notes.push(
                     "the running transaction is not locked for a commit: its waiters should have been woken".into(),
@@ -160,17 +164,10 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
                         "commit {} is asked for (journal_s.j_commit_request) and {} is the last done (j_commit_sequence): {thread} does it",
                         j.commit_request, j.commit_sequence
                     ));
-                    lock.holders.push(Holder {
-                        who: HolderId::Task { task: j.task },
-                        mode: Mode::Write,
-                        evidence: Evidence::fact(
-                            format!(
-                                "journal_s.j_commit_request {} is ahead of j_commit_sequence {}: the journal's thread (journal_s.j_task) commits it",
-                                j.commit_request, j.commit_sequence
-                            ),
-                            j.addr,
-                        ),
-                    });
+                    lock.holders.push(j.thread_holds(format!(
+                        "journal_s.j_commit_request {} is ahead of j_commit_sequence {}: the journal's thread (journal_s.j_task) commits it",
+                        j.commit_request, j.commit_sequence
+                    )));
                 }
                 _ => lock.notes.push(format!(
                     "no commit is asked for beyond the last one done ({}): the waiters wait for a commit nobody has asked for",
