@@ -38,6 +38,13 @@ crashkernel=128M, kdump as the default; with the oops capture's size tricks (ini
 no tracefs; /init frees the kernel and initramfs copies and drops caches: holdup_slim=1).
 Checks that the CPU had la57 and that every truth task lies in the 5-level direct map.
 
+6.1-live: the seven hangs of 6.1 on a running kernel (hung_task_panic=0), 384 MiB, slim, 4-level:
+the static holdup in the first initramfs (initramfs.sh flavour live) runs as root on /proc/kcore
+once the detector has reported every task (dumps/guest/live-kcore.sh); its outputs come back as
+a tar archive on a second disk (OUTDIR/live/, OUTDIR/live.tar; meta.json "live_kcore": each
+run's command, exit status, seconds); then sysrq c, and kdump writes OUTDIR/vmcore of the same
+boot. gen/live_kcore.py checks the outputs next.
+
 All write OUTDIR/serial.log (console of both kernels), OUTDIR/truth.jsonl (the
 holdup-truth lines, validated against dumps/TRUTH.md) and OUTDIR/meta.json.
 Exits non-zero, with the tail of the serial log, when anything fails or times out.
@@ -690,7 +697,8 @@ def run(args):
                         "x86_64-unknown-linux-gnu -p holdup --target-dir target/static; strip "
                         "(just static)",
             "git_head_at_capture": git("rev-parse", "HEAD"),
-            "crates_modified_at_capture": git("status", "--porcelain", "--", "crates", "Cargo.lock") != "",
+            "crates_modified_at_capture": git("status", "--porcelain", "--untracked-files=no",
+                                              "--", "crates", "Cargo.lock", "Cargo.toml") != "",
             "binary_mtime_utc": datetime.datetime.fromtimestamp(
                 os.path.getmtime(holdup), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

@@ -253,7 +253,12 @@ def main():
     second = os.path.join(out, "live-report-2.json")
     if os.path.exists(second):
         os.unlink(second)
-    stab = {}
+    stab = {"exit_statuses": {n: runs[n]["exit_status"] for n in
+                              ("report-json", "report-json-2", "report-text", "report-text-2")}}
+    for a, b in (("report-json", "report-json-2"), ("report-text", "report-text-2")):
+        if runs[a]["exit_status"] != runs[b]["exit_status"]:
+            lines.append(f"{a} exited with status {runs[a]['exit_status']}, {b} with "
+                         f"{runs[b]['exit_status']}")
     j1 = read(os.path.join(live, "report-json.out"), "rb")
     j2 = read(os.path.join(live, "report-json-2.out"), "rb")
     if j1 == j2:
@@ -340,7 +345,7 @@ def main():
     except json.JSONDecodeError as e:
         lines.append(f"PROBLEM the kdump report is no JSON: {e}")
         problems += 1
-    if kreport is not None and report is not None:
+    if kreport is not None:
         lines.append(f"kdump report: outcome {kreport.get('outcome')!r}, panic "
                      f"{json.dumps(kreport.get('panic'))}, summary {json.dumps(kreport.get('summary'))}")
         lines.append("-- the kdump report against the truth (for reference)")
@@ -349,6 +354,13 @@ def main():
         lines += [l for l in sub if l.startswith("PROBLEM")]
         lines.append(f"{kprob} problem(s) of the kdump report against the truth")
         kd["problems_against_truth"] = kprob
+        kd["root_causes_kdump"] = [list(x) for x in root_causes(kreport)]
+        lines.append("root causes of the kdump report (kind, pids, pids blocked behind): " + "; ".join(
+            f"{k} {list(p)} {list(b)}" for k, p, b in root_causes(kreport)))
+    if kreport is not None and report is None:
+        lines.append("PROBLEM no live report to compare with the kdump's")
+        problems += 1
+    if kreport is not None and report is not None:
         lines.append("-- root causes (kind, pids, pids blocked behind): live vs kdump")
         lr, kr = root_causes(report), root_causes(kreport)
         kd["root_causes_live"] = [list(x) for x in lr]
