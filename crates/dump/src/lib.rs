@@ -376,14 +376,16 @@ impl Dump {
                 }
             )));
         }
-        // /proc/kcore (and other files whose driver has no mmap) is read with pread.
+        // A file that cannot be mapped is read with pread: /proc/kcore claims the whole
+        // kernel address space as its length (mmap fails with ENOMEM, and its driver has no
+        // mmap: ENODEV), and a dump larger than the address space left is no better.
         let backing = if opts.pread {
             Backing::File { file, len }
         } else {
             match MappedFile::map(&file, len) {
                 Ok(map) => Backing::Mapped(map),
-                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Backing::File { file, len },
-                Err(e) => return Err(io(e)),
+                // Why it could not be mapped does not matter: pread reads what mmap would.
+                Err(_) => Backing::File { file, len },
             }
         };
         Self::from_backing(backing, opts).map_err(|e| match e {
