@@ -262,8 +262,10 @@ def main():
     j1 = read(os.path.join(live, "report-json.out"), "rb")
     j2 = read(os.path.join(live, "report-json-2.out"), "rb")
     if j1 == j2:
-        stab["json"] = "identical"
-        lines.append("--json: the second run's output is byte for byte the first's")
+        failed = runs["report-json"]["exit_status"] != 0 and runs["report-json-2"]["exit_status"] != 0
+        stab["json"] = "identical" + (" (both runs failed)" if failed else "")
+        lines.append("--json: the second run's output is byte for byte the first's"
+                     + (f" ({len(j1)} bytes; both runs failed)" if failed else ""))
     else:
         try:
             d1, d2 = json.loads(j1), json.loads(j2)
@@ -289,8 +291,10 @@ def main():
     t1 = read(os.path.join(live, "report-text.out"), "rb").decode(errors="replace").splitlines()
     t2 = read(os.path.join(live, "report-text-2.out"), "rb").decode(errors="replace").splitlines()
     if t1 == t2:
-        stab["text"] = "identical"
-        lines.append("text: the second run's output is the first's")
+        failed = runs["report-text"]["exit_status"] != 0 and runs["report-text-2"]["exit_status"] != 0
+        stab["text"] = "identical" + (" (both runs failed)" if failed else "")
+        lines.append("text: the second run's output is the first's"
+                     + (f" ({len(t1)} lines; both runs failed)" if failed else ""))
     else:
         diff = [l for l in difflib.unified_diff(t1, t2, "first", "second", lineterm="", n=0)
                 if not l.startswith(("---", "+++", "@@"))]

@@ -56,7 +56,11 @@ else
     tools_pid=$!
 fi
 
-step "capture: a real hang, kdump after the hung-task panic"
+if [ "$CAPTURE" = 6.1-live ]; then
+    step "capture: holdup on /proc/kcore of the hung guest, then kdump of it (sysrq c)"
+else
+    step "capture: a real hang, kdump after the hung-task panic"
+fi
 rm -rf "$out"
 python3 "$GEN_DIR/capture.py" "$CAPTURE" "$out"
 if [ "$CAPTURE" = 6.1 ]; then
