@@ -57,6 +57,15 @@ pub struct Fixture {
     /// fixtures out for now and [`dumps_needing`] lists them.
     #[serde(default)]
     pub needs: Option<String>,
+    /// The capture of a running kernel (`6.1-live`): no dump (no file of role `dump`), but what
+    /// holdup printed on `/proc/kcore` of the hung guest (role `live`: `live-report.txt`,
+    /// `live-report.json`, `live-ps.txt`, and `live-report-2.json` when the second run
+    /// differed), the generator's check of it (role `check`), its truth, serial log, meta and
+    /// the VMCOREINFO of `/proc/kcore`. [`manifest`] and [`manifest_all`] leave it out, as the
+    /// tests that walk them open every fixture's dump; [`manifest_with_live`] and
+    /// [`live_fixtures`] have it.
+    #[serde(default)]
+    pub live: bool,
     pub files: Vec<FixtureFile>,
 }
 
@@ -71,9 +80,11 @@ pub struct FixtureFile {
     /// `dump`, `dump-zst` (a dump compressed with zstd), `dump-sample` (every 8th page of a
     /// dump, in another compression or format: not for analysis), `dump-incomplete` (a dump
     /// makedumpfile itself left incomplete, e.g. out of disk space), `truth`, `oracle`, `serial`,
-    /// `vmcoreinfo`, `symbols`, `offsets`, `module-offsets`, `meta`.
+    /// `vmcoreinfo`, `symbols`, `offsets`, `module-offsets`, `meta`; of a [`Fixture::live`]
+    /// fixture also `live` (holdup's stdout on `/proc/kcore` in the guest) and `check`.
     pub role: String,
-    /// For dumps: `elf`, `kdump-zlib`, `kdump-lzo`, `kdump-snappy`, `kdump-zstd`, `flat-zlib`.
+    /// For dumps: `elf`, `kdump-zlib`, `kdump-lzo`, `kdump-snappy`, `kdump-zstd`, `flat-zlib`;
+    /// for `live` files: `text` or `json`.
     #[serde(default)]
     pub format: Option<String>,
     pub sha256: String,
@@ -141,8 +152,27 @@ pub fn manifest() -> Manifest {
     m
 }
 
-/// Every fixture of `dumps/manifest.json`, those holdup cannot open yet among them.
+/// Every fixture of `dumps/manifest.json` with a dump, those holdup cannot open yet among
+/// them; not the captures of a running kernel ([`Fixture::live`]: no dump to open).
 pub fn manifest_all() -> Manifest {
+    let mut m = manifest_with_live();
+    m.fixtures.retain(|fx| !fx.live);
+    m
+}
+
+/// The fixtures of running kernels ([`Fixture::live`], `6.1-live`): holdup's outputs on
+/// `/proc/kcore` (role `live`), no dump.
+pub fn live_fixtures() -> Vec<Fixture> {
+    manifest_with_live()
+        .fixtures
+        .into_iter()
+        .filter(|fx| fx.live)
+        .collect()
+}
+
+/// Every fixture of `dumps/manifest.json`, the [`Fixture::live`] ones among them
+/// (`tests/manifest.rs` checks every file of every fixture).
+pub fn manifest_with_live() -> Manifest {
     let path = dumps_dir().join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (run `just dumps`)", path.display()));

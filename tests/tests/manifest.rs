@@ -1,6 +1,9 @@
 //! The committed fixtures are what the manifest says they are, and their truth is complete.
 
-use holdup_e2e::{Fixture, LockType, Role, TruthLine, TruthObject, manifest_all, parse_hex};
+use holdup_e2e::{
+    Fixture, LockType, Role, TruthLine, TruthObject, live_fixtures, manifest_all,
+    manifest_with_live, parse_hex,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -43,7 +46,7 @@ fn sha256_of(path: &std::path::Path) -> String {
 
 #[test]
 fn every_manifest_file_has_its_size_and_hash() {
-    let m = manifest_all();
+    let m = manifest_with_live();
     assert_eq!(m.schema_version, 1);
     assert!(!m.fixtures.is_empty(), "the manifest lists no fixture");
     for fx in &m.fixtures {
@@ -98,7 +101,7 @@ fn both_kernels_have_a_kdump_fixture_and_one_has_an_elf() {
 
 #[test]
 fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
-    let m = manifest_all();
+    let m = manifest_with_live();
     // The capture without a hang has one oops line and a no-hang verdict (tests/oops_la57.rs);
     // the stock fixtures have their own truth (below).
     for fx in m
@@ -229,11 +232,85 @@ fn truth_has_every_scenario_with_holders_waiters_and_a_verdict() {
     }
 }
 
+/// The captures of a running kernel (`6.1-live`) have no dump: what holdup printed on
+/// `/proc/kcore` in the guest (role `live`), the generator's check (role `check`), and the truth,
+/// serial log, meta and VMCOREINFO of any capture. Every other fixture has a dump.
+#[test]
+fn live_fixtures_have_holdups_outputs_and_no_dump() {
+    let live = live_fixtures();
+    assert!(
+        live.iter().any(|fx| fx.name == "6.1-live"),
+        "no 6.1-live fixture"
+    );
+    for fx in &live {
+        assert!(
+            !fx.no_hang
+                && fx.hangs == "hangmod"
+                && fx.needs.is_none()
+                && !fx.preempt_rt
+                && !fx.incomplete,
+            "{}: a live capture of hangmod's hangs",
+            fx.name
+        );
+        for f in &fx.files {
+            assert!(
+                ["truth", "serial", "meta", "vmcoreinfo", "live", "check"]
+                    .contains(&f.role.as_str()),
+                "{}: {} has role {} (a live fixture has no dump)",
+                fx.name,
+                f.file,
+                f.role
+            );
+        }
+        for role in ["truth", "serial", "meta", "vmcoreinfo", "check"] {
+            assert_eq!(
+                fx.files_with_role(role).count(),
+                1,
+                "{}: files of role {role}",
+                fx.name
+            );
+        }
+        for (file, format) in [
+            ("live-report.txt", "text"),
+            ("live-report.json", "json"),
+            ("live-ps.txt", "text"),
+        ] {
+            assert!(
+                fx.files_with_role("live")
+                    .any(|f| f.file == file && f.format.as_deref() == Some(format)),
+                "{}: no {file} of role live, format {format}",
+                fx.name
+            );
+        }
+        for f in fx.files_with_role("live") {
+            assert!(
+                [
+                    "live-report.txt",
+                    "live-report.json",
+                    "live-report-2.json",
+                    "live-ps.txt"
+                ]
+                .contains(&f.file.as_str()),
+                "{}: unexpected live file {}",
+                fx.name,
+                f.file
+            );
+        }
+    }
+    for fx in manifest_with_live().fixtures.iter().filter(|fx| !fx.live) {
+        assert!(
+            fx.files_with_role("dump").next().is_some(),
+            "{}: no dump (only a live fixture has none)",
+            fx.name
+        );
+    }
+}
+
 /// The 5-level hang capture ran 5-level: its VMCOREINFO says so, and every task of its truth is
 /// in the 5-level direct map (from 0xff11000000000000, below 4-level's kernel half).
 #[test]
 fn the_la57_hang_capture_is_five_level() {
-    let m = manifest_all();
+    let m = manifest_with_live();
     let fx = m.fixture("6.1-la57");
     assert!(
         five_level(fx),
@@ -337,7 +414,7 @@ const STOCK_EXTRA_SCENARIOS: [&str; 3] = ["wq_flush", "jbd2", "blk_tags"];
 /// three extra scenarios too, each with its shape.
 #[test]
 fn stock_truth_is_complete_and_strict() {
-    let m = manifest_all();
+    let m = manifest_with_live();
     for fx in &m.fixtures {
         assert!(
             ["hangmod", "stock"].contains(&fx.hangs.as_str()),
