@@ -380,12 +380,18 @@ impl Dump {
         // kernel address space as its length (mmap fails with ENOMEM, and its driver has no
         // mmap: ENODEV), and a dump larger than the address space left is no better.
         let backing = if opts.pread {
-            Backing::File { file, len }
+            Backing::File {
+                file: std::sync::Mutex::new(file),
+                len,
+            }
         } else {
             match MappedFile::map(&file, len) {
                 Ok(map) => Backing::Mapped(map),
                 // Why it could not be mapped does not matter: pread reads what mmap would.
-                Err(_) => Backing::File { file, len },
+                Err(_) => Backing::File {
+                    file: std::sync::Mutex::new(file),
+                    len,
+                },
             }
         };
         Self::from_backing(backing, opts).map_err(|e| match e {

@@ -11,7 +11,12 @@ use crate::mapped::MappedFile;
 /// such as `/proc/kcore`), or a buffer (tests, [`crate::Dump::from_bytes`]).
 pub(crate) enum Backing {
     Mapped(MappedFile),
-    File { file: std::fs::File, len: u64 },
+    /// Reads are one at a time: /proc/kcore of 6.1 reads through a bounce buffer of the open
+    /// file, which concurrent preads on one descriptor overwrite (seen as corrupt BTF).
+    File {
+        file: std::sync::Mutex<std::fs::File>,
+        len: u64,
+    },
     Bytes(Vec<u8>),
 }
 
@@ -69,6 +74,7 @@ impl Backing {
         let Backing::File { file, .. } = self else {
             unreachable!("pread of a file that is not read with pread")
         };
+        let file = file.lock().unwrap_or_else(|e| e.into_inner());
         file.read_exact_at(buf, off).map_err(|e| {
             format!(
                 "reading {:#x} bytes at file offset {off:#x}: {e}",
