@@ -85,7 +85,8 @@ struct GlobalArgs {
 /// Options every command that reads a dump takes.
 #[derive(Args, Clone)]
 pub struct DumpArgs {
-    /// The vmcore: ELF (/proc/vmcore copy, makedumpfile -E, QEMU), kdump-compressed or flattened.
+    /// The vmcore: ELF (/proc/vmcore copy, makedumpfile -E, QEMU), kdump-compressed or flattened;
+    /// or /proc/kcore, the running kernel (as root).
     dump: Option<PathBuf>,
     /// A vmlinux with DWARF for this kernel; by default symbols and types come from the dump,
     /// or from the debug package's vmlinux for the dump's release when one is installed.
