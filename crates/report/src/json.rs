@@ -41,6 +41,8 @@ struct Json<'a> {
 #[derive(Serialize, schemars::JsonSchema)]
 struct Dump<'a> {
     path: &'a str,
+    /// The running kernel, read through /proc/kcore: its memory changed while it was read.
+    live: bool,
     format: &'a str,
     dump_level: Option<u32>,
     excluded: &'a [String],
@@ -221,6 +223,7 @@ pub fn to_json(report: &Report) -> String {
         schema_version: SCHEMA_VERSION,
         dump: Dump {
             path: &h.dump_path,
+            live: h.live(),
             format: &h.dump_format,
             dump_level: h.dump_level,
             excluded: &h.excluded,

@@ -38,6 +38,14 @@ pub struct Header {
     pub types: String,
 }
 
+impl Header {
+    /// Whether the "dump" is `/proc/kcore`: the running kernel, whose memory changed while
+    /// holdup read it.
+    pub fn live(&self) -> bool {
+        std::path::Path::new(&self.dump_path).ends_with("proc/kcore")
+    }
+}
+
 /// Everything a report is made of.
 #[derive(Debug, Clone)]
 pub struct Report {

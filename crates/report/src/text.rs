@@ -568,7 +568,7 @@ fn write_header(s: &mut String, report: &Report) {
             .map(|c| format!(" on CPU {c}"))
             .unwrap_or_default();
         let _ = writeln!(s, "panic{cpu}{by}: \"{m}\"");
-    } else if std::path::Path::new(&h.dump_path).ends_with("proc/kcore") {
+    } else if h.live() {
         let _ = writeln!(
             s,
             "the running kernel, read through /proc/kcore: its memory changed while holdup read it, so two relations may have been read at different moments"
