@@ -48,6 +48,8 @@ fn the_live_report_finds_every_root_cause_of_the_truth() {
         );
         let report: Value = serde_json::from_str(&read(&fx, "live-report.json"))
             .unwrap_or_else(|e| panic!("{}: live-report.json: {e}", fx.name));
+        assert_eq!(report["dump"]["live"], true, "{}: {}", fx.name, report["dump"]);
+        assert!(report["panic"].is_null(), "{}: {}", fx.name, report["panic"]);
         let blocked: Vec<u64> = report["tasks"]
             .as_array()
             .expect("tasks")
