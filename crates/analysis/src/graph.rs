@@ -378,6 +378,52 @@ impl WaitGraph {
     }
 
     /// Cycles, chains and ranked root causes.
+    /// On a running kernel, read twice: every wait and hold of this reading that `again` (a
+    /// second reading) does not have changed while holdup read, and is no fact. Each becomes a
+    /// guess of at most 50% saying so; returns how many. Two readings of a dump are the same,
+    /// and nothing changes.
+    pub fn mark_unstable(&mut self, again: &WaitGraph) -> usize {
+        use std::collections::HashSet;
+        let waits: HashSet<(TaskId, LockId, &str)> = again
+            .waits
+            .iter()
+            .map(|w| (w.task, w.lock, w.mode.as_str()))
+            .collect();
+        let holds: HashSet<(TaskId, LockId)> =
+            again.holds.iter().map(|h| (h.task, h.lock)).collect();
+        let unstable = |c: &mut Certainty| {
+            let reason =
+                "changed while read: a second reading of the running kernel did not show it"
+                    .to_string();
+            *c = match std::mem::replace(c, Certainty::fact("")) {
+                Certainty::Fact { source } => {
+                    Certainty::inference(0.5, vec![format!("{source}, read once"), reason])
+                }
+                Certainty::Inference {
+                    confidence,
+                    mut reasons,
+                } => {
+                    reasons.push(reason);
+                    Certainty::inference(confidence.min(0.5), reasons)
+                }
+            };
+        };
+        let mut n = 0;
+        for w in &mut self.waits {
+            if !waits.contains(&(w.task, w.lock, w.mode.as_str())) {
+                unstable(&mut w.certainty);
+                n += 1;
+            }
+        }
+        for h in &mut self.holds {
+            if !holds.contains(&(h.task, h.lock)) {
+                unstable(&mut h.certainty);
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub fn analyse(&self) -> Analysis {
         let ix = self.index();
         let cycles = self.cycles_with(&ix);
@@ -683,6 +729,49 @@ mod tests {
     }
     fn guess(c: f64) -> Certainty {
         Certainty::inference(c, vec!["test".into()])
+    }
+
+    /// Two readings of a running kernel: what the second does not confirm becomes a guess of
+    /// at most 50% that says why; what both show keeps its certainty.
+    #[test]
+    fn relations_a_second_reading_does_not_show_are_guesses() {
+        let first = || {
+            G::new()
+                .task(1, "holder")
+                .task(2, "waiter")
+                .lock(0x10, "mutex")
+                .holds(1, 0x10, fact())
+                .waits(2, 0x10, fact())
+                .waits(1, 0x20, guess(0.8))
+        };
+        let mut g = first().0;
+        assert_eq!(
+            g.mark_unstable(&first().0),
+            0,
+            "a dump read twice is the same"
+        );
+        // The second reading: the waiter left, the holder's guessed wait is gone too.
+        let again = G::new()
+            .task(1, "holder")
+            .lock(0x10, "mutex")
+            .holds(1, 0x10, fact())
+            .0;
+        assert_eq!(g.mark_unstable(&again), 2);
+        assert!(matches!(g.holds[0].certainty, Certainty::Fact { .. }));
+        for w in &g.waits {
+            let Certainty::Inference {
+                confidence,
+                reasons,
+            } = &w.certainty
+            else {
+                panic!("{w:?} is still a fact");
+            };
+            assert!(*confidence <= 0.5, "{confidence}");
+            assert!(
+                reasons.iter().any(|r| r.starts_with("changed while read")),
+                "{reasons:?}"
+            );
+        }
     }
 
     #[test]

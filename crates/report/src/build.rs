@@ -21,7 +21,19 @@ pub fn build_report(
     let log = kernel_log(kernel).ok();
     // The report lists the tasks itself: no separate walk to count them.
     let info = system_info_but_task_count(kernel, log.as_ref());
-    let hang = analyse_hang(kernel, opts)?;
+    let mut hang = analyse_hang(kernel, opts)?;
+    // The running kernel changes while it is read: read it twice, and what the second
+    // reading does not confirm is no fact.
+    if crate::is_live(dump_path) {
+        let again = analyse_hang(kernel, opts)?;
+        let n = hang.graph.mark_unstable(&again.graph);
+        if n > 0 {
+            hang.analysis = hang.graph.analyse();
+            hang.problems.push(format!(
+                "{n} relation(s) changed between two readings of the running kernel: each is shown as a guess"
+            ));
+        }
+    }
     // A dump with no blocked task is explained by its crash, when one was recorded: the
     // task that panicked, where, and the log's last lines.
     let no_hang = !hang.graph.tasks.values().any(|t| t.blocked);

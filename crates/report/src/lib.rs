@@ -42,8 +42,13 @@ impl Header {
     /// Whether the "dump" is `/proc/kcore`: the running kernel, whose memory changed while
     /// holdup read it.
     pub fn live(&self) -> bool {
-        std::path::Path::new(&self.dump_path).ends_with("proc/kcore")
+        is_live(&self.dump_path)
     }
+}
+
+/// Whether `dump_path` is `/proc/kcore`, the running kernel.
+pub fn is_live(dump_path: &str) -> bool {
+    std::path::Path::new(dump_path).ends_with("proc/kcore")
 }
 
 /// Everything a report is made of.
