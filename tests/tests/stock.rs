@@ -500,20 +500,12 @@ fn every_stock_verdict_is_a_root_cause() {
         let (st, out, err) = holdup(&[path.to_str().unwrap(), "--json"]);
         assert_eq!(st, 0, "{}: {err}", fx.name);
         let report: Value = serde_json::from_str(&out).expect("the report's JSON");
-        let pids = |r: &Value, key: &str| -> Vec<u64> {
-            r[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t["pid"].as_u64())
-                .collect()
-        };
         // Each root cause: its tasks, and the tasks blocked behind it.
         let roots: Vec<(Vec<u64>, Vec<u64>)> = report["root_causes"]
             .as_array()
             .expect("root_causes")
             .iter()
-            .map(|r| (pids(r, "tasks"), pids(r, "blocked_behind")))
+            .map(|r| (pids_of(r, "tasks"), pids_of(r, "blocked_behind")))
             .collect();
         let truth = fx.truth();
         for v in fx.verdicts() {

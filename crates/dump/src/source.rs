@@ -86,15 +86,8 @@ impl Backing {
     /// `len` bytes at file offset `off`; an error for a range past the end or a page the file
     /// could not supply.
     pub(crate) fn bytes(&self, off: u64, len: usize) -> Result<&[u8], String> {
-        let end = off
-            .checked_add(len as u64)
-            .filter(|&e| e <= self.len())
-            .ok_or_else(|| {
-                format!(
-                    "bytes {off:#x}..+{len:#x} lie beyond the end of the file ({:#x})",
-                    self.len()
-                )
-            })?;
+        self.check_range(off, len)?;
+        let end = off + len as u64;
         match self {
             Backing::Mapped(m) => m.bytes(off as usize, len),
             Backing::File { .. } => Err(format!(

@@ -215,6 +215,24 @@ pub fn task_curr(k: &Kernel, task: u64) -> Result<bool, ReadError> {
     Ok(cpu_curr(k, task_cpu(k, task)?)? == task)
 }
 
+/// Where `to_kthread()` finds a kthread's `struct kthread`: `task_struct.worker_private`
+/// from 5.17, `set_child_tid` before. The member's path and its offset.
+pub fn kthread_pointer(k: &Kernel) -> Option<(&'static str, u64)> {
+    ["task_struct.worker_private", "task_struct.set_child_tid"]
+        .iter()
+        .find_map(|p| Some((*p, k.types.offsetof(p).ok()?)))
+}
+
+/// `to_kthread()`: the `struct kthread` of a kthread. Meaningless for a task that is not a
+/// kthread: callers check what they find there.
+pub fn to_kthread(k: &Kernel, task: u64) -> Option<u64> {
+    let (_, off) = kthread_pointer(k)?;
+    k.mem()
+        .read_u64(task.wrapping_add(off))
+        .ok()
+        .filter(|&p| k.mem().is_kernel_pointer(p, 8))
+}
+
 /// `task_stack_page(p)`: the base of the task's kernel stack (`task->stack`).
 pub fn task_stack_page(k: &Kernel, task: u64) -> Result<u64, ReadError> {
     read_member(k, task, "task_struct.stack")

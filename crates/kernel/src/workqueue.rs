@@ -39,16 +39,11 @@ pub fn for_each_workqueue(k: &Kernel) -> Result<(Vec<Workqueue>, ListEnd), ReadE
     Ok((wqs, end))
 }
 
-/// `kthread_data()`: the `data` of the `struct kthread` of a kthread (`worker_private` from
-/// 5.17, `set_child_tid` before, which `to_kthread()` reads). Meaningless for a task that is
-/// not a kthread: callers check what they find there.
+/// `kthread_data()`: the `data` of the `struct kthread` of a kthread
+/// ([`crate::sched::to_kthread`]). Meaningless for a task that is not a kthread: callers check
+/// what they find there.
 pub fn kthread_data(k: &Kernel, task: u64) -> Option<u64> {
-    let kthread = ["task_struct.worker_private", "task_struct.set_child_tid"]
-        .iter()
-        .find_map(|p| read_member(k, task, p).ok())?;
-    if !k.mem().is_kernel_pointer(kthread, 8) {
-        return None;
-    }
+    let kthread = crate::sched::to_kthread(k, task)?;
     read_member(k, kthread, "kthread.data")
         .ok()
         .filter(|&d| k.mem().is_kernel_pointer(d, 8))

@@ -150,9 +150,12 @@ fn in_flight(cx: &KindCx<'_>, wq: u64, color: u64) -> Option<u64> {
     let t = &k.types;
     let head = wq.wrapping_add(t.offsetof("workqueue_struct.pwqs").ok()?);
     let node = t.offsetof("pool_workqueue.pwqs_node").ok()?;
-    let nr = t.offsetof("pool_workqueue.nr_in_flight").ok()?;
-    if color >= 16 {
-        return None; // WORK_NR_COLORS is 15 or 16: a larger color is not a color
+    let nr_in_flight = t.member("pool_workqueue.nr_in_flight").ok()?;
+    let nr = nr_in_flight.offset;
+    // One int per color (WORK_NR_COLORS, from the array's size): a larger color is none.
+    let colors = t.sizeof_id(nr_in_flight.ty).ok()? / 4;
+    if color >= colors {
+        return None;
     }
     let (nodes, _) = list_nodes(k.mem(), head, MAX_FLUSHERS);
     let mut sum = 0u64;

@@ -84,9 +84,7 @@ pub fn explain(cx: &KindCx<'_>, lock: &mut LockState) -> bool {
 fn kthread_task(cx: &KindCx<'_>, kthread: u64) -> Option<(u64, &'static str)> {
     let k = cx.k;
     let mem = k.mem();
-    let back = ["task_struct.worker_private", "task_struct.set_child_tid"]
-        .iter()
-        .find_map(|p| Some((k.types.offsetof(p).ok()?, *p)));
+    let back = sched::kthread_pointer(k).map(|(path, off)| (off, path));
     // 7.x names the task; the task's own pointer back must agree.
     if let Ok(t) = sched::read_member(k, kthread, "kthread.task")
         && mem.is_kernel_pointer(t, 8)
